@@ -1,0 +1,1 @@
+"""Prover backends behind one boundary (see provers/base.py)."""

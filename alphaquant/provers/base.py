@@ -1,0 +1,103 @@
+"""The prover boundary: the types every backend speaks and the search relies on.
+
+The search sees only this module. A backend opens a proof at a located goal, applies a tactic to
+any earlier state, and answers with an outcome value; only a dead or hung prover raises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from alphaquant.goals import GoalSite
+
+
+# One goal of a proof state: hypotheses as printed ("x : R") and the conclusion.
+@dataclass(frozen=True)
+class Subgoal:
+    hypotheses: tuple[str, ...]
+    conclusion: str
+
+    def render(self) -> str:
+        """The goal as a prover would print it: hypotheses, a rule, the conclusion."""
+        return "\n".join([*self.hypotheses, "=" * 20, self.conclusion])
+
+
+# A proof state compares on its goals only, so identical goal lists are one search node.
+@dataclass(frozen=True)
+class ProofState:
+    goals: tuple[Subgoal, ...]
+    handle: int = field(default=0, compare=False)  # backend's id (coqtop state, REPL proofState)
+    path: tuple[str, ...] = field(default=(), compare=False)  # tactics from the root, for replay
+
+    @property
+    def text(self) -> str:
+        """All goals rendered, blank-line separated."""
+        return "\n\n".join(g.render() for g in self.goals)
+
+
+# The tactic made progress: new open goals (possibly fewer than before).
+@dataclass(frozen=True)
+class Progress:
+    state: ProofState
+
+
+# The tactic closed every goal.
+@dataclass(frozen=True)
+class Solved:
+    path: tuple[str, ...]
+
+
+# The prover rejected the tactic; the message is the prover's own.
+@dataclass(frozen=True)
+class TacticError:
+    message: str
+
+
+# The tactic ran past its time limit (the prover survived or was restarted).
+@dataclass(frozen=True)
+class TacticTimeout:
+    seconds: float
+
+
+Outcome = Progress | Solved | TacticError | TacticTimeout
+
+
+# The verdict of a whole-file check.
+@dataclass(frozen=True)
+class FileCheck:
+    ok: bool
+    message: str = ""  # first error, as the prover printed it
+    line: int | None = None  # 1-based line of that error in the checked text
+
+
+@runtime_checkable
+class Prover(Protocol):
+    """One prover session. Backends own their processes; ``close`` ends them."""
+
+    name: str
+
+    def open(self, site: GoalSite, text: str) -> ProofState:
+        """Start a proof at ``site`` in the file ``text``; the root state of the search."""
+        ...
+
+    def open_negation(self, site: GoalSite, text: str) -> ProofState | None:
+        """Start a proof of the negation of the goal's whole statement; None if not possible."""
+        ...
+
+    def apply(self, state: ProofState, tactic: str, timeout: float) -> Outcome:
+        """Run one tactic on any earlier state. Raises ProverCrashed only if recovery failed."""
+        ...
+
+    def check_file(self, path: Path, text: str) -> FileCheck:
+        """Check ``text`` as the contents of ``path`` with the prover's kernel, whole."""
+        ...
+
+    def axioms(self, path: Path, text: str, theorem: str) -> frozenset[str]:
+        """The axioms the theorem named ``theorem`` in ``text`` depends on."""
+        ...
+
+    def close(self) -> None:
+        """End every process this session started."""
+        ...

@@ -1,0 +1,1 @@
+"""Prover-agnostic Monte Carlo tree search over tactics."""

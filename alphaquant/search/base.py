@@ -1,0 +1,57 @@
+"""Search contracts: the evaluator, the budgets, the events a run emits, and its result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from alphaquant.provers.base import ProofState
+
+# Value estimate of a newly reached state, in [0, 1]; a solved state is worth 1.
+Evaluator = Callable[[ProofState], float]
+
+# Gate every tactic passes before a prover sees it: None to allow, else the refusal reason.
+Gate = Callable[[str], "str | None"]
+
+
+# Budgets and constants of one search. Frozen: a run's settings are a value.
+@dataclass(frozen=True)
+class SearchConfig:
+    budget_seconds: float = 60.0  # wall-clock budget for the whole search
+    max_expansions: int = 10_000  # prover calls at most
+    tactic_timeout: float = 5.0  # per tactic, seconds
+    candidates: int = 24  # candidates asked of the source per node
+    max_children: int = 8  # progressive widening cap: at most this many tried per node...
+    widening_alpha: float = 0.5  # ...and at most ceil(visits ** alpha) + 1 before that
+    c_puct: float = 1.5
+    max_depth: int = 24  # a path longer than this is not expanded further
+    seed: int = 0
+
+
+# A progress event, emitted to a callback; the library never prints.
+@dataclass(frozen=True)
+class SearchEvent:
+    kind: str  # "expand" | "solved" | "finished"
+    expansions: int
+    elapsed: float
+    nodes: int
+    detail: str = ""
+
+
+EventSink = Callable[[SearchEvent], None]
+
+
+# What a search found and what it cost.
+@dataclass(frozen=True)
+class SearchResult:
+    proved: bool
+    proof: tuple[str, ...] | None  # tactic path root -> solved
+    expansions: int  # tactic applications sent to the prover
+    seconds: float
+    prover_seconds: float  # time spent waiting on the prover
+    nodes: int
+    stop_reason: str  # "solved" | "exhausted" | "time" | "expansions"
+    errors: int = 0  # tactics the prover rejected
+    timeouts: int = 0
+    refused: dict[str, int] = field(default_factory=dict)  # sanitizer refusals by reason
+    tried: tuple[tuple[str, str, str], ...] = ()  # (state digest, tactic, outcome kind)

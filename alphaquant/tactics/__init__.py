@@ -1,0 +1,1 @@
+"""Tactic sources: offline heuristics, language models, learned priors; one sanitizer for all."""
