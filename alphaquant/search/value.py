@@ -1,0 +1,24 @@
+"""Value estimates of a newly reached proof state, in [0, 1]."""
+
+from __future__ import annotations
+
+from alphaquant.provers.base import ProofState
+
+
+def goal_size_value(
+    state: ProofState, *, per_goal: float = 0.35, per_kilochar: float = 0.25
+) -> float:
+    """Fewer and smaller open goals are worth more: 1 / (1 + a·(goals - 1) + b·chars/1000).
+
+    Args:
+      state: the state to estimate.
+      per_goal: penalty per open goal beyond the first.
+      per_kilochar: penalty per thousand characters of goal text.
+
+    Returns:
+      A value in (0, 1); a state with no goals is worth 1.
+    """
+    if not state.goals:
+        return 1.0
+    chars = sum(len(g.conclusion) + sum(len(h) for h in g.hypotheses) for g in state.goals)
+    return 1.0 / (1.0 + per_goal * (len(state.goals) - 1) + per_kilochar * chars / 1000.0)

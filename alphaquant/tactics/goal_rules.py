@@ -1,0 +1,201 @@
+"""Candidates built from the goal itself, per language: hypotheses, definitions, shapes.
+
+Each rule set maps (state, file text) to (tactic, weight) pairs. These are the only places in the
+tactic layer that read Coq or Lean goal syntax.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from alphaquant.provers.base import ProofState, Subgoal
+
+Rules = Callable[[ProofState, str], list[tuple[str, float]]]
+
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_']*")
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def for_language(language: str) -> Rules:
+    """The rule set for ``language`` ("coq" or "lean")."""
+    return coq_rules if language == "coq" else lean_rules
+
+
+def shape(state: ProofState) -> str:
+    """A coarse, stable description of the first goal, used to key learned priors."""
+    if not state.goals:
+        return "none"
+    concl = state.goals[0].conclusion
+    head = concl.strip().split(" ", 1)[0] if concl.strip() else ""
+    marks = [
+        name
+        for name, token in (
+            ("forall", "forall"), ("forall", "∀"), ("not", "~"), ("not", "¬"), ("and", "/\\"),
+            ("and", "∧"), ("or", "\\/"), ("or", "∨"), ("abs", "Rabs"), ("abs", "|"),
+            ("max", "max"), ("le", "<="), ("le", "≤"), ("lt", "<"), ("eq", "="), ("sum", "∑"),
+            ("sum", "sum"), ("real", "R"), ("real", "ℝ"),
+        )
+        if token in concl
+    ]
+    more = "multi" if len(state.goals) > 1 else "single"
+    return "|".join([more, head[:12], *sorted(set(marks))])
+
+
+def hypothesis_names(goal: Subgoal) -> Iterator[tuple[str, str]]:
+    """(name, type) for each hypothesis line ``a, b : T`` (Coq) or ``a b : T`` (Lean)."""
+    for line in goal.hypotheses:
+        names, sep, typ = line.partition(" : ")
+        if not sep:
+            continue
+        for name in re.split(r"[,\s]+", names.strip()):
+            if IDENT.fullmatch(name):
+                yield name, typ.strip()
+
+
+def defined_names(file_text: str, language: str) -> set[str]:
+    """Names of definitions in the file (Coq Definition/Fixpoint, Lean def/abbrev)."""
+    if language == "coq":
+        pattern = r"^\s*(?:Definition|Fixpoint|Let|Function|Notation)\s+([A-Za-z_][\w']*)"
+    else:
+        pattern = r"^\s*(?:noncomputable\s+|private\s+)*(?:def|abbrev)\s+([A-Za-z_][\w'.]*)"
+    return set(re.findall(pattern, file_text, flags=re.MULTILINE))
+
+
+def proved_lemmas(file_text: str) -> list[tuple[str, str]]:
+    """Coq lemmas of the text closed with Qed/Defined: (name, statement)."""
+    found = []
+    decl = re.compile(
+        r"^\s*(?:Lemma|Theorem|Fact|Remark|Corollary|Proposition)\s+([A-Za-z_][\w']*)(.*?)"
+        r"(?=^\s*Proof\b)(.*?)\b(Qed|Defined|Admitted|Abort)\.",
+        flags=re.MULTILINE | re.DOTALL,
+    )
+    for m in decl.finditer(file_text):
+        if m.group(4) in ("Qed", "Defined"):
+            found.append((m.group(1), m.group(2)))
+    return found
+
+
+def _witnesses(binders: list[str], body: str) -> list[list[str]]:
+    """Numeric instantiations for a universally quantified hypothesis, from bounds in its body."""
+    chosen: list[list[str]] = [[], [], []]
+    defaults = ["1", "100", "0"]
+    for name in binders:
+        bound = re.search(rf"\b{re.escape(name)}\s*(<=|<|≤)\s*(\d+)", body)
+        for i, fallback in enumerate(defaults):
+            if bound:
+                value = int(bound.group(2)) - (1 if bound.group(1) == "<" else 0)
+                chosen[i].append(str(value))
+            else:
+                chosen[i].append(fallback)
+    unique = []
+    for w in chosen:
+        if w not in unique:
+            unique.append(w)
+    return unique
+
+
+def _coq_binders(typ: str) -> tuple[list[str], str] | None:
+    """Split ``forall (a b : T) c, body`` into binder names and body."""
+    m = re.match(r"\s*forall\s+(.*?),\s*(.*)", typ, flags=re.DOTALL)
+    if not m:
+        return None
+    names = list(IDENT.findall(re.sub(r":[^()]*", " ", m.group(1))))
+    return names, m.group(2)
+
+
+def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
+    """Coq candidates for the first goal of ``state``."""
+    if not state.goals:
+        return []
+    goal = state.goals[0]
+    concl = goal.conclusion
+    out: list[tuple[str, float]] = []
+    add = out.append
+    if concl.lstrip().startswith(("forall", "~")) or "->" in concl:
+        add(("intros.", 3.0))
+    if concl.lstrip().startswith("~"):
+        add(("intro H.", 3.0))
+    if "/\\" in concl:
+        add(("split.", 2.0))
+    if "\\/" in concl:
+        add(("left.", 0.5))
+        add(("right.", 0.5))
+    if "Rabs" in concl:
+        add(("apply Rabs_le.", 1.5))
+        add(("unfold Rabs.", 0.5))
+    if "Rmax" in concl:
+        add(("apply Rmax_lub.", 1.5))
+        add(("unfold Rmax.", 1.0))
+    if "Z.max" in concl or "Z.min" in concl:
+        add(("lia.", 2.0))
+    for name, typ in hypothesis_names(goal):
+        if typ in ("R", "nat", "Z", "Prop", "Type", "Set", "bool") or typ.startswith("nat ->"):
+            continue
+        add((f"apply {name}.", 1.0))
+        add((f"rewrite {name}.", 0.5))
+        if "/\\" in typ or "\\/" in typ or typ.lstrip().startswith("exists"):
+            add((f"destruct {name}.", 1.0))
+        if "Rabs" in typ:
+            add((f"apply Rabs_le_between in {name}.", 0.5))
+        split = _coq_binders(typ)
+        if split:
+            binders, body = split
+            for ws in _witnesses(binders, body):
+                add((f"specialize ({name} {' '.join(ws)}).", 2.0))
+        if "->" in typ and not split:
+            add((f"apply {name}; lia.", 0.5))
+    idents = set(IDENT.findall(state.text))
+    for name in sorted(defined_names(file_text, "coq") & idents):
+        add((f"unfold {name}.", 1.5))
+        add((f"unfold {name} in *.", 0.5))
+    for name, statement in proved_lemmas(file_text):
+        if set(IDENT.findall(statement)) & idents - {"R", "nat", "Z", "x", "y", "n"}:
+            add((f"apply {name}.", 1.0))
+            add((f"pose proof {name}.", 0.3))
+    return out
+
+
+def lean_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
+    """Lean candidates for the first goal of ``state``."""
+    if not state.goals:
+        return []
+    goal = state.goals[0]
+    concl = goal.conclusion
+    out: list[tuple[str, float]] = []
+    add = out.append
+    if concl.lstrip().startswith(("∀", "¬")) or "→" in concl:
+        add(("intro", 3.0))
+        add(("intros", 1.0))
+    if "∧" in concl or "↔" in concl:
+        add(("constructor", 2.0))
+    if "∨" in concl:
+        add(("left", 0.5))
+        add(("right", 0.5))
+    if "|" in concl:
+        add(("rw [abs_le]", 1.5))
+        add(("rw [abs_sub_comm]", 0.3))
+    if "round" in concl:
+        add(("exact abs_sub_round _", 1.5))
+    if "max" in concl:
+        add(("apply max_le", 1.0))
+    hyps = []
+    for name, typ in hypothesis_names(goal):
+        if typ in ("ℝ", "ℕ", "ℤ", "Prop", "Type") :
+            continue
+        hyps.append(name)
+        add((f"exact {name}", 1.0))
+        add((f"rw [{name}]", 0.5))
+        add((f"simp [{name}]", 0.5))
+        if "∧" in typ or "∃" in typ or "∨" in typ:
+            add((f"obtain ⟨_, _⟩ := {name}", 0.8))
+    if hyps:
+        add((f"linarith [{', '.join(hyps[:6])}]", 1.5))
+        add((f"nlinarith [{', '.join(hyps[:6])}]", 0.8))
+    idents = set(IDENT.findall(state.text))
+    defs = sorted(defined_names(file_text, "lean") & idents)
+    for name in defs:
+        add((f"unfold {name}", 1.5))
+    if defs:
+        add((f"simp only [{', '.join(defs)}]", 1.5))
+    return out

@@ -1,0 +1,69 @@
+"""The offline tactic source: a configured weighted list plus candidates built from the goal.
+
+The list lives in configs/tactics/{coq,lean}.toml (``[[tactic]] text = "lra." weight = 3.0``);
+goal-aware rules (tactics/goal_rules.py) add hypothesis-, definition- and shape-specific
+candidates. Priors come from the weights, optionally reweighted by learned success rates.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from alphaquant.errors import InputError
+from alphaquant.tactics import goal_rules
+from alphaquant.tactics.base import Candidate, ProposalRequest
+
+# Learned reweighting: (goal shape, tactic, configured weight) -> weight to use.
+Reweigh = Callable[[str, str, float], float]
+
+
+# One configured tactic and its weight.
+@dataclass(frozen=True)
+class WeightedTactic:
+    text: str
+    weight: float
+
+
+def load_tactic_list(path: Path) -> tuple[WeightedTactic, ...]:
+    """Read a ``[[tactic]]`` list from TOML; a malformed file is an InputError naming it."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tuple(
+            WeightedTactic(str(t["text"]), float(t.get("weight", 1.0))) for t in data["tactic"]
+        )
+    except FileNotFoundError:
+        raise InputError(f"tactic list not found: {path}") from None
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as e:
+        raise InputError(f"bad tactic list {path}: {e}") from None
+
+
+class HeuristicSource:
+    """Proposes the configured list and the goal-aware candidates, weighted, never the network."""
+
+    def __init__(
+        self,
+        tactics: tuple[WeightedTactic, ...],
+        *,
+        goal_aware_weight: float = 2.0,
+        reweigh: Reweigh | None = None,
+    ) -> None:
+        self.tactics = tactics
+        self.goal_aware_weight = goal_aware_weight
+        self.reweigh = reweigh
+
+    def propose(self, request: ProposalRequest) -> list[Candidate]:
+        """Candidates for the request's state, the goal-aware ones first."""
+        rules = goal_rules.for_language(request.language)
+        built = rules(request.state, request.file_text)
+        candidates = [Candidate(t, w * self.goal_aware_weight) for t, w in built]
+        candidates += [Candidate(t.text, t.weight) for t in self.tactics]
+        if self.reweigh is not None:
+            shape = goal_rules.shape(request.state)
+            candidates = [
+                Candidate(c.tactic, self.reweigh(shape, c.tactic, c.prior), c.source)
+                for c in candidates
+            ]
+        return candidates
