@@ -1,0 +1,27 @@
+# alphaquant: `make demo` sets everything up and searches a coq_project file offline;
+# `make test` runs the tests; `make bench` prints the engine's figures.
+PY ?= python3
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install demo test bench lean lint
+
+install:
+	@command -v coqtop >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq coq >/dev/null; }
+	$(PY) -m pip install -q -e ".[dev]"
+
+demo: install
+	alphaquant search coq_project/ErrorBounds.v --offline --budget 60; test $$? -le 1
+
+test:
+	$(PY) -m pytest -q
+
+bench:
+	$(PY) bench/bench_engine.py
+
+lint:
+	ruff check alphaquant tests bench
+	mypy alphaquant/provers alphaquant/search
+
+lean:
+	$(PY) -m alphaquant.provers.lean_setup

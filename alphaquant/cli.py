@@ -1,0 +1,162 @@
+"""The command line: options become config values, library errors become exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from alphaquant.config import load_settings
+from alphaquant.errors import AlphaquantError, InputError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="alphaquant: AlphaProof-style tree search that closes open goals of Coq and Lean files.",
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(error: AlphaquantError) -> typer.Exit:
+    """Print the error's one line on stderr; exit code 2."""
+    err.print(f"alphaquant: error: {error}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+@app.callback()
+def main_callback(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")] = False,
+) -> None:
+    """Set up logging before any command runs."""
+    from alphaquant.ui.render import setup_logging
+
+    setup_logging(err, verbose)
+
+
+@app.command()
+def search(
+    file: Annotated[str, typer.Argument(help="A .v or .lean file (a bare name is looked up).")],
+    theorem: Annotated[str | None, typer.Option(help="Only this theorem's goals.")] = None,
+    budget: Annotated[float | None, typer.Option(help="Seconds per goal.")] = None,
+    offline: Annotated[bool, typer.Option(help="Heuristic tactics only; no network.")] = False,
+    prover: Annotated[str | None, typer.Option(help="auto, coq, lean or lean-dojo.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed of the search.")] = None,
+    write: Annotated[bool, typer.Option(help="Write proofs back (atomic, .orig.bak).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+    config: Annotated[Path | None, typer.Option(help="A TOML config file.")] = None,
+    expansions: Annotated[int | None, typer.Option(help="Tactic applications per goal.")] = None,
+    tactic_timeout: Annotated[float | None, typer.Option(help="Seconds per tactic.")] = None,
+    llm: Annotated[str | None, typer.Option(help="Model provider: gemini or openai.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="Endpoint of the model server.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name.")] = None,
+    no_cache: Annotated[bool, typer.Option(help="Bypass the model answer cache.")] = False,
+    no_disproof: Annotated[bool, typer.Option(help="Do not try to disprove.")] = False,
+) -> None:
+    """Search for proofs of the open goals of FILE; print a diff, or --write it back."""
+    from alphaquant.runs.single import resolve_file, search_file
+    from alphaquant.tactics.factory import ModelChoice, build_source
+
+    try:
+        if budget is not None and budget <= 0:
+            raise InputError(f"--budget must be positive, got {budget:g}")
+        if expansions is not None and expansions <= 0:
+            raise InputError(f"--expansions must be positive, got {expansions}")
+        if tactic_timeout is not None and tactic_timeout <= 0:
+            raise InputError(f"--tactic-timeout must be positive, got {tactic_timeout:g}")
+        if llm not in (None, "gemini", "openai"):
+            raise InputError(f"--llm must be gemini or openai, got {llm!r}")
+        path = resolve_file(file)
+        settings = load_settings(
+            config, budget_seconds=budget, seed=seed, prover=prover,
+            max_expansions=expansions, tactic_timeout=tactic_timeout,
+            offline=True if offline else None,
+        )
+        if no_disproof:
+            import dataclasses
+
+            settings = dataclasses.replace(
+                settings, disproof=dataclasses.replace(settings.disproof, enabled=False)
+            )
+        from alphaquant.provers.registry import language_of
+
+        choice = ModelChoice(llm, base_url, model, not no_cache)
+        source, notice = build_source(settings, language_of(path), choice)
+        if notice:
+            err.print(f"alphaquant: {notice}", markup=False, highlight=False)
+        from alphaquant.runs.single import select_goals
+        from alphaquant.ui.render import SearchProgress, results_table
+
+        total = len(select_goals(path, path.read_text(encoding="utf-8"), theorem))
+        with SearchProgress(err, total) as progress:
+            result = search_file(
+                path, settings, source, theorem=theorem, write=write, on_event=progress
+            )
+    except AlphaquantError as e:
+        raise fail(e) from None
+    if as_json:
+        payload = {
+            "file": str(path),
+            "goals": [g.to_json() for g in result.goals],
+            "written": result.backup is not None,
+            "backup": str(result.backup) if result.backup else None,
+        }
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    else:
+        if not result.goals:
+            out.print(f"{path}: no open goals")
+        else:
+            out.print(results_table(result.goals))
+            if result.backup is not None:
+                out.print(f"wrote {path} (backup: {result.backup})")
+            elif result.diff:
+                sys.stdout.write(result.diff)
+    closed = all(g.status in ("proved", "disproved") for g in result.goals)
+    raise typer.Exit(0 if closed else 1)
+
+
+@app.command()
+def goals(
+    file: Annotated[str, typer.Argument(help="A .v or .lean file (a bare name is looked up).")],
+    states: Annotated[bool, typer.Option(help="Ask the prover for goal states.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print goals as JSON.")] = False,
+) -> None:
+    """List the open goals of FILE (with goal states where the prover is installed)."""
+    from alphaquant.runs.goal_states import goal_states
+    from alphaquant.runs.single import resolve_file
+    from alphaquant.ui.render import goals_table
+
+    try:
+        path = resolve_file(file)
+        sites, shown, notice = goal_states(path, with_states=states)
+    except AlphaquantError as e:
+        raise fail(e) from None
+    if notice:
+        err.print(f"alphaquant: {notice}", markup=False, highlight=False)
+    if as_json:
+        items = [
+            {"file": str(path), "theorem": s.theorem, "line": s.line, "col": s.col,
+             "kind": s.kind, "state": (shown or {}).get(i)}
+            for i, s in enumerate(sites)
+        ]
+        sys.stdout.write(json.dumps({"goals": items}, indent=2) + "\n")
+        return
+    out.print(goals_table(sites, shown))
+
+
+@app.command()
+def doctor() -> None:
+    """Check each prover and tool: found or not, version, and the command that installs it."""
+    from alphaquant.provers.registry import doctor_checks
+    from alphaquant.ui.render import doctor_table
+
+    out.print(doctor_table(doctor_checks()))
+
+
+def main() -> None:
+    """Entry point of the `alphaquant` script."""
+    app()

@@ -1,0 +1,106 @@
+"""Configuration: frozen values loaded from configs/*.toml; command-line flags override the file.
+
+Loading reads files and nothing else: no side effects, no network, no directories created.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alphaquant.errors import InputError
+from alphaquant.search.base import SearchConfig
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+# Where the offline tactic lists are, and how much the goal-aware candidates weigh.
+@dataclass(frozen=True)
+class TacticsConfig:
+    coq: Path = CONFIG_DIR / "tactics" / "coq.toml"
+    lean: Path = CONFIG_DIR / "tactics" / "lean.toml"
+    goal_aware_weight: float = 2.0
+    learned_priors: bool = True  # reweigh by success rates recorded in past runs
+    memory_path: Path | None = None  # None: the user cache directory
+
+
+# Disproof: after a failed proof search, try to prove the statement's negation.
+@dataclass(frozen=True)
+class DisproofConfig:
+    enabled: bool = True
+    share: float = 0.4  # share of a goal's budget reserved for the negation
+
+
+# Everything one `alphaquant search` needs besides the file.
+@dataclass(frozen=True)
+class Settings:
+    search: SearchConfig = field(default_factory=SearchConfig)
+    tactics: TacticsConfig = field(default_factory=TacticsConfig)
+    disproof: DisproofConfig = field(default_factory=DisproofConfig)
+    prover: str = "auto"  # auto | coq | lean | lean-dojo
+    offline: bool = False
+    llm: dict[str, Any] = field(default_factory=dict)  # raw [llm] table; tactics/llm.py reads it
+    source_file: Path | None = None  # the config file these came from
+
+
+def _build(cls: type, table: dict[str, Any], where: str) -> Any:
+    """A dataclass from a TOML table; unknown keys are an InputError naming the file."""
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(table) - set(names))
+    if unknown:
+        raise InputError(f"{where}: unknown setting(s) {', '.join(unknown)}")
+    values = {k: (Path(v) if "Path" in str(names[k].type) else v) for k, v in table.items()}
+    try:
+        return cls(**values)
+    except TypeError as e:
+        raise InputError(f"{where}: {e}") from None
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from ``path`` (default: configs/default.toml if present), then ``overrides``.
+
+    Overrides are flat names: any SearchConfig field (``budget_seconds``, ``seed``, …) or a
+    Settings field (``prover``, ``offline``). None values are ignored.
+    """
+    data: dict[str, Any] = {}
+    source = path or (CONFIG_DIR / "default.toml")
+    if path is not None and not path.is_file():
+        raise InputError(f"no such config file: {path}")
+    if source.is_file():
+        try:
+            data = tomllib.loads(source.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise InputError(f"{source}: {e}") from None
+    base = source.parent
+    tactics = dict(data.get("tactics", {}))
+    for key in ("coq", "lean", "memory_path"):
+        if key in tactics and not Path(tactics[key]).is_absolute():
+            tactics[key] = str((base / tactics[key]).resolve())
+    search = _build(SearchConfig, data.get("search", {}), str(source))
+    settings = Settings(
+        search=search,
+        tactics=_build(TacticsConfig, tactics, str(source)),
+        disproof=_build(DisproofConfig, data.get("disproof", {}), str(source)),
+        prover=data.get("prover", "auto"),
+        offline=bool(data.get("offline", False)),
+        llm=dict(data.get("llm", {})),
+        source_file=source if source.is_file() else None,
+    )
+    return apply_overrides(settings, **overrides)
+
+
+def apply_overrides(settings: Settings, **overrides: Any) -> Settings:
+    """A copy of ``settings`` with flat overrides applied (None means: keep)."""
+    search_names = {f.name for f in dataclasses.fields(SearchConfig)}
+    search_changes = {k: v for k, v in overrides.items() if k in search_names and v is not None}
+    top_changes = {
+        k: v for k, v in overrides.items() if k not in search_names and v is not None
+    }
+    unknown = set(top_changes) - {f.name for f in dataclasses.fields(Settings)}
+    if unknown:
+        raise InputError(f"unknown setting(s) {', '.join(sorted(unknown))}")
+    search = dataclasses.replace(settings.search, **search_changes)
+    return dataclasses.replace(settings, search=search, **top_changes)

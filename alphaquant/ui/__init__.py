@@ -1,0 +1,1 @@
+"""Rendering with rich and logging set-up; only the CLI imports this package."""
