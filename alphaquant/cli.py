@@ -59,7 +59,7 @@ def search(
 ) -> None:
     """Search for proofs of the open goals of FILE; print a diff, or --write it back."""
     from alphaquant.runs.single import resolve_file, search_file
-    from alphaquant.tactics.factory import ModelChoice, build_source
+    from alphaquant.tactics.factory import ModelChoice, build_source, open_run_memory
 
     try:
         if budget is not None and budget <= 0:
@@ -85,7 +85,8 @@ def search(
         from alphaquant.provers.registry import language_of
 
         choice = ModelChoice(llm, base_url, model, not no_cache)
-        source, notice = build_source(settings, language_of(path), choice)
+        memory = open_run_memory(settings, language_of(path))
+        source, notice = build_source(settings, language_of(path), choice, memory)
         if notice:
             err.print(f"alphaquant: {notice}", markup=False, highlight=False)
         from alphaquant.runs.single import select_goals
@@ -94,7 +95,8 @@ def search(
         total = len(select_goals(path, path.read_text(encoding="utf-8"), theorem))
         with SearchProgress(err, total) as progress:
             result = search_file(
-                path, settings, source, theorem=theorem, write=write, on_event=progress
+                path, settings, source, theorem=theorem, write=write, on_event=progress,
+                memory=memory,
             )
     except AlphaquantError as e:
         raise fail(e) from None
@@ -155,6 +157,33 @@ def doctor() -> None:
     from alphaquant.ui.render import doctor_table
 
     out.print(doctor_table(doctor_checks()))
+
+
+@app.command()
+def stats(
+    language: Annotated[str, typer.Option(help="coq or lean.")] = "coq",
+    limit: Annotated[int, typer.Option(help="Tactics shown per goal shape.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Show the tactics that worked best per goal shape, from the learned-priors record."""
+    from alphaquant.tactics.memory import open_memory
+    from alphaquant.ui.render import stats_table
+
+    if language not in ("coq", "lean"):
+        raise fail(InputError(f"--language must be coq or lean, got {language!r}"))
+    best = open_memory(None, language).best(limit)
+    if as_json:
+        payload = {
+            shape: [{"tactic": s.tactic, "tries": s.tries, "on_proof": s.on_proof,
+                     "rate": round(s.rate(), 4)} for s in rows]
+            for shape, rows in best.items()
+        }
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        return
+    if not best:
+        out.print(f"no {language} tactics recorded yet: run a search first")
+        return
+    out.print(stats_table(best))
 
 
 def main() -> None:

@@ -41,6 +41,15 @@ class SearchEvent:
 EventSink = Callable[[SearchEvent], None]
 
 
+# One tactic the search sent to the prover, and what came of it.
+@dataclass(frozen=True)
+class Trial:
+    state: ProofState
+    tactic: str
+    outcome: str  # "solved" | "progress" | "error" | "timeout"
+    seconds: float
+
+
 # What a search found and what it cost.
 @dataclass(frozen=True)
 class SearchResult:
@@ -54,4 +63,4 @@ class SearchResult:
     errors: int = 0  # tactics the prover rejected
     timeouts: int = 0
     refused: dict[str, int] = field(default_factory=dict)  # sanitizer refusals by reason
-    tried: tuple[tuple[str, str, str], ...] = ()  # (state digest, tactic, outcome kind)
+    tried: tuple[Trial, ...] = ()  # every tactic sent to the prover, in order

@@ -27,6 +27,7 @@ from alphaquant.search.base import (
     SearchConfig,
     SearchEvent,
     SearchResult,
+    Trial,
 )
 from alphaquant.search.selection import puct_score, widening_limit
 from alphaquant.search.tree import Action, Node, SearchTree, Status
@@ -54,7 +55,7 @@ class _Run:
     errors: int = 0
     timeouts: int = 0
     refused: Counter[str] = field(default_factory=Counter)
-    tried: list[tuple[str, str, str]] = field(default_factory=list)
+    tried: list[Trial] = field(default_factory=list)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -237,37 +238,43 @@ def expand(tree: SearchTree, run: _Run, key: ProofState, action: Action) -> floa
     timeout = max(0.5, min(run.config.tactic_timeout, remaining))
     t0 = time.monotonic()
     outcome = run.prover.apply(key, action.tactic, timeout)
-    run.prover_seconds += time.monotonic() - t0
+    seconds = time.monotonic() - t0
+    run.prover_seconds += seconds
     run.expansions += 1
-    digest = str(hash(key) & 0xFFFFFFFF)
+
+    def record(kind: str) -> None:
+        run.tried.append(Trial(key, action.tactic, kind, seconds))
+
     if isinstance(outcome, Solved):
         tree.add_solved(key, action)
-        run.tried.append((digest, action.tactic, "solved"))
+        record("solved")
         return 1.0
     if isinstance(outcome, Progress):
         child = outcome.state
         if child == key:
-            return _fail(tree, run, key, node, action, "no progress", digest)
+            record("error")
+            return _fail(tree, key, node, action, "no progress")
         value = tree.node(child).value if child in tree else run.evaluator(child)
         if not tree.add_child(key, action, child, value):
-            return _fail(tree, run, key, node, action, "cycle", digest)
+            record("error")
+            return _fail(tree, key, node, action, "cycle")
         tree.update_status(key)
-        run.tried.append((digest, action.tactic, "progress"))
+        record("progress")
         return value
     if isinstance(outcome, TacticTimeout):
         run.timeouts += 1
-        return _fail(tree, run, key, node, action, f"timeout after {outcome.seconds:g}s", digest)
+        record("timeout")
+        return _fail(tree, key, node, action, f"timeout after {outcome.seconds:g}s")
     assert isinstance(outcome, TacticError)
     run.errors += 1
-    return _fail(tree, run, key, node, action, outcome.message, digest)
+    record("error")
+    return _fail(tree, key, node, action, outcome.message)
 
 
-def _fail(
-    tree: SearchTree, run: _Run, key: ProofState, node: Node, action: Action, why: str, digest: str
-) -> float:
+def _fail(tree: SearchTree, key: ProofState, node: Node, action: Action, why: str) -> float:
+    """Record a rejected tactic on its parent (never as a node); worth 0."""
     action.failure = why
     node.failures.append((action.tactic, why))
-    run.tried.append((digest, action.tactic, "timeout" if why.startswith("timeout") else "error"))
     tree.update_status(key)
     return 0.0
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from alphaquant.config import Settings
 from alphaquant.tactics.base import TacticSource
 from alphaquant.tactics.heuristic import HeuristicSource, load_tactic_list
+from alphaquant.tactics.memory import TacticMemory, open_memory
 
 log = logging.getLogger(__name__)
 
@@ -24,28 +25,32 @@ class ModelChoice:
     use_cache: bool = True
 
 
-def heuristic_source(settings: Settings, language: str) -> HeuristicSource:
-    """The offline source for ``language``, with learned priors when enabled."""
-    path = settings.tactics.coq if language == "coq" else settings.tactics.lean
-    reweigh = None
-    if settings.tactics.learned_priors:
-        try:
-            from alphaquant.tactics.memory import open_memory
+def open_run_memory(settings: Settings, language: str) -> TacticMemory | None:
+    """The learned-priors record, when the settings enable it."""
+    if not settings.tactics.learned_priors:
+        return None
+    return open_memory(settings.tactics.memory_path, language)
 
-            reweigh = open_memory(settings.tactics.memory_path, language).reweigh
-        except ImportError:
-            reweigh = None
+
+def heuristic_source(
+    settings: Settings, language: str, memory: TacticMemory | None = None
+) -> HeuristicSource:
+    """The offline source for ``language``, reweighed by ``memory`` when given."""
+    path = settings.tactics.coq if language == "coq" else settings.tactics.lean
     return HeuristicSource(
         load_tactic_list(path), goal_aware_weight=settings.tactics.goal_aware_weight,
-        reweigh=reweigh,
+        reweigh=memory.reweigh if memory is not None else None,
     )
 
 
 def build_source(
-    settings: Settings, language: str, choice: ModelChoice = ModelChoice()
+    settings: Settings,
+    language: str,
+    choice: ModelChoice = ModelChoice(),
+    memory: TacticMemory | None = None,
 ) -> tuple[TacticSource, str | None]:
     """The run's tactic source and, when it fell back to heuristics, a one-line notice why."""
-    heuristics = heuristic_source(settings, language)
+    heuristics = heuristic_source(settings, language, memory)
     if settings.offline:
         return heuristics, None
     provider = choice.provider or settings.llm.get("provider", "gemini")

@@ -16,6 +16,7 @@ from rich.text import Text
 from alphaquant.goals import GoalSite
 from alphaquant.provers.registry import Check
 from alphaquant.runs.attempt import GoalEvent, GoalResult
+from alphaquant.tactics.memory import Stat
 
 STATUS_STYLE = {"proved": "green", "disproved": "magenta", "open": "yellow", "error": "red"}
 
@@ -68,6 +69,18 @@ def doctor_table(checks: list[Check]) -> Table:
     for c in checks:
         status = Text("found", style="green") if c.found else Text("missing", style="red")
         table.add_row(c.name, status, c.version, c.fix)
+    return table
+
+
+def stats_table(best: dict[str, list[Stat]]) -> Table:
+    """Per goal shape, the tactics with the best smoothed success rates."""
+    table = Table(title="tactics that work, by goal shape", title_justify="left")
+    for name in ("goal shape", "tactic", "tries", "on proof", "rate"):
+        table.add_column(name)
+    for shape, rows in best.items():
+        for i, s in enumerate(rows):
+            table.add_row(shape if i == 0 else "", s.tactic, str(s.tries), str(s.on_proof),
+                          f"{s.rate():.2f}")
     return table
 
 
