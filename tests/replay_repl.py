@@ -149,13 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     stdout = sys.stdout.buffer
     count = 0
     while (query := read_query(stdin)) is not None:
-        if query == "":
-            return 0
         if query.startswith(("#", "--")):
             continue
         count += 1
         try:
-            request = json.loads(query)
+            request = json.loads(query)  # a lone blank line fails here too, as in the REPL
         except json.JSONDecodeError as e:
             message = json.dumps({"message": f"Could not parse JSON:\n{e}"})
             print(f"uncaught exception: {message}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from alphaquant.provers.base import ProofState
 
@@ -64,3 +65,4 @@ class SearchResult:
     timeouts: int = 0
     refused: dict[str, int] = field(default_factory=dict)  # sanitizer refusals by reason
     tried: tuple[Trial, ...] = ()  # every tactic sent to the prover, in order
+    tree: dict[str, Any] | None = None  # the tree as plain data (search/export.py)

@@ -29,6 +29,7 @@ from alphaquant.search.base import (
     SearchResult,
     Trial,
 )
+from alphaquant.search.export import tree_json
 from alphaquant.search.selection import puct_score, widening_limit
 from alphaquant.search.tree import Action, Node, SearchTree, Status
 from alphaquant.search.value import goal_size_value
@@ -132,6 +133,7 @@ def run_search(
         timeouts=run.timeouts,
         refused=dict(run.refused),
         tried=tuple(run.tried),
+        tree=tree_json(tree),
     )
 
 

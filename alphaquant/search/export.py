@@ -1,0 +1,77 @@
+"""Views of a search tree for people and tools: JSON (node-link), GraphML and Graphviz dot.
+
+The search hands out its tree as `tree_json(tree)`, a plain dict that run stores keep; the other
+formats are rendered from that dict, so a stored tree exports the same way as a live one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+
+from alphaquant.search.tree import SOLVED, SearchTree
+
+
+def tree_json(tree: SearchTree) -> dict[str, Any]:
+    """Nodes (goals, visits, value, status, failures) and edges (tactic) as plain data."""
+    ids: dict[Any, str] = {}
+    nodes = []
+    for i, key in enumerate(tree.graph.nodes):
+        ids[key] = "solved" if key == SOLVED else f"n{i}"
+        if key == SOLVED:
+            nodes.append({"id": "solved", "status": "proved", "goals": "", "visits": 0})
+            continue
+        node = tree.node(key)
+        nodes.append({
+            "id": ids[key],
+            "goals": key.text,
+            "depth": len(key.path),
+            "visits": node.visits,
+            "value": round(node.value, 4),
+            "status": node.status.value,
+            "root": key == tree.root,
+            "failures": [{"tactic": t, "message": m[:300]} for t, m in node.failures],
+        })
+    edges = [
+        {"source": ids[u], "target": ids[v], "tactic": data["tactic"]}
+        for u, v, data in tree.graph.edges(data=True)
+    ]
+    return {"nodes": nodes, "edges": edges}
+
+
+def to_graph(data: dict[str, Any]) -> nx.DiGraph:
+    """A networkx graph from `tree_json` data (attributes flattened to strings and numbers)."""
+    graph: nx.DiGraph = nx.DiGraph()
+    for n in data["nodes"]:
+        attrs = {k: v for k, v in n.items() if k not in ("id", "failures")}
+        attrs["failures"] = len(n.get("failures", []))
+        graph.add_node(n["id"], **attrs)
+    for e in data["edges"]:
+        graph.add_edge(e["source"], e["target"], tactic=e["tactic"])
+    return graph
+
+
+def to_graphml(data: dict[str, Any]) -> str:
+    """GraphML text of a stored tree."""
+    return "\n".join(nx.generate_graphml(to_graph(data)))
+
+
+def _dot_label(text: str, limit: int = 80) -> str:
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\l")
+
+
+def to_dot(data: dict[str, Any]) -> str:
+    """Graphviz dot text of a stored tree: nodes coloured by status, edges labelled by tactic."""
+    colours = {"proved": "palegreen", "failed": "lightpink", "open": "lightyellow"}
+    lines = ["digraph search {", "  node [shape=box, style=filled, fontname=monospace];"]
+    for n in data["nodes"]:
+        label = "SOLVED" if n["id"] == "solved" else _dot_label(n["goals"].split("\n")[-1])
+        lines.append(
+            f'  {n["id"]} [label="{label}", fillcolor={colours.get(n["status"], "white")}];'
+        )
+    for e in data["edges"]:
+        lines.append(f'  {e["source"]} -> {e["target"]} [label="{_dot_label(e["tactic"], 40)}"];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
