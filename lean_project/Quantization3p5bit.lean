@@ -1,0 +1,6 @@
+import Quantization3p5bit.Basic
+import Quantization3p5bit.ErrorBounds
+import Quantization3p5bit.MatMul
+import Quantization3p5bit.IntegerBounds
+import Quantization3p5bit.Groq
+import Quantization3p5bit.Integration
