@@ -16,6 +16,7 @@ from alphaquant.errors import AlphaquantError, InputError
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
     help="alphaquant: AlphaProof-style tree search that closes open goals of Coq and Lean files.",
 )
 out = Console()
@@ -151,12 +152,18 @@ def goals(
 
 
 @app.command()
-def doctor() -> None:
+def doctor(
+    config: Annotated[Path | None, typer.Option(help="A TOML config file.")] = None,
+) -> None:
     """Check each prover and tool: found or not, version, and the command that installs it."""
-    from alphaquant.provers.registry import doctor_checks
+    from alphaquant.doctor import doctor_checks
     from alphaquant.ui.render import doctor_table
 
-    out.print(doctor_table(doctor_checks()))
+    try:
+        settings = load_settings(config)
+    except AlphaquantError as e:
+        raise fail(e) from None
+    out.print(doctor_table(doctor_checks(settings)))
 
 
 @app.command()

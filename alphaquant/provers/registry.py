@@ -70,21 +70,3 @@ def tool_check(name: str, binary: str, version_args: list[str], fix: str) -> Che
     if shutil.which(binary) is None:
         return Check(name, False, "", fix)
     return Check(name, True, _version([binary, *version_args]), "")
-
-
-def doctor_checks() -> list[Check]:
-    """Every prover and tool alphaquant can use, found or not."""
-    checks = [
-        tool_check("coqtop", "coqtop", ["--version"], "apt-get install -y coq"),
-        tool_check("coqc", "coqc", ["--version"], "apt-get install -y coq"),
-    ]
-    try:
-        from alphaquant.provers.lean_setup import lean_checks
-
-        checks.extend(lean_checks())
-    except ImportError:
-        checks.extend([
-            tool_check("elan", "elan", ["--version"], "make lean"),
-            tool_check("lake", "lake", ["--version"], "make lean"),
-        ])
-    return checks

@@ -1,0 +1,36 @@
+"""What `alphaquant doctor` checks: provers, Lean pieces, the language model."""
+
+from __future__ import annotations
+
+from alphaquant.config import Settings
+from alphaquant.provers.registry import Check, tool_check
+
+
+def model_check(settings: Settings) -> Check:
+    """Whether a model key is set and its endpoint answers (a cheap request, no tokens)."""
+    try:
+        from alphaquant.tactics.llm import LLMConfig, status
+    except ImportError as e:
+        return Check("language model", False, "", f"pip install '.[llm]' ({e})")
+    state = status(LLMConfig.from_table(settings.llm), probe=True, timeout=5.0)
+    fix = "" if state.ok else "export GEMINI_API_KEY=… (or --llm openai --base-url URL)"
+    return Check("language model", state.ok, state.summary(), fix)
+
+
+def doctor_checks(settings: Settings) -> list[Check]:
+    """Every prover and tool alphaquant can use, found or not, with the command that fixes it."""
+    checks = [
+        tool_check("coqtop", "coqtop", ["--version"], "apt-get install -y coq"),
+        tool_check("coqc", "coqc", ["--version"], "apt-get install -y coq"),
+    ]
+    try:
+        from alphaquant.provers.lean_setup import lean_checks
+
+        checks.extend(lean_checks())
+    except ImportError:
+        checks.extend([
+            tool_check("elan", "elan", ["--version"], "make lean"),
+            tool_check("lake", "lake", ["--version"], "make lean"),
+        ])
+    checks.append(model_check(settings))
+    return checks
