@@ -13,7 +13,8 @@ Faults for tests, at the N-th request this process reads (1-based): ``--crash-at
 the answer and exits, ``--hang-at N`` never answers (it waits on a child process, as ``lake env``
 waits on the REPL), ``--garbage-at N`` answers with text that is not JSON. ``--fault-once PATH``
 fires the fault only if PATH does not exist yet, and creates it. ``--exit-at-start CODE`` dies
-before reading anything, as a REPL that cannot start does.
+before reading anything, as a REPL that cannot start does. ``--renumber`` numbers ids from 0 in
+each process, as a fresh REPL does (answers are then re-serialised, not byte for byte).
 
 Transcripts live in ``$ALPHAQUANT_LEAN_FIXTURES`` (default ``<repo>/../shared/fixtures/lean-repl``).
 Only the standard library is used: this file is the REPL's double, not a client.
@@ -75,40 +76,76 @@ def load_transcript(name: str, fixtures: Path | None = None) -> list[tuple[Any, 
 
 
 class Replay:
-    """Answers requests from transcripts; knows only the ids it has handed out."""
+    """Answers requests from transcripts; knows only the ids it has handed out.
 
-    def __init__(self, pairs: list[tuple[Any, str]]) -> None:
+    By default the ids handed out are the recorded ones. With ``renumber`` they are numbered
+    from 0 in this process, as a fresh REPL numbers them, and answers are re-serialised JSON.
+    """
+
+    def __init__(self, pairs: list[tuple[Any, str]], renumber: bool = False) -> None:
         self.pairs = pairs
-        self.envs: set[int] = set()
-        self.proof_states: set[int] = set()
+        self.renumber = renumber
+        self.live: dict[str, dict[int, int]] = {"env": {}, "proofState": {}}  # recorded → live
+        self.recorded: dict[str, dict[int, int]] = {"env": {}, "proofState": {}}  # live → recorded
 
     def answer(self, request: Any) -> str:
-        unknown = self._unknown_id(request)
+        request, unknown = self._to_recorded(request)
         if unknown:
             return json.dumps({"message": unknown}, ensure_ascii=False) + "\n\n"
         for recorded, response in self.pairs:
             if recorded == request:
-                self._issue(json.loads(response))
-                return response
+                answer = json.loads(response)
+                self._issue(answer)
+                if not self.renumber:
+                    return response
+                return json.dumps(self._to_live(answer), ensure_ascii=False, indent=1) + "\n\n"
         return NO_RECORD
 
-    def _unknown_id(self, request: Any) -> str | None:
+    def _to_recorded(self, request: Any) -> tuple[Any, str | None]:
         if not isinstance(request, dict):
-            return None
-        if "proofState" in request and request["proofState"] not in self.proof_states:
-            return "Unknown proof state." if "tactic" in request else "Unknown proof State."
-        if "env" in request and "proofState" not in request and request["env"] not in self.envs:
-            return "Unknown environment."
-        return None
+            return request, None
+        request = dict(request)
+        if "proofState" in request:
+            if request["proofState"] not in self.recorded["proofState"]:
+                pickle = "tactic" not in request
+                return request, "Unknown proof State." if pickle else "Unknown proof state."
+            request["proofState"] = self.recorded["proofState"][request["proofState"]]
+        elif "env" in request:
+            if request["env"] not in self.recorded["env"]:
+                return request, "Unknown environment."
+            request["env"] = self.recorded["env"][request["env"]]
+        return request, None
 
     def _issue(self, response: Any) -> None:
+        """Hand out live ids for the new recorded ids, in the order a REPL allocates them."""
+        for kind, ids in _ids(response).items():
+            for recorded in sorted(set(ids) - set(self.live[kind])):
+                live = len(self.live[kind]) if self.renumber else recorded
+                self.live[kind][recorded] = live
+                self.recorded[kind][live] = recorded
+
+    def _to_live(self, response: Any) -> Any:
         if "env" in response:
-            self.envs.add(response["env"])
+            response["env"] = self.live["env"][response["env"]]
         if "proofState" in response:
-            self.proof_states.add(response["proofState"])
+            response["proofState"] = self.live["proofState"][response["proofState"]]
         for item in response.get("sorries", []) + response.get("tactics", []):
             if item.get("proofState") is not None:
-                self.proof_states.add(item["proofState"])
+                item["proofState"] = self.live["proofState"][item["proofState"]]
+        return response
+
+
+def _ids(response: Any) -> dict[str, list[int]]:
+    """The env and proof-state ids in an answer."""
+    ids: dict[str, list[int]] = {"env": [], "proofState": []}
+    if "env" in response:
+        ids["env"].append(response["env"])
+    if "proofState" in response:
+        ids["proofState"].append(response["proofState"])
+    for item in response.get("sorries", []) + response.get("tactics", []):
+        if item.get("proofState") is not None:
+            ids["proofState"].append(item["proofState"])
+    return ids
 
 
 def read_query(stdin: Any) -> str | None:
@@ -139,12 +176,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--garbage-at", type=int, default=0)
     parser.add_argument("--fault-once", type=Path, default=None)
     parser.add_argument("--exit-at-start", type=int, default=None)
+    parser.add_argument("--renumber", action="store_true", help="number ids as a fresh REPL")
     args = parser.parse_args(argv)
     if args.exit_at_start is not None:
         print("replay: error: the REPL could not start (asked to)", file=sys.stderr)
         return int(args.exit_at_start)
     pairs = [pair for name in args.transcript for pair in load_transcript(name, args.fixtures)]
-    replay = Replay(pairs)
+    replay = Replay(pairs, renumber=args.renumber)
     stdin = sys.stdin
     stdout = sys.stdout.buffer
     count = 0

@@ -1,0 +1,599 @@
+"""The Lean REPL client against the REPL's own transcripts, replayed by tests/replay_repl.py.
+
+The replay is a real child process spoken to over pipes, so framing, deadlines, group kills,
+restarts and restores run as they would against ``lake env repl``. Only the ``lean``-marked test
+needs a real toolchain.
+
+For an MCTS-over-replay test, ``proof_branching`` suits best (four tactics, two goals with case
+tags, then "Completed"); ``readme`` is the shortest (two tactics); ``by_cases`` and
+``mathlib/induction`` branch from an earlier state. See ``replay_prover`` below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from alphaquant.errors import ProverCrashed, ProverNotInstalled, ProverStartError
+from alphaquant.goals import GoalSite
+from alphaquant.provers.base import (
+    Progress,
+    ProofState,
+    Prover,
+    Solved,
+    Subgoal,
+    TacticError,
+    TacticTimeout,
+)
+from alphaquant.provers.lean_protocol import (
+    Command,
+    CommandResponse,
+    Message,
+    Pos,
+    ProofStep,
+    ProofStepResponse,
+    ReplError,
+    goal_text,
+    parse_axioms,
+    parse_goal,
+    parse_goals,
+    parse_request,
+    parse_response,
+    sorry_warnings,
+)
+from alphaquant.provers.lean_repl import (
+    LeanProver,
+    LeanRepl,
+    ReplOptions,
+    ReplTimeout,
+    negation_statement,
+    split_source,
+)
+
+sys.path.insert(0, str(Path(__file__).parent))
+import replay_repl  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+REPLAY = Path(__file__).with_name("replay_repl.py")
+NAMES = replay_repl.transcript_names()
+
+
+def replay_options(*names: str, flags: tuple[str, ...] = (), **options: object) -> ReplOptions:
+    """Options that launch the replay REPL on the transcripts ``names``."""
+    transcripts = [arg for name in names for arg in ("--transcript", name)]
+    command = (sys.executable, str(REPLAY), *transcripts, *flags)
+    defaults: dict[str, object] = {"backoff": 0.01, "command_timeout": 20.0}
+    return ReplOptions(command=command, cwd=REPO, **{**defaults, **options})  # type: ignore[arg-type]
+
+
+def replay_prover(*names: str, flags: tuple[str, ...] = (), **options: object) -> LeanProver:
+    return LeanProver(LeanRepl(replay_options(*names, flags=flags, **options)))
+
+
+def site(text: str, hole: str = "sorry", nth: int = 0, path: str = "T.lean") -> GoalSite:
+    """The GoalSite of the ``nth`` ``hole`` in ``text``, as goals.locate reports one."""
+    start = -1
+    for _ in range(nth + 1):
+        start = text.index(hole, start + 1)
+    line = text.count("\n", 0, start) + 1
+    col = start - (text.rfind("\n", 0, start) + 1)
+    keyword = max(text.rfind(k, 0, start) for k in ("theorem ", "example ", "def ", "lemma "))
+    assign = text.index(":=", keyword)
+    by = text.rfind("by", 0, start)
+    kind = "by sorry" if text[by:start].strip() == "by" else "sorry"
+    return GoalSite(
+        file=Path(path),
+        theorem=(text[keyword:].split()[1] if not text.startswith("example", keyword) else ""),
+        line=line,
+        col=col,
+        kind=kind,
+        start=by if kind == "by sorry" else start,
+        end=start + len(hole),
+        decl_start=keyword,
+        statement=text[keyword:assign].strip(),
+    )
+
+
+def group_alive(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of the process group ``pgid``."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, _ppid, pgrp = stat[stat.rindex(")") + 2 :].split()[:3]
+        if int(pgrp) == pgid and state != "Z":
+            alive.append(int(entry.name))
+    return alive
+
+
+# ---------------------------------------------------------------------------------------------
+# Every transcript, through the real client
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_transcript_replays_through_the_client(name: str) -> None:
+    pairs = replay_repl.load_transcript(name)
+    with LeanRepl(replay_options(name)) as repl:
+        for request_json, recorded in pairs:
+            request = parse_request(request_json)
+            assert request.to_json() == request_json
+            response = repl.send(request, timeout=10)
+            assert response == parse_response(json.loads(recorded))
+            _check_types(response)
+        assert repl.generation == 0
+
+
+def _check_types(response: object) -> None:
+    """Everything in an answer is parsed into the project's types."""
+    if isinstance(response, ReplError):
+        assert response.message
+        return
+    assert isinstance(response, CommandResponse | ProofStepResponse)
+    for m in response.messages:
+        assert isinstance(m.pos, Pos) and m.severity in ("trace", "info", "warning", "error")
+    for s in response.sorries:
+        for goal in s.subgoals:
+            assert isinstance(goal, Subgoal) and goal.conclusion
+        assert goal_text(parse_goal(s.goal)) == s.goal.strip()
+    if isinstance(response, ProofStepResponse):
+        assert len(response.subgoals) == len(response.goals)
+        for text, goal in zip(response.goals, response.subgoals, strict=True):
+            assert goal_text(goal) == text
+            if text.startswith("case "):
+                assert goal.hypotheses[0] == text.split("\n")[0]
+        assert response.proof_status is not None
+        assert response.completed == (response.proof_status == "Completed")
+
+
+def _answers(name: str) -> list[object]:
+    return [parse_response(json.loads(a)) for _, a in replay_repl.load_transcript(name)]
+
+
+def test_sorries_goals_and_warnings_are_typed() -> None:
+    (answer,) = _answers("tactic_sorry")
+    assert isinstance(answer, CommandResponse)
+    assert answer.sorries[0].subgoals == (Subgoal((), "Nat"),)
+    assert answer.sorries[0].pos == Pos(1, 18)
+    assert [m.data for m in sorry_warnings(answer)] == ["declaration uses `sorry`"]
+    old = Message("warning", Pos(1, 4), Pos(1, 5), "declaration uses 'sorry'")
+    assert old.is_sorry_warning and not dataclasses.replace(old, severity="info").is_sorry_warning
+
+
+def test_branching_goals_keep_case_tags_first() -> None:
+    answer = _answers("proof_branching")[1]
+    assert isinstance(answer, ProofStepResponse)
+    left = answer.subgoals[0]
+    assert left.hypotheses == ("case left", "p q r : Prop", "h1 : p ∧ q", "h2 : q → r")
+    assert left.conclusion == "p"
+    assert answer.proof_status == "Incomplete: open goals remain" and not answer.completed
+    assert _answers("proof_branching")[-1] == ProofStepResponse(4, (), proof_status="Completed")
+
+
+def test_statuses_errors_and_tactic_sorries() -> None:
+    by_cases = _answers("by_cases")[-1]
+    assert isinstance(by_cases, ProofStepResponse)
+    assert by_cases.proof_status == "Incomplete: contains sorry" and by_cases.goals == ()
+    assert [s.pos for s in by_cases.sorries] == [None, None]
+    invalid = _answers("invalid_tactic")[-1]
+    assert isinstance(invalid, ProofStepResponse)
+    assert invalid.errors[0].data == "Unknown identifier `my_fake_premise`"
+    assert invalid.errors[0].pos == Pos(0, 0)
+    mvars = _answers("app_type_mismatch")[-1]
+    assert isinstance(mvars, ProofStepResponse) and not mvars.completed
+    assert mvars.proof_status == "Incomplete: contains metavariable(s)"
+    assert _answers("unknown_tactic")[-1] == ReplError("Lean error:\n<input>:1:1: unknown tactic")
+    assert _answers("unknown_proof_state")[-1] == ReplError("Unknown proof state.")
+    exact = _answers("mathlib/exact")[2]
+    assert isinstance(exact, ProofStepResponse) and exact.completed and not exact.errors
+
+
+def test_tactics_root_goals_and_unsolved_goals() -> None:
+    (calc,) = _answers("calc")
+    assert isinstance(calc, CommandResponse) and len(calc.tactics) == 4
+    assert "sorryAx" in calc.tactics[0].used_constants
+    assert parse_goals(calc.tactics[1].goals) == ()
+    roots = _answers("self_proof_check")[7]
+    assert isinstance(roots, CommandResponse) and roots.sorries[1].pos == roots.sorries[1].end_pos
+    unsolved = _answers("mathlib/H20231115_3")[1]
+    assert isinstance(unsolved, CommandResponse)
+    goals = parse_goals(unsolved.errors[0].data.removeprefix("unsolved goals\n"))
+    assert [g.hypotheses[0] for g in goals] == ["case zero", "case succ"]
+    assert goals[1].conclusion == "x + 1 + 1 > x + 1"
+
+
+def test_goal_text_with_wrapped_lines() -> None:
+    goal = parse_goal("case h\nx : ℝ\nh :\n  a very long\n    hypothesis\n⊢ x =\n    x")
+    assert goal.hypotheses == ("case h", "x : ℝ", "h :\n  a very long\n    hypothesis")
+    assert goal.conclusion == "x =\n    x"
+    assert parse_goal("\n⊢ Nat") == Subgoal((), "Nat")  # older REPLs start with a newline
+
+
+def test_axioms_messages() -> None:
+    assert parse_axioms("'Foo.t' depends on axioms: [propext,\n Classical.choice, Quot.sound]") == (
+        "Foo.t",
+        frozenset({"propext", "Classical.choice", "Quot.sound"}),
+    )
+    assert parse_axioms("'a'_b' does not depend on any axioms") == ("a'_b", frozenset())
+    assert parse_axioms("unknown constant 'x'") is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Lean text
+
+
+def test_split_source_keeps_positions() -> None:
+    text = "/- c -/\nimport Mathlib\nopen Real\n\ntheorem t : π > 0 := by sorry\n"
+    src = split_source(text)
+    assert src.header == "/- c -/\nimport Mathlib\nopen Real"
+    assert src.body == "\ntheorem t : π > 0 := by sorry\n" and src.line_offset == 3
+    assert split_source("open Nat in\ntheorem t : True := trivial").header == ""
+    assert split_source("theorem t : True := trivial").body == "theorem t : True := trivial"
+    same_line = split_source("import A theorem t : True := trivial")
+    assert (
+        same_line.header == "import A"
+        and same_line.body == "        " + " theorem t : True := trivial"
+    )
+
+
+def test_negation_statement() -> None:
+    assert (
+        negation_statement("theorem foo (x y : ℕ) {α} [Group α] ⦃z : α⦄ : x + y = y + x")
+        == "theorem aq_negation : ¬ (∀ (x y : ℕ) {α} [Group α] ⦃z : α⦄, x + y = y + x) := by sorry"
+    )
+    assert negation_statement("example : (fun x : ℕ => x) 1 = 1 := rfl") == (
+        "theorem aq_negation : ¬ ((fun x : ℕ => x) 1 = 1) := by sorry"
+    )
+    assert negation_statement("lemma u.{v} (α : Sort v) : α = α") == (
+        "theorem aq_negation.{v} : ¬ (∀ (α : Sort v), α = α) := by sorry"
+    )
+    assert negation_statement("def f : Nat") is None
+    assert negation_statement("theorem t (n : ℕ := 3) : n = n") is None
+
+
+# ---------------------------------------------------------------------------------------------
+# The prover over replayed transcripts
+
+BRANCHING = "theorem complex_and (p q r : Prop) (h1 : p ∧ q) (h2 : q → r) : p ∧ r := by sorry"
+BRANCHING_PROOF = ("apply And.intro", "exact h1.left", "apply h2", "exact h1.right")
+
+
+def _walk(prover: LeanProver, state: ProofState, tactics: tuple[str, ...]) -> object:
+    outcome: object = Progress(state)
+    for tactic in tactics:
+        assert isinstance(outcome, Progress), outcome
+        outcome = prover.apply(outcome.state, tactic, timeout=10)
+    return outcome
+
+
+def test_prover_solves_proof_branching() -> None:
+    prover = replay_prover("proof_branching")
+    assert isinstance(prover, Prover)
+    try:
+        root = prover.open(site(BRANCHING), BRANCHING)
+        assert root.goals == (Subgoal(("p q r : Prop", "h1 : p ∧ q", "h2 : q → r"), "p ∧ r"),)
+        split = prover.apply(root, "apply And.intro", timeout=10)
+        assert isinstance(split, Progress) and len(split.state.goals) == 2
+        assert split.state.path == ("apply And.intro",)
+        assert prover.apply(root, "simp", 10) == TacticError("replay: no recorded response")
+        assert _walk(prover, root, BRANCHING_PROOF) == Solved(BRANCHING_PROOF)
+    finally:
+        prover.close()
+
+
+def test_prover_solves_readme_def() -> None:
+    text = "def f (x : Unit) : Nat := by sorry"
+    with LeanRepl(replay_options("readme")) as repl:
+        prover = LeanProver(repl)
+        root = prover.open(site(text), text)
+        assert root.goals == (Subgoal(("x : Unit",), "Nat"),)
+        assert _walk(prover, root, ("apply Int.natAbs", "exact -37")) == Solved(
+            ("apply Int.natAbs", "exact -37")
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "tactics", "expected"),
+    [
+        ("invalid_tactic", "theorem my_theorem (x : Nat) : x = x := by sorry",
+         ("exact my_fake_premise",), "Unknown identifier `my_fake_premise`"),
+        ("unknown_tactic", "def f : Nat := by sorry", ("exat 42",), "unknown tactic"),
+        ("have_by_sorry", "theorem foo (x : Int) : x = x := by\n  have h : x = 1 := by sorry",
+         ("have h : x = 1 := by sorry",), "leaves a `sorry`"),
+        ("by_cases", "theorem foo (x : Int) : x = x := by sorry",
+         ("by_cases h : x < 0", "all_goals sorry"), "leaves a `sorry`"),
+        ("app_type_mismatch", "example : 1 = 0 := sorry",
+         ("cases 1", "rfl", "apply ?succ"), "contains metavariable(s)"),
+        ("mathlib/20240209", "example : False := by sorry",
+         ("simpa using show False by done",), "unsolved goals"),
+        ("mathlib/placeholder_synthesis", "import Mathlib\nexample : 1 = 0 := sorry",
+         ("cases' exists_ne 2 with n h", "simpa [] using h _"), "contains metavariable(s)"),
+        ("mathlib/on_goal",
+         "import Mathlib\nopen Real\nexample {x : ℝ} (h0: |x| > 1) : (x < 0) ∨ (2 * x > 2) := "
+         "by sorry", ("on_goal 1 =>\n  have h1 : x = x := by sorry\n  have h2 : x = x := by sorry"
+                      "\n  by_cases h3 : x < 0",), "leaves a `sorry`"),
+        ("mathlib/exact", "import Mathlib\ntheorem test : 3 = 7 := by sorry", ("exact?",),
+         "could not close the goal"),
+    ],
+)  # fmt: skip
+def test_prover_failures_are_tactic_errors(
+    name: str, text: str, tactics: tuple[str, ...], expected: str
+) -> None:
+    with LeanRepl(replay_options(name)) as repl:
+        prover = LeanProver(repl)
+        root = prover.open(site(text), text)
+        outcome = _walk(prover, root, tactics)
+        assert isinstance(outcome, TacticError) and expected in outcome.message, outcome
+
+
+def test_prover_branches_from_earlier_states() -> None:
+    text = "import Mathlib\ntheorem foo (x : Nat) : x = x := by sorry"
+    with LeanRepl(replay_options("mathlib/induction")) as repl:
+        prover = LeanProver(repl)
+        root = prover.open(site(text), text)
+        assert root.goals == (Subgoal(("x : ℕ",), "x = x"),)
+        cases = prover.apply(root, "induction x", 10)
+        assert isinstance(cases, Progress)
+        assert [g.hypotheses[0] for g in cases.state.goals] == ["case zero", "case succ"]
+        assert isinstance(prover.apply(cases.state, "next => rfl", 10), Progress)
+        again = prover.apply(root, "induction x with\n| zero => sorry\n| succ x => sorry", 10)
+        assert again == TacticError("the tactic leaves a `sorry`")
+
+
+def test_prover_solves_with_info_messages_and_mathlib_header() -> None:
+    text = "import Mathlib\ntheorem test : 0 < 1 := by sorry\n"
+    with LeanRepl(replay_options("mathlib/exact")) as repl:
+        prover = LeanProver(repl)
+        root = prover.open(site(text), text.rstrip("\n"))
+        assert prover.apply(root, "exact?", 10) == Solved(("exact?",))
+        assert prover.apply(dataclasses.replace(root, handle=99), "exact?", 10) == TacticError(
+            "Unknown proof state."
+        )
+
+
+def test_check_file() -> None:
+    header = replay_repl.load_transcript("mathlib/H20231020")[0][0]["cmd"]
+    proof = "theorem mathd_numbertheory_188 : Nat.gcd 180 168 = 12 := by norm_num"
+    with LeanRepl(replay_options("mathlib/H20231020")) as repl:
+        prover = LeanProver(repl)
+        assert prover.check_file(Path("A.lean"), f"{header}\n{proof}").ok
+    broken = (
+        "import Mathlib\nexample : 1 = 0 := by\n  cases' exists_ne 2 with n h\n  simpa [] using h _"
+    )
+    with LeanRepl(replay_options("mathlib/placeholder_synthesis")) as repl:
+        check = LeanProver(repl).check_file(Path("B.lean"), broken)
+        assert not check.ok and check.line == 4
+        assert check.message.startswith("don't know how to synthesize placeholder")
+    kernel = "example : 1 = 0 := by\n  cases 1\n  rfl\n  apply ?succ"
+    with LeanRepl(replay_options("app_type_mismatch")) as repl:
+        check = LeanProver(repl).check_file(Path("C.lean"), kernel)
+        assert check == dataclasses.replace(
+            check, ok=False, line=1, message="(kernel) declaration has metavariables '_example'"
+        )
+
+
+def _synthetic(tmp_path: Path, name: str, pairs: list[tuple[object, object]]) -> None:
+    """A transcript written by hand in the REPL's format, for answers no recording has."""
+    requests = "\n\n".join(json.dumps(q, ensure_ascii=False) for q, _ in pairs)
+    answers = "".join(json.dumps(a, ensure_ascii=False, indent=1) + "\n\n" for _, a in pairs)
+    (tmp_path / f"{name}.in").write_text(requests + "\n", encoding="utf-8")
+    (tmp_path / f"{name}.expected.out").write_text(answers, encoding="utf-8")
+
+
+def _message(data: str, severity: str = "info") -> dict[str, object]:
+    pos = {"line": 1, "column": 0}
+    return {"severity": severity, "pos": pos, "endPos": pos, "data": data}
+
+
+def test_axioms_and_negation_on_synthetic_answers(tmp_path: Path) -> None:
+    text = "theorem t (x : Nat) : x + 0 = x := by sorry"
+    negation = "theorem aq_negation : ¬ (∀ (x : Nat), x + 0 = x) := by sorry"
+    sorry = {"proofState": 0, "goal": "⊢ ¬∀ (x : Nat), x + 0 = x"}
+    pos = {"pos": {"line": 1, "column": 56}, "endPos": {"line": 1, "column": 61}}
+    axioms = "'t' depends on axioms: [propext, sorryAx]"
+    _synthetic(
+        tmp_path,
+        "synthetic",
+        [
+            ({"cmd": negation}, {"env": 0, "sorries": [{**sorry, **pos}]}),
+            ({"cmd": text}, {"env": 1}),
+            ({"cmd": "#print axioms t", "env": 1}, {"env": 2, "messages": [_message(axioms)]}),
+        ],
+    )
+    prover = replay_prover("synthetic", flags=("--fixtures", str(tmp_path)))
+    try:
+        state = prover.open_negation(site(text), text)
+        assert state is not None and state.goals == (Subgoal((), "¬∀ (x : Nat), x + 0 = x"),)
+        assert prover.axioms(Path("T.lean"), text, "t") == {"propext", "sorryAx"}
+        assert (
+            prover.open_negation(dataclasses.replace(site(text), statement="def t"), text) is None
+        )
+    finally:
+        prover.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Faults: crash, hang, garbage, start-up failures, memory recycling
+
+
+def _branching(flags: tuple[str, ...], **options: object) -> tuple[LeanProver, ProofState]:
+    prover = replay_prover("proof_branching", flags=flags, **options)
+    return prover, prover.open(site(BRANCHING), BRANCHING)
+
+
+@pytest.mark.parametrize("fault", ["--crash-at", "--garbage-at"])
+def test_death_once_is_survived_by_restart_and_restore(fault: str, tmp_path: Path) -> None:
+    prover, root = _branching((fault, "4", "--fault-once", str(tmp_path / "fired")))
+    try:
+        first_pid = prover.repl.pid
+        assert _walk(prover, root, BRANCHING_PROOF) == Solved(BRANCHING_PROOF)
+        assert (tmp_path / "fired").exists()
+        assert prover.repl.generation == 1 and prover.repl.pid != first_pid
+        assert first_pid is not None and not group_alive(first_pid)
+    finally:
+        prover.close()
+
+
+def test_repeated_death_is_reported_as_a_tactic_error() -> None:
+    prover, root = _branching(("--crash-at", "4"))
+    try:
+        outcome = _walk(prover, root, BRANCHING_PROOF[:3])
+        assert isinstance(outcome, TacticError) and "died twice" in outcome.message
+        assert "exit code 134" in outcome.message
+        assert isinstance(prover.apply(root, "apply And.intro", 10), Progress)  # still usable
+    finally:
+        prover.close()
+
+
+def test_hang_kills_the_process_group_and_recovers(tmp_path: Path) -> None:
+    prover, root = _branching(("--hang-at", "3", "--fault-once", str(tmp_path / "fired")))
+    try:
+        split = prover.apply(root, "apply And.intro", 10)
+        assert isinstance(split, Progress)
+        pid = prover.repl.pid
+        assert pid is not None
+        assert prover.apply(split.state, "exact h1.left", timeout=1.0) == TacticTimeout(1.0)
+        assert prover.repl.pid is None
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+        assert not group_alive(pid)  # the replay's sleeping child went with it
+        assert _walk(prover, split.state, BRANCHING_PROOF[1:]) == Solved(BRANCHING_PROOF)
+    finally:
+        prover.close()
+
+
+def test_timeout_is_raised_by_the_repl(tmp_path: Path) -> None:
+    with LeanRepl(replay_options("readme", flags=("--hang-at", "1"))) as repl:
+        with pytest.raises(ReplTimeout, match="no answer within 0.5 s") as info:
+            repl.send(Command("def f (x : Unit) : Nat := by sorry"), timeout=0.5)
+        assert info.value.seconds == 0.5
+
+
+def test_restore_renumbers_states_in_a_fresh_repl() -> None:
+    text = "theorem foo (x : Int) : x = x := by sorry"
+    prover = replay_prover("by_cases", flags=("--renumber",))
+    try:
+        root = prover.open(site(text), text)
+        split = prover.apply(root, "by_cases h : x < 0", 10)
+        assert isinstance(split, Progress)
+        pos = prover.apply(split.state, "case pos => rfl", 10)
+        assert isinstance(pos, Progress)
+        prover.repl.restart()
+        # The fresh REPL numbers 0, 1, 2, ...: "all_goals sorry" on state 1 now yields 2, 3, 4.
+        response = prover.repl.send(ProofStep(split.state.handle, "all_goals sorry"), 10)
+        assert isinstance(response, ProofStepResponse)
+        assert [s.proof_state for s in response.sorries] == [3, 4] and response.proof_state == 5
+        assert prover.repl.generation == 1
+        again = prover.repl.send(ProofStep(pos.state.handle, "case pos => rfl"), 10)
+        assert again == ReplError("replay: no recorded response")  # restored, then answered
+    finally:
+        prover.close()
+
+
+def test_memory_limit_recycles_the_process() -> None:
+    prover, root = _branching((), rss_limit_mb=1.0)
+    try:
+        assert prover.repl.pid is None  # recycled right after the command
+        assert _walk(prover, root, BRANCHING_PROOF) == Solved(BRANCHING_PROOF)
+        assert prover.repl.generation == 4
+    finally:
+        prover.close()
+
+
+def test_failed_restore_raises_prover_crashed() -> None:
+    prover, root = _branching((), max_restarts=2)
+    try:
+        split = prover.apply(root, "apply And.intro", 10)
+        assert isinstance(split, Progress)
+        options = prover.repl.options
+        prover.repl.options = dataclasses.replace(
+            options, command=(*options.command, "--crash-at", "2")
+        )
+        prover.repl.restart()
+        with pytest.raises(ProverCrashed, match="could not restore"):
+            prover.apply(split.state, "exact h1.left", 10)
+    finally:
+        prover.close()
+
+
+def test_repl_dying_at_start_up_is_a_start_error() -> None:
+    prover = replay_prover("readme", flags=("--exit-at-start", "3"))
+    text = "def f (x : Unit) : Nat := by sorry"
+    with pytest.raises(ProverStartError, match="exit code 3, stderr: replay: error"):
+        prover.open(site(text), text)
+
+
+def test_bad_header_is_a_start_error(tmp_path: Path) -> None:
+    bad = {"severity": "error", "pos": {"line": 1, "column": 0}, "endPos": None}
+    answer = {"env": 0, "messages": [{**bad, "data": "unknown module prefix 'Nope'"}]}
+    _synthetic(tmp_path, "header", [({"cmd": "import Nope"}, answer)])
+    prover = replay_prover("header", flags=("--fixtures", str(tmp_path)))
+    text = "import Nope\ntheorem t : True := by sorry"
+    try:
+        with pytest.raises(ProverStartError, match="do not load in Lean: unknown module prefix"):
+            prover.open(site(text), text)
+        check = prover.check_file(Path("T.lean"), text)
+        assert not check.ok and check.line == 1
+    finally:
+        prover.close()
+
+
+def test_missing_lake_and_repl_are_not_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    repl = LeanRepl(ReplOptions(command=("lake", "env", "repl"), cwd=tmp_path))
+    with pytest.raises(ProverNotInstalled, match=r"lake not on PATH\): run `make lean`"):
+        repl.send(Command("def x := 1"))
+    fake_lake = tmp_path / "lake"
+    fake_lake.write_text("#!/bin/sh\nexit 1\n")
+    fake_lake.chmod(0o755)
+    repl = LeanRepl(ReplOptions(command=("lake", "env", "no/repl"), cwd=tmp_path))
+    with pytest.raises(ProverNotInstalled, match="REPL is not built"):
+        repl.send(Command("def x := 1"))
+
+
+# ---------------------------------------------------------------------------------------------
+# A real Lean, where there is one
+
+
+def _real_repl() -> Path | None:
+    configured = os.environ.get("ALPHAQUANT_LEAN_REPL")
+    candidates = [Path(configured)] if configured else []
+    candidates.append(REPO / "lean_project" / ".lake" / "packages" / "REPL")
+    return next((c for c in candidates if (c / ".lake/build/bin/repl").exists()), None)
+
+
+@pytest.mark.lean
+@pytest.mark.skipif(shutil.which("lake") is None, reason="needs lake on PATH (run `make lean`)")
+def test_real_lean_on_a_tiny_project(tmp_path: Path) -> None:
+    repl_dir = _real_repl()
+    if repl_dir is None:
+        pytest.skip("no built REPL: set ALPHAQUANT_LEAN_REPL to a built leanprover-community/repl")
+    (tmp_path / "lakefile.toml").write_text('name = "tiny"\n')
+    shutil.copy(repl_dir / "lean-toolchain", tmp_path / "lean-toolchain")
+    text = BRANCHING + "\n"
+    (tmp_path / "Tiny.lean").write_text(text)
+    binary = repl_dir / ".lake" / "build" / "bin" / "repl"
+    options = ReplOptions(command=("lake", "env", str(binary)), cwd=tmp_path, command_timeout=300)
+    prover = LeanProver(LeanRepl(options))
+    try:
+        root = prover.open(site(text, path=str(tmp_path / "Tiny.lean")), text)
+        assert root.goals[0].conclusion == "p ∧ r"
+        assert _walk(prover, root, BRANCHING_PROOF) == Solved(BRANCHING_PROOF)
+        assert isinstance(prover.apply(root, "exact nonsense", 60), TacticError)
+        proved = text.replace("by sorry", "⟨h1.1, h2 h1.2⟩")
+        assert prover.check_file(tmp_path / "Tiny.lean", proved).ok
+        assert prover.axioms(tmp_path / "Tiny.lean", proved, "complex_and") == frozenset()
+        assert prover.open_negation(site(text), text) is not None
+    finally:
+        prover.close()
