@@ -1,0 +1,144 @@
+"""`make bench`: the engine's figures from one run on coq_project.
+
+Prints expansions per second, the share of search wall time spent waiting on the prover, and the
+throughput of the very same tactics through a bare coqtop loop (no tree, no sanitizer, no
+parsing beyond the prompt), as a ratio. Then learned priors: expansions to proof in a first run
+with an empty record and in a second run with the record the first one left.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from alphaquant.config import load_settings
+from alphaquant.goals import locate
+from alphaquant.provers.coq import CoqProver
+from alphaquant.provers.coq_project import find_project
+from alphaquant.runs.attempt import attempt_goal
+from alphaquant.search.base import Trial
+from alphaquant.tactics.factory import heuristic_source
+from alphaquant.tactics.memory import open_memory
+
+REPO = Path(__file__).resolve().parent.parent
+FILES = ["Basic.v", "IntegerBounds.v", "Groq.v"]
+PROMPT = re.compile(r"<prompt>\S+ < (\d+) \|")
+
+
+def bare_loop(path: Path, text: str, start: int, trials: list[Trial]) -> float:
+    """Tactics per second of the same trials through coqtop driven by hand."""
+    project = find_project(path)
+    proc = subprocess.Popen(
+        ["coqtop", "-emacs", *project.flags], cwd=project.root, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+    )
+    assert proc.stdin and proc.stdout
+
+    def send(command: str) -> int:
+        proc.stdin.write(command + "\n")
+        proc.stdin.flush()
+        buffer = ""
+        while True:
+            buffer += proc.stdout.read(1)
+            if buffer.endswith("</prompt>"):
+                return int(PROMPT.findall(buffer)[-1])
+
+    send("")  # the first prompt
+    proc.stdin.write(text[:start] + "\n")
+    proc.stdin.flush()
+    numbers: dict[tuple[str, ...], int] = {}
+    last = send("Check True.")
+    numbers[()] = last - 1
+    t0 = time.perf_counter()
+    for t in trials:
+        base = numbers.get(t.state.path)
+        if base is None:
+            continue
+        send(f"BackTo {base}.")
+        after = send(f"Timeout 5 {t.tactic.rstrip('.')}.")
+        if after != base:
+            numbers[t.state.path + (t.tactic,)] = after
+    seconds = time.perf_counter() - t0
+    proc.kill()
+    return len(trials) / seconds
+
+
+def run_file(path: Path, settings, memory=None) -> tuple[list, list[Trial], float, float]:
+    """Search every goal of ``path``; (results, trials of the first goal, wall, prover seconds)."""
+    text = path.read_text(encoding="utf-8")
+    source = heuristic_source(settings, "coq", memory)
+    results, first_trials, wall, waited = [], [], 0.0, 0.0
+    with CoqProver(path) as prover:
+        for site in locate(text, path):
+            before = prover.wait_seconds
+            t0 = time.perf_counter()
+            result, _ = attempt_goal(prover, source, path, text, site, settings, memory=memory)
+            wall += time.perf_counter() - t0
+            waited += prover.wait_seconds - before
+            results.append(result)
+    return results, first_trials, wall, waited
+
+
+def main() -> None:
+    settings = load_settings(REPO / "configs" / "offline.toml", budget_seconds=20.0)
+    settings = dataclasses.replace(
+        settings, tactics=dataclasses.replace(settings.tactics, learned_priors=False)
+    )
+    print("alphaquant engine benchmark (coq_project, offline heuristics, 20 s per goal)")
+    expansions = wall = waited = 0.0
+    for name in FILES:
+        results, _, w, p = run_file(REPO / "coq_project" / name, settings)
+        expansions += sum(r.expansions for r in results)
+        wall += w
+        waited += p
+        done = sum(r.status in ("proved", "disproved") for r in results)
+        print(f"  {name:18} {done}/{len(results)} closed, {sum(r.expansions for r in results)} "
+              f"expansions, {w:.1f}s")
+    engine_rate = expansions / wall
+    print(f"expansions per second:            {engine_rate:.2f}")
+    print(f"share of wall time on the prover: {waited / wall:.2f}")
+
+    # The same tactics through a bare coqtop loop: record one goal's trials, replay them raw.
+    from alphaquant.search.mcts import run_search
+    from alphaquant.tactics.sanitize import check_tactic
+
+    path = REPO / "coq_project" / "Groq.v"
+    text = path.read_text(encoding="utf-8")
+    site = locate(text, path)[0]
+    with CoqProver(path) as prover:
+        root = prover.open(site, text)
+        config = dataclasses.replace(settings.search, budget_seconds=15.0, max_expansions=60)
+        t0 = time.perf_counter()
+        result = run_search(prover, heuristic_source(settings, "coq"), root, config,
+                            gate=lambda t: check_tactic(t, "coq"), language="coq",
+                            file_text=text)
+        engine_goal_rate = result.expansions / (time.perf_counter() - t0)
+    bare_rate = bare_loop(path, text, site.start, list(result.tried))
+    print(f"same tactics, engine vs bare coqtop loop: {engine_goal_rate:.2f} vs {bare_rate:.2f} "
+          f"tactics/s, ratio {engine_goal_rate / bare_rate:.2f}")
+
+    # Learned priors: expansions to proof, first run (empty record) vs second run.
+    with tempfile.TemporaryDirectory() as tmp:
+        memory_settings = dataclasses.replace(
+            settings, tactics=dataclasses.replace(settings.tactics, learned_priors=True)
+        )
+        totals = []
+        for run in (1, 2):
+            memory = open_memory(Path(tmp) / "memory.sqlite", "coq")
+            spent = 0
+            for name in FILES:
+                results, *_ = run_file(REPO / "coq_project" / name, memory_settings, memory)
+                spent += sum(r.expansions for r in results if r.status in ("proved", "disproved"))
+            totals.append(spent)
+            print(f"learned priors, run {run}: {spent} expansions over the goals closed")
+        print(f"expansions to proof, run 2 / run 1: {totals[1] / max(totals[0], 1):.2f}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
