@@ -18,7 +18,7 @@ from pathlib import Path
 from alphaquant.goals import GoalSite, locate
 from alphaquant.provers.base import Prover
 from alphaquant.provers.negation import coq_negation, lean_negation
-from alphaquant.tactics.sanitize import check_tactic
+from alphaquant.tactics.sanitize import check_tactic, clean_tactic
 
 LEAN_STANDARD_AXIOMS = frozenset({"propext", "Classical.choice", "Quot.sound"})
 
@@ -46,8 +46,12 @@ def splice(text: str, site: GoalSite, tactics: tuple[str, ...]) -> str:
 
 
 def _coq_sentence(tactic: str) -> str:
-    tactic = tactic.strip()
-    return tactic if tactic.endswith(".") else tactic + "."
+    return clean_tactic(tactic, "coq")
+
+
+def _lean_lines(tactic: str, indent: str) -> str:
+    """A (possibly multi-line) Lean tactic, every line placed at ``indent``."""
+    return "\n".join(indent + line for line in clean_tactic(tactic, "lean").splitlines())
 
 
 def _splice_coq(text: str, site: GoalSite, tactics: tuple[str, ...]) -> str:
@@ -66,12 +70,12 @@ def _splice_coq(text: str, site: GoalSite, tactics: tuple[str, ...]) -> str:
 
 def _splice_lean(text: str, site: GoalSite, tactics: tuple[str, ...]) -> str:
     if site.kind in ("by sorry", "term sorry"):
-        decl_indent, _ = _line_indent(text, site.decl_start)
-        inner = decl_indent + "  "
-        block = "by\n" + "\n".join(inner + t for t in tactics)
+        hole_indent, _ = _line_indent(text, site.start)
+        inner = hole_indent + "  "
+        block = "by\n" + "\n".join(_lean_lines(t, inner) for t in tactics)
     else:
-        col = site.start - (text.rfind("\n", 0, site.start) + 1)
-        block = ("\n" + " " * col).join(tactics)
+        col = " " * (site.start - (text.rfind("\n", 0, site.start) + 1))
+        block = "\n".join(_lean_lines(t, col) for t in tactics)[len(col) :]
     return text[: site.start] + block + text[site.end :]
 
 

@@ -1,0 +1,52 @@
+"""Shared fixtures: a scratch Coq project with its own tactic list, and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+needs_coq = pytest.mark.skipif(
+    shutil.which("coqtop") is None or shutil.which("coqc") is None,
+    reason="Coq is not installed (apt-get install -y coq)",
+)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own cache directory (learned priors, model answers)."""
+    monkeypatch.setenv("ALPHAQUANT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+def write_config(folder: Path, tactics: list[tuple[str, float]], **search: object) -> Path:
+    """A config whose offline tactic list is exactly ``tactics`` (no learned priors)."""
+    lines = []
+    for text, weight in tactics:
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+        lines += ["[[tactic]]", f'text = "{escaped}"', f"weight = {weight}", ""]
+    (folder / "tactics.toml").write_text("\n".join(lines), encoding="utf-8")
+    settings = {"budget_seconds": 20, "tactic_timeout": 3, **search}
+    body = "\n".join(f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}"
+                     for k, v in settings.items())
+    config = folder / "config.toml"
+    config.write_text(
+        "offline = true\n[tactics]\ncoq = \"tactics.toml\"\nlearned_priors = false\n"
+        f"goal_aware_weight = 0.0\n[search]\n{body}\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run `python -m alphaquant ARGS` as a user would, capturing both streams."""
+    return subprocess.run(
+        [sys.executable, "-m", "alphaquant", *args], cwd=cwd, capture_output=True, text=True,
+        timeout=timeout, env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )

@@ -1,0 +1,191 @@
+"""The MCTS engine end to end on a real Coq kernel: proofs, transpositions, budgets, crashes."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from alphaquant.config import load_settings
+from alphaquant.goals import locate
+from alphaquant.proof import splice, verify
+from alphaquant.provers.coq import CoqProver
+from alphaquant.search.base import SearchConfig, SearchEvent
+from alphaquant.search.mcts import run_search
+from alphaquant.tactics.base import Candidate, ProposalRequest
+from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
+from alphaquant.tactics.sanitize import check_tactic
+from tests.conftest import needs_coq
+
+pytestmark = [pytest.mark.coq, needs_coq]
+
+CONJ = """Lemma conj_intro : forall P Q : Prop, P -> Q -> P /\\ Q.
+Proof.
+Admitted.
+"""
+
+
+def source(*tactics: tuple[str, float]) -> HeuristicSource:
+    return HeuristicSource(
+        tuple(WeightedTactic(t, w) for t, w in tactics), goal_aware_weight=0.0
+    )
+
+
+def search(tmp_path: Path, text: str, src, config: SearchConfig, on_event=None, prover=None):
+    path = tmp_path / "T.v"
+    path.write_text(text, encoding="utf-8")
+    site = locate(text, path)[0]
+    own = prover is None
+    prover = prover or CoqProver(path)
+    try:
+        root = prover.open(site, text)
+        result = run_search(
+            prover, src, root, config, gate=lambda t: check_tactic(t, "coq"), language="coq",
+            file_text=text, on_event=on_event, debug=True,
+        )
+        return path, site, prover, result
+    finally:
+        if own:
+            prover.close()
+
+
+def test_finds_a_proof_that_needs_three_tactics_and_coqc_accepts_it(tmp_path):
+    src = source(("intros.", 1.0), ("split.", 1.0), ("assumption.", 1.0), ("exfalso.", 1.0))
+    path, site, _, result = search(tmp_path, CONJ, src, SearchConfig(budget_seconds=60, seed=1))
+    assert result.proved, result
+    assert len(result.proof) >= 3
+    spliced = splice(CONJ, site, result.proof)
+    with CoqProver(path) as prover:
+        assert verify(prover, path, CONJ, spliced, site.theorem, result.proof).ok
+
+
+def test_same_seed_same_search(tmp_path):
+    src = source(("intros.", 1.0), ("split.", 1.0), ("assumption.", 1.0), ("exfalso.", 0.5))
+    config = SearchConfig(budget_seconds=60, seed=7)
+    first = search(tmp_path, CONJ, src, config)[3]
+    second = search(tmp_path, CONJ, src, config)[3]
+    assert first.proof == second.proof
+    assert [t.tactic for t in first.tried] == [t.tactic for t in second.tried]
+
+
+def test_transpositions_are_merged(tmp_path):
+    text = """Lemma two_intros : forall a b : nat, a + b = b + a.
+Proof.
+Admitted.
+"""
+    src = source(("intros a b.", 1.0), ("intro a.", 1.0), ("intro b.", 1.0))
+    result = search(tmp_path, text, src, SearchConfig(budget_seconds=30, max_children=8))[3]
+    assert not result.proved
+    incoming: dict[str, int] = {}
+    for edge in result.tree["edges"]:
+        incoming[edge["target"]] = incoming.get(edge["target"], 0) + 1
+    # `intros a b.` and `intro a. intro b.` reach one node: the tree is a DAG, not a tree.
+    assert max(incoming.values()) >= 2
+    goals = [n["goals"] for n in result.tree["nodes"] if n["id"] != "solved"]
+    assert len(goals) == len(set(goals))
+
+
+def test_expansion_budget_is_respected(tmp_path):
+    text = """Lemma hard : forall n : nat, n * n + 1 <> 0 -> n = n + 0.
+Proof.
+Admitted.
+"""
+    src = source(("intros.", 1.0), ("intro H.", 1.0), ("simpl.", 1.0), ("exfalso.", 1.0),
+                 ("destruct n.", 1.0), ("auto.", 0.2))
+    result = search(tmp_path, text, src, SearchConfig(budget_seconds=60, max_expansions=4))[3]
+    assert result.expansions <= 4
+    if not result.proved:
+        assert result.stop_reason in ("expansions", "exhausted")
+
+
+def test_time_budget_is_respected(tmp_path):
+    text = """Lemma no_way : forall n : nat, n = S n.
+Proof.
+Admitted.
+"""
+    src = source(("intros.", 1.0), ("induction n.", 1.0), ("simpl.", 1.0), ("f_equal.", 1.0),
+                 ("destruct n.", 1.0), ("symmetry.", 1.0))
+    config = SearchConfig(budget_seconds=4, tactic_timeout=2, max_depth=40, max_children=12)
+    result = search(tmp_path, text, src, config)[3]
+    assert not result.proved
+    assert result.seconds <= 4 + 2 + 3  # one tactic may finish past the budget, plus grace
+
+
+def test_non_terminating_tactic_is_timed_out(tmp_path):
+    src = source(("do 100000000 idtac.", 10.0), ("intros.", 1.0), ("split.", 1.0),
+                 ("assumption.", 1.0))
+    config = SearchConfig(budget_seconds=60, tactic_timeout=1)
+    _, _, _, result = search(tmp_path, CONJ, src, config)
+    assert result.timeouts >= 1
+    assert result.proved
+
+
+def test_search_survives_coqtop_killed_mid_search(tmp_path):
+    path = tmp_path / "T.v"
+    path.write_text(CONJ, encoding="utf-8")
+    prover = CoqProver(path)
+    killed = []
+
+    def kill_once(event: SearchEvent) -> None:
+        if event.kind == "expand" and event.expansions == 2 and not killed:
+            pid = prover.pid
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    src = source(("intros.", 1.0), ("split.", 1.0), ("assumption.", 1.0), ("exfalso.", 1.0))
+    try:
+        result = search(tmp_path, CONJ, src, SearchConfig(budget_seconds=60), kill_once,
+                        prover)[3]
+        assert killed
+        assert result.proved
+        assert prover.restarts >= 1
+        assert prover.pid not in (None, killed[0])
+    finally:
+        prover.close()
+
+
+def test_cheating_tactics_never_yield_an_accepted_proof(tmp_path):
+    cheats = ("admit.", "Admitted.", "Abort.", "reflexivity. Qed.", "exact cheat. Qed.",
+              "Axiom cheat : False.", "give_up.", "intros; admit.")
+    src = source(*[(c, 5.0) for c in cheats], ("intros.", 0.1))
+    result = search(tmp_path, CONJ, src, SearchConfig(budget_seconds=20))[3]
+    assert not result.proved
+    assert sum(result.refused.values()) >= len(cheats) - 1
+
+
+class Scripted:
+    """A tactic source that proposes the given candidates at every state (test double of a
+    model, not of the prover)."""
+
+    def __init__(self, tactics: list[str]) -> None:
+        self.tactics = tactics
+
+    def propose(self, request: ProposalRequest) -> list[Candidate]:
+        return [Candidate(t, 1.0) for t in self.tactics]
+
+
+def test_disproof_of_a_false_closed_claim(tmp_path):
+    text = """Require Import Lia.
+Lemma tiles_fit : forall m : nat, m <= 320 -> m * 4 <= 1000.
+Proof.
+Admitted.
+"""
+    path = tmp_path / "T.v"
+    path.write_text(text, encoding="utf-8")
+    settings = load_settings(None, budget_seconds=30, offline=True)
+    settings = dataclasses.replace(
+        settings, tactics=dataclasses.replace(settings.tactics, learned_priors=False)
+    )
+    from alphaquant.runs.attempt import attempt_goal
+
+    src = Scripted(["intros.", "lia.", "intro H.", "specialize (H 320).", "split."])
+    site = locate(text, path)[0]
+    with CoqProver(path) as prover:
+        result, after = attempt_goal(prover, src, path, text, site, settings)
+    assert result.status == "disproved", result
+    assert "specialize (H 320)." in result.proof
+    assert after == text  # a disproof is reported, not written into the claim
