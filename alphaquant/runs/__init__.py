@@ -1,0 +1,1 @@
+"""Running searches: one goal, one file, a whole project; stores and reports."""

@@ -1,0 +1,173 @@
+"""One goal: search for a proof; failing that, for a disproof; verify whatever was found.
+
+The result item is the same shape in `search --json`, batch reports and the run store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alphaquant import proof
+from alphaquant.config import Settings
+from alphaquant.errors import AlphaquantError
+from alphaquant.goals import GoalSite
+from alphaquant.provers.base import Prover
+from alphaquant.search.base import SearchEvent, SearchResult
+from alphaquant.search.mcts import run_search
+from alphaquant.tactics.base import TacticSource
+from alphaquant.tactics.memory import TacticMemory
+from alphaquant.tactics.sanitize import check_tactic
+
+
+# A search event tagged with the goal and phase it belongs to.
+@dataclass(frozen=True)
+class GoalEvent:
+    site: GoalSite
+    phase: str  # "prove" | "disprove" | "verify" | "done"
+    event: SearchEvent | None = None
+    result: GoalResult | None = None
+
+
+GoalSink = Callable[[GoalEvent], None]
+
+
+# What became of one goal.
+@dataclass(frozen=True)
+class GoalResult:
+    file: str
+    theorem: str
+    line: int
+    kind: str
+    status: str  # proved | disproved | open | error
+    proof: list[str] | None = None  # tactics (for disproved: the proof of the negation)
+    seconds: float = 0.0
+    expansions: int = 0
+    message: str = ""  # why open or error; what a disproof proves
+    prover_seconds: float = 0.0
+    nodes: int = 0
+    errors: int = 0
+    timeouts: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    tactics_tried: int = 0
+    trees: dict[str, Any] = field(default_factory=dict, repr=False)  # phase -> tree data
+
+    def to_json(self) -> dict[str, Any]:
+        """The item shape shared by `search --json`, batch reports and the run store."""
+        item = dataclasses.asdict(self)
+        del item["trees"]
+        return item
+
+
+def _merge(results: list[SearchResult]) -> dict[str, Any]:
+    refused: dict[str, int] = {}
+    for r in results:
+        for k, v in r.refused.items():
+            refused[k] = refused.get(k, 0) + v
+    return {
+        "expansions": sum(r.expansions for r in results),
+        "prover_seconds": round(sum(r.prover_seconds for r in results), 3),
+        "nodes": sum(r.nodes for r in results),
+        "errors": sum(r.errors for r in results),
+        "timeouts": sum(r.timeouts for r in results),
+        "refused": refused,
+        "tactics_tried": sum(len(r.tried) for r in results),
+    }
+
+
+def attempt_goal(
+    prover: Prover,
+    source: TacticSource,
+    path: Path,
+    text: str,
+    site: GoalSite,
+    settings: Settings,
+    *,
+    context: str = "",
+    on_event: GoalSink | None = None,
+    memory: TacticMemory | None = None,
+) -> tuple[GoalResult, str]:
+    """Prove (or disprove) the goal at ``site`` of ``text``.
+
+    Args:
+      prover: the prover session for the file.
+      source: the tactic source.
+      path: the file's path.
+      text: the file's current text (earlier proofs of this run already spliced in).
+      site: the goal, located in ``text``.
+      settings: budgets and switches.
+      context: text the tactic source may read besides the file (the project's imported files).
+      on_event: receives tagged search events.
+      memory: the learned-priors record, told every tactic tried.
+
+    Returns:
+      The goal's result, and the file text after it (with the proof spliced in when proved).
+    """
+    emit = on_event or (lambda _e: None)
+    started = time.monotonic()
+    budget = settings.search.budget_seconds
+    language = site.language
+    searches: list[SearchResult] = []
+    base = {"file": str(path), "theorem": site.theorem, "line": site.line, "kind": site.kind}
+
+    def search(root: Any, seconds: float, phase: str) -> SearchResult:
+        config = dataclasses.replace(settings.search, budget_seconds=max(seconds, 0.5))
+        result = run_search(
+            prover, source, root, config,
+            gate=lambda t: check_tactic(t, language),
+            language=language, file_text=context + text, theorem=site.theorem,
+            on_event=lambda e: emit(GoalEvent(site, phase, e)),
+        )
+        searches.append(result)
+        if memory is not None:
+            memory.record(result.tried, result.proof or ())
+        return result
+
+    def finish(status: str, tactics: list[str] | None, message: str) -> GoalResult:
+        result = GoalResult(
+            **base, status=status, proof=tactics, message=message,
+            seconds=round(time.monotonic() - started, 3), **_merge(searches),
+            trees={p: r.tree for p, r in zip(("prove", "disprove"), searches, strict=False)},
+        )
+        emit(GoalEvent(site, "done", result=result))
+        return result
+
+    try:
+        root = prover.open(site, text)
+        disprove = settings.disproof.enabled
+        share = settings.disproof.share if disprove else 0.0
+        found = search(root, budget * (1 - share), "prove")
+        if found.proved and found.proof is not None:
+            emit(GoalEvent(site, "verify"))
+            spliced = proof.splice(text, site, found.proof)
+            verdict = proof.verify(prover, path, text, spliced, site.theorem, found.proof)
+            if verdict.ok:
+                return finish("proved", list(found.proof), ""), spliced
+            return finish("open", None, f"proof found but rejected: {verdict.reason}"), text
+        if not disprove:
+            return finish("open", None, f"no proof found ({found.stop_reason})"), text
+        negation = prover.open_negation(site, text)
+        if negation is None:
+            return finish("open", None, f"no proof found ({found.stop_reason})"), text
+        remaining = budget - (time.monotonic() - started)
+        counter = search(negation, remaining, "disprove")
+        if counter.proved and counter.proof is not None:
+            emit(GoalEvent(site, "verify"))
+            inserted = proof.insert_disproof(text, site, counter.proof)
+            if inserted is not None:
+                name, with_lemma = inserted
+                verdict = proof.verify(
+                    prover, path, text, with_lemma, site.theorem, counter.proof,
+                    check_axioms_of=name,
+                )
+                if verdict.ok:
+                    why = f"{name} proves the negation"
+                    return finish("disproved", list(counter.proof), why), text
+                return finish("open", None, f"disproof rejected: {verdict.reason}"), text
+        return finish("open", None, f"no proof or disproof found ({found.stop_reason})"), text
+    except AlphaquantError as e:
+        return finish("error", None, str(e)), text

@@ -1,0 +1,155 @@
+"""`alphaquant search FILE`: every open goal of one file, in order, proofs spliced as found."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from alphaquant import proof
+from alphaquant.config import Settings
+from alphaquant.errors import FileDoesNotCompile, InputError
+from alphaquant.goals import GoalSite, declaration_names, locate
+from alphaquant.provers.base import Prover
+from alphaquant.provers.registry import language_of, make_prover
+from alphaquant.runs.attempt import GoalResult, GoalSink, attempt_goal
+from alphaquant.tactics.base import TacticSource
+from alphaquant.tactics.memory import TacticMemory
+
+SKIP_DIRS = {".git", ".lake", "lake-packages", "node_modules", "__pycache__", "runs", ".venv"}
+
+
+# The outcome of searching one file.
+@dataclass(frozen=True)
+class FileResult:
+    path: Path
+    goals: list[GoalResult]
+    original: str
+    final: str
+    backup: Path | None = None  # set when --write wrote the file
+
+    @property
+    def diff(self) -> str:
+        return proof.unified_diff(self.path, self.original, self.final)
+
+
+def resolve_file(name: str, cwd: Path | None = None) -> Path:
+    """The file ``name`` names: as given if it exists, else the one file of that name below cwd.
+
+    A bare name that matches several files is an InputError listing them.
+    """
+    cwd = cwd or Path.cwd()
+    given = Path(name)
+    if given.is_file():
+        return given
+    if given.exists():
+        raise InputError(f"not a file: {name}")
+    if given.parent != Path("."):
+        raise InputError(f"no such file: {name}")
+    matches = []
+    for root, dirs, files in os.walk(cwd):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+        if name in files:
+            matches.append(Path(root, name).relative_to(cwd))
+    if not matches:
+        raise InputError(f"no such file: {name} (not here, nor anywhere below {cwd})")
+    if len(matches) > 1:
+        listed = ", ".join(str(m) for m in sorted(matches))
+        raise InputError(f"{name} matches {len(matches)} files: {listed}; give a path")
+    return cwd / matches[0]
+
+
+def select_goals(path: Path, text: str, theorem: str | None) -> list[GoalSite]:
+    """The file's open goals, or those of ``theorem``; an unknown theorem is an InputError."""
+    sites = locate(text, path)
+    if theorem is None:
+        return sites
+    chosen = [s for s in sites if s.theorem == theorem]
+    if not chosen:
+        names = declaration_names(text, path)
+        if theorem in names:
+            raise InputError(f"theorem {theorem} in {path.name} has no open goal")
+        with_goals = sorted({s.theorem for s in sites if s.theorem})
+        raise InputError(
+            f"no theorem {theorem} in {path.name}; its open goals are in: "
+            f"{', '.join(with_goals) or '(none)'}"
+        )
+    return chosen
+
+
+def imported_context(path: Path, text: str) -> str:
+    """The text of the project files this file imports (tactic sources read their lemmas)."""
+    if path.suffix != ".v":
+        return ""
+    parts = []
+    for module in re.findall(r"Require\s+(?:Import|Export)\s+([\w.\s]+?)\.(?:\s|$)", text):
+        for name in module.split():
+            candidate = path.parent / f"{name.split('.')[-1]}.v"
+            if candidate.is_file() and candidate.resolve() != path.resolve():
+                parts.append(candidate.read_text(encoding="utf-8"))
+    return "\n".join(parts)
+
+
+def search_file(
+    path: Path,
+    settings: Settings,
+    source: TacticSource,
+    *,
+    theorem: str | None = None,
+    write: bool = False,
+    on_event: GoalSink | None = None,
+    prover: Prover | None = None,
+    memory: TacticMemory | None = None,
+) -> FileResult:
+    """Search every open goal of ``path`` (or of one theorem); write back only if asked.
+
+    Args:
+      path: a .v or .lean file.
+      settings: budgets and switches.
+      source: the tactic source.
+      theorem: only this declaration's goals.
+      write: replace the file (atomically, with a backup) when anything was proved.
+      on_event: receives tagged search events.
+      prover: a prover session to use instead of a new one (the caller then closes it).
+      memory: the learned-priors record, told every tactic tried.
+
+    Returns:
+      Each goal's result, and the original and final texts.
+    """
+    language_of(path)
+    if not path.is_file():
+        raise InputError(f"no such file: {path}")
+    original = path.read_text(encoding="utf-8")
+    sites = select_goals(path, original, theorem)
+    session = prover or make_prover(path, settings.prover)
+    try:
+        check = session.check_file(path, original)
+        if not check.ok:
+            where = f":{check.line}" if check.line else ""
+            raise FileDoesNotCompile(
+                f"{path}{where} does not compile before search: {check.message}"
+            )
+        context = imported_context(path, original)
+        results, text = [], original
+        originals = locate(original, path)
+        pending = [(s.theorem, s.index) for s in originals]
+        first_line = {ident: s.line for ident, s in zip(pending, originals, strict=True)}
+        wanted = {(s.theorem, s.index) for s in sites}
+        for ident in list(pending):
+            if ident not in wanted:
+                continue
+            site = dict(zip(pending, locate(text, path), strict=True))[ident]
+            result, text = attempt_goal(
+                session, source, path, text, site, settings,
+                context=context, on_event=on_event, memory=memory,
+            )
+            if result.status == "proved":
+                pending.remove(ident)
+            results.append(dataclasses.replace(result, line=first_line[ident]))
+    finally:
+        if prover is None:
+            session.close()
+    backup = proof.write_atomic(path, text) if write and text != original else None
+    return FileResult(path, results, original, text, backup)
