@@ -27,6 +27,8 @@ def goal_states(
         for i, site in enumerate(sites):
             try:
                 shown[i] = prover.open(site, text).text
+            except ProverNotInstalled as e:
+                return sites, None, f"{e}; showing positions only"
             except AlphaquantError as e:
                 shown[i] = f"(unavailable: {e})"
     finally:
