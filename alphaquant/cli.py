@@ -71,11 +71,13 @@ def search(
             raise InputError(f"--tactic-timeout must be positive, got {tactic_timeout:g}")
         if llm not in (None, "gemini", "openai"):
             raise InputError(f"--llm must be gemini or openai, got {llm!r}")
+        if offline and (llm or base_url):
+            raise InputError("--offline cannot be combined with --llm or --base-url")
         path = resolve_file(file)
         settings = load_settings(
             config, budget_seconds=budget, seed=seed, prover=prover,
             max_expansions=expansions, tactic_timeout=tactic_timeout,
-            offline=True if offline else None,
+            offline=True if offline else (False if llm or base_url else None),
         )
         if no_disproof:
             import dataclasses
@@ -191,6 +193,103 @@ def stats(
         out.print(f"no {language} tactics recorded yet: run a search first")
         return
     out.print(stats_table(best))
+
+
+@app.command()
+def batch(
+    project: Annotated[Path | None, typer.Argument(help="The project directory.")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory.")] = None,
+    config: Annotated[Path | None, typer.Option(
+        help="A TOML config (default configs/overnight.toml; a resume keeps the run's own)."
+    )] = None,
+    run_dir: Annotated[Path | None, typer.Option(
+        help="The run directory (default runs/<timestamp>).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Worker processes (default: the CPU count).")] = None,
+    budget_per_goal: Annotated[float | None, typer.Option(help="Seconds per goal.")] = None,
+    hours: Annotated[float | None, typer.Option(
+        help="Start no goal after this many hours (of this session).")] = None,
+    executor: Annotated[str | None, typer.Option(help="local (default) or ray.")] = None,
+    ray_address: Annotated[str | None, typer.Option(
+        help="HOST:PORT of a Ray cluster's head (default: a Ray instance on this machine)."
+    )] = None,
+    write: Annotated[bool, typer.Option(
+        help="Write each file's proofs back at the end, re-checked together.")] = False,
+    offline: Annotated[bool, typer.Option(help="Heuristic tactics only; no network.")] = False,
+    force: Annotated[bool, typer.Option(
+        help="Continue a run directory made with another config.")] = False,
+    second_pass: Annotated[float | None, typer.Option(
+        help="Budget factor of a second pass over goals that ran out of time (default 3; 0: "
+        "none)."
+    )] = None,
+) -> None:
+    """Search every open goal of a project in parallel; results go to a resumable run store.
+
+    A resume keeps the run's config and, unless given again, its workers, hours, executor,
+    Ray address and second pass.
+    """
+    from alphaquant.runs.batch import BatchOptions, run_batch
+    from alphaquant.ui.batch_view import BatchProgress, batch_summary
+
+    options = BatchOptions(
+        project=project, config=config, run_dir=run_dir, resume=resume, workers=workers,
+        budget_per_goal=budget_per_goal, hours=hours, executor=executor,
+        ray_address=ray_address, write=write, offline=offline, force=force,
+        second_pass=second_pass,
+    )
+    try:
+        with BatchProgress(err) as progress:
+            summary = run_batch(options, on_event=progress)
+    except AlphaquantError as e:
+        raise fail(e) from None
+    if summary.run_dir is None:
+        out.print(f"{project}: no open goals")
+        return
+    out.print(batch_summary(summary))
+    c = summary.counts
+    raise typer.Exit(0 if c.proved + c.disproved == c.total else 1)
+
+
+def _write_text(text: str, output: Path | None) -> None:
+    """``text`` to ``output``, or to stdout."""
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A batch run directory.")],
+    fmt: Annotated[str, typer.Option("--format", help="md, html, json or latex.")] = "md",
+    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+) -> None:
+    """Report a batch run: per file and goal the status, proof, time, expansions."""
+    from alphaquant.runs.report import render_report
+
+    try:
+        text = render_report(run_dir, fmt)
+    except AlphaquantError as e:
+        raise fail(e) from None
+    _write_text(text, output)
+
+
+@app.command()
+def tree(
+    run_dir: Annotated[Path, typer.Argument(help="A batch run directory.")],
+    goal: Annotated[str, typer.Argument(help="THEOREM or FILE:THEOREM (#INDEX for a 2nd hole).")],
+    fmt: Annotated[str, typer.Option("--format", help="graphml, dot or json.")] = "graphml",
+    phase: Annotated[str, typer.Option(help="prove or disprove.")] = "prove",
+    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+) -> None:
+    """Export a goal's stored search tree from a batch run."""
+    from alphaquant.runs.report import export_tree
+
+    try:
+        text = export_tree(run_dir, goal, fmt, phase)
+    except AlphaquantError as e:
+        raise fail(e) from None
+    _write_text(text, output)
 
 
 def main() -> None:

@@ -24,7 +24,8 @@ def private_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("ALPHAQUANT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
-def write_config(folder: Path, tactics: list[tuple[str, float]], **search: object) -> Path:
+def write_config(folder: Path, tactics: list[tuple[str, float]], *, offline: bool = True,
+                 **search: object) -> Path:
     """A config whose offline tactic list is exactly ``tactics`` (no learned priors)."""
     lines = []
     for text, weight in tactics:
@@ -36,7 +37,8 @@ def write_config(folder: Path, tactics: list[tuple[str, float]], **search: objec
                      for k, v in settings.items())
     config = folder / "config.toml"
     config.write_text(
-        "offline = true\n[tactics]\ncoq = \"tactics.toml\"\nlearned_priors = false\n"
+        f"offline = {str(offline).lower()}\n"
+        "[tactics]\ncoq = \"tactics.toml\"\nlearned_priors = false\n"
         f"goal_aware_weight = 0.0\n[search]\n{body}\n",
         encoding="utf-8",
     )

@@ -1,4 +1,4 @@
-"""`alphaquant goals`: the located goals of a file, with goal states where a prover can give them."""
+"""`alphaquant goals`: a file's located goals, with goal states where a prover can give them."""
 
 from __future__ import annotations
 
