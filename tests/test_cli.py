@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -147,3 +148,24 @@ def test_doctor_lists_coq_found():
     assert done.returncode == 0, done.stderr
     assert "coqtop" in done.stdout and "found" in done.stdout
     assert sys.executable
+
+
+def test_admit_inside_a_proof_is_filled_and_the_proof_closed_with_qed(tmp_path):
+    text = """Require Import Lia.
+Lemma two : forall n : nat, n + 0 = n /\\ 0 + n = n.
+Proof.
+  intros n. split.
+  - admit.
+  - lia.
+Admitted.
+"""
+    (tmp_path / "A.v").write_text(text, encoding="utf-8")
+    write_config(tmp_path, [("lia.", 1.0), ("idtac.", 1.0)], budget_seconds=10)
+    done = run_cli("search", "A.v", "--config", "config.toml", "--write", "--json",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    kinds = [(g["kind"], g["status"]) for g in json.loads(done.stdout)["goals"]]
+    assert kinds == [("admit", "proved"), ("Admitted", "proved")]
+    new = (tmp_path / "A.v").read_text(encoding="utf-8")
+    assert "- { lia. }" in new and new.rstrip().endswith("Qed.") and "dmit" not in new
+    assert subprocess.run(["coqc", "A.v"], cwd=tmp_path, capture_output=True).returncode == 0

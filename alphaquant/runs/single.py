@@ -92,6 +92,30 @@ def imported_context(path: Path, text: str) -> str:
     return "\n".join(parts)
 
 
+def close_given_up_proof(
+    prover: Prover, path: Path, text: str, site: GoalSite, current: list[GoalSite],
+    gave_up: set[str],
+) -> tuple[GoalResult, str] | None:
+    """The final ``Admitted.`` of a Coq proof that also had ``admit`` holes.
+
+    While any of those holes is open there is nothing to search at ``Admitted.`` (the goals were
+    given up, not left): it stays open. Once they are all proved, ``Qed.`` in its place closes the
+    proof if the whole file checks. Returns None for every other hole.
+    """
+    if site.kind != "Admitted" or site.theorem not in gave_up:
+        return None
+    base = {"file": str(path), "theorem": site.theorem, "line": site.line, "kind": site.kind}
+    if any(s.decl_start == site.decl_start and s.kind == "admit" for s in current):
+        return GoalResult(**base, status="open",
+                          message="waits for the admit holes of this proof"), text
+    closed = proof.splice(text, site, ())
+    verdict = proof.verify(prover, path, text, closed, site.theorem, ())
+    if verdict.ok:
+        return GoalResult(**base, status="proved", proof=[],
+                          message="every admit of this proof was proved; Qed closes it"), closed
+    return GoalResult(**base, status="open", message=f"Qed rejected: {verdict.reason}"), text
+
+
 def search_file(
     path: Path,
     settings: Settings,
@@ -136,15 +160,21 @@ def search_file(
         originals = locate(original, path)
         pending = [(s.theorem, s.index) for s in originals]
         first_line = {ident: s.line for ident, s in zip(pending, originals, strict=True)}
+        gave_up = {s.theorem for s in originals if s.kind == "admit"}
         wanted = {(s.theorem, s.index) for s in sites}
         for ident in list(pending):
             if ident not in wanted:
                 continue
-            site = dict(zip(pending, locate(text, path), strict=True))[ident]
-            result, text = attempt_goal(
-                session, source, path, text, site, settings,
-                context=context, on_event=on_event, memory=memory,
-            )
+            current = locate(text, path)
+            site = dict(zip(pending, current, strict=True))[ident]
+            closed = close_given_up_proof(session, path, text, site, current, gave_up)
+            if closed is not None:
+                result, text = closed
+            else:
+                result, text = attempt_goal(
+                    session, source, path, text, site, settings,
+                    context=context, on_event=on_event, memory=memory,
+                )
             if result.status == "proved":
                 pending.remove(ident)
             results.append(dataclasses.replace(result, line=first_line[ident]))
