@@ -10,8 +10,20 @@ import re
 from collections.abc import Callable, Iterator
 
 from alphaquant.provers.base import ProofState, Subgoal
+from alphaquant.tactics import witness
 
 Rules = Callable[[ProofState, str], list[tuple[str, float]]]
+
+BASIC_TYPES = {"R", "nat", "Z", "N", "Prop", "Type", "Set", "bool"}
+CAST_REWRITES = (
+    (r"IZR \([^()]*\+", "rewrite plus_IZR."),
+    (r"IZR \([^()]*\*", "rewrite mult_IZR."),
+    (r"IZR \([^()]*-", "rewrite minus_IZR."),
+    (r"INR \(S ", "rewrite S_INR."),
+    (r"INR \([^()]*\+", "rewrite plus_INR."),
+    (r"INR \([^()]*\*", "rewrite mult_INR."),
+)
+COMMON = {"R", "nat", "Z", "N", "x", "y", "n", "k", "i", "j", "p", "forall", "fun"}
 
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_']*")
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -76,32 +88,14 @@ def proved_lemmas(file_text: str) -> list[tuple[str, str]]:
     return found
 
 
-def _witnesses(binders: list[str], body: str) -> list[list[str]]:
-    """Numeric instantiations for a universally quantified hypothesis, from bounds in its body."""
-    chosen: list[list[str]] = [[], [], []]
-    defaults = ["1", "100", "0"]
-    for name in binders:
-        bound = re.search(rf"\b{re.escape(name)}\s*(<=|<|≤)\s*(\d+)", body)
-        for i, fallback in enumerate(defaults):
-            if bound:
-                value = int(bound.group(2)) - (1 if bound.group(1) == "<" else 0)
-                chosen[i].append(str(value))
-            else:
-                chosen[i].append(fallback)
-    unique = []
-    for w in chosen:
-        if w not in unique:
-            unique.append(w)
-    return unique
-
-
-def _coq_binders(typ: str) -> tuple[list[str], str] | None:
-    """Split ``forall (a b : T) c, body`` into binder names and body."""
-    m = re.match(r"\s*forall\s+(.*?),\s*(.*)", typ, flags=re.DOTALL)
-    if not m:
-        return None
-    names = list(IDENT.findall(re.sub(r":[^()]*", " ", m.group(1))))
-    return names, m.group(2)
+def proof_fields(file_text: str) -> list[tuple[str, str]]:
+    """Record fields that are proofs (``scale_pos : 0 < scale``): (field, statement)."""
+    found = []
+    for body in re.findall(r"Record\s+\w+[^{]*\{(.*?)\}", file_text, flags=re.DOTALL):
+        for field, typ in re.findall(r"([A-Za-z_][\w']*)\s*:\s*([^;]+)", body):
+            if re.search(r"<|>|=", typ):
+                found.append((field, typ.strip()))
+    return found
 
 
 def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
@@ -138,21 +132,35 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
             add((f"destruct {name}.", 1.0))
         if "Rabs" in typ:
             add((f"apply Rabs_le_between in {name}.", 0.5))
-        split = _coq_binders(typ)
-        if split:
-            binders, body = split
-            for ws in _witnesses(binders, body):
-                add((f"specialize ({name} {' '.join(ws)}).", 2.0))
-        if "->" in typ and not split:
-            add((f"apply {name}; lia.", 0.5))
+        for candidate in witness.specialize_candidates(name, typ, file_text):
+            add((candidate, 2.0))
+        premise = witness.premise_candidate(name, typ)
+        if premise is not None:
+            add((premise, 1.5))
     idents = set(IDENT.findall(state.text))
     for name in sorted(defined_names(file_text, "coq") & idents):
         add((f"unfold {name}.", 1.5))
         add((f"unfold {name} in *.", 0.5))
+    hyps = [name for name, typ in hypothesis_names(goal) if typ not in BASIC_TYPES]
+    defined = defined_names(file_text, "coq") & idents
     for name, statement in proved_lemmas(file_text):
-        if set(IDENT.findall(statement)) & idents - {"R", "nat", "Z", "x", "y", "n"}:
-            add((f"apply {name}.", 1.0))
-            add((f"pose proof {name}.", 0.3))
+        if not set(IDENT.findall(statement)) & defined:
+            continue
+        add((f"apply {name}.", 1.0))
+        add((f"eapply {name}.", 0.5))
+        add((f"pose proof {name}.", 0.3))
+        if re.search(r"(?<![<>])=(?!>)", statement):
+            add((f"rewrite {name}.", 0.8))
+            for h in hyps:
+                add((f"rewrite {name} in {h}.", 0.5))
+    for field, typ in proof_fields(file_text):
+        if set(IDENT.findall(typ)) & idents - COMMON:
+            add((f"apply {field}.", 1.0))
+    for pattern, tactic in CAST_REWRITES:
+        if re.search(pattern, concl):
+            add((tactic, 1.5))
+    if re.search(r"(?<![<>])=(?!>)", concl) and ("*" in concl or "+" in concl):
+        add(("ring.", 1.5))
     return out
 
 
