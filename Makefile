@@ -18,6 +18,7 @@ test:
 
 bench:
 	$(PY) bench/bench_engine.py
+	$(PY) bench/bench_batch.py
 
 lint:
 	ruff check alphaquant tests bench

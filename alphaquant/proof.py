@@ -17,7 +17,7 @@ from pathlib import Path
 
 from alphaquant.goals import GoalSite, locate
 from alphaquant.provers.base import Prover
-from alphaquant.provers.negation import coq_negation, lean_negation
+from alphaquant.provers.negation import coq_negation, lean_negation, lean_universes
 from alphaquant.tactics.sanitize import check_tactic, clean_tactic
 
 LEAN_STANDARD_AXIOMS = frozenset({"propext", "Classical.choice", "Quot.sound"})
@@ -92,7 +92,8 @@ def disproof_lemma(site: GoalSite, tactics: tuple[str, ...]) -> tuple[str, str] 
     if statement is None:
         return None
     body = "\n".join("  " + t for t in tactics)
-    return name, f"theorem {name} : {statement} := by\n{body}\n\n"
+    universes = lean_universes(site.statement)
+    return name, f"theorem {name}{universes} : {statement} := by\n{body}\n\n"
 
 
 def insert_disproof(text: str, site: GoalSite, tactics: tuple[str, ...]) -> tuple[str, str] | None:

@@ -1,4 +1,4 @@
-"""The Lean REPL as a prover: ``LeanRepl`` owns the process, ``LeanProver`` speaks ``Prover``.
+"""The Lean REPL process: ``LeanRepl`` owns one ``repl`` child and speaks its JSON protocol.
 
 ``LeanRepl`` runs ``lake env <repl>/.lake/build/bin/repl`` in the project root in its own
 process group, sends one request at a time under a lock, and reads each answer with a deadline
@@ -8,10 +8,8 @@ is recycled. Callers see *stable* ids: the REPL's own ids in the first process, 
 after a restart, and every stable env or proof state is restored on demand by re-running the
 request that made it (header command, declaration command, then the tactic path).
 
-``LeanProver`` elaborates a file's import header once, sends the rest in that environment, takes
-the root proof state from the ``sorry`` at the goal's position, and turns tactic answers into
-outcome values: Solved only on proofStatus "Completed"; errors, sorries and unfinished proofs
-are TacticError; a hung tactic is TacticTimeout.
+The prover on top of it (``LeanProver``: files, goals, outcomes) is in ``lean_prover.py``; it is
+re-exported here, so ``from alphaquant.provers.lean_repl import LeanProver`` keeps working.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import select
 import shutil
 import signal
@@ -29,25 +26,10 @@ import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
-from alphaquant.errors import (
-    FileDoesNotCompile,
-    InputError,
-    ProverCrashed,
-    ProverNotInstalled,
-    ProverStartError,
-)
-from alphaquant.goals import GoalSite
-from alphaquant.provers.base import (
-    FileCheck,
-    Outcome,
-    Progress,
-    ProofState,
-    Solved,
-    TacticError,
-    TacticTimeout,
-)
+from alphaquant.errors import ProverCrashed, ProverNotInstalled, ProverStartError
+from alphaquant.provers import lean_setup
 from alphaquant.provers.lean_protocol import (
     Command,
     CommandResponse,
@@ -60,13 +42,16 @@ from alphaquant.provers.lean_protocol import (
     ReplError,
     Request,
     Response,
-    Sorry,
     UnpickleProofState,
     encode_request,
-    parse_axioms,
     parse_response,
-    sorry_warnings,
 )
+
+if TYPE_CHECKING:  # re-exported lazily (lean_prover imports this module)
+    from alphaquant.provers.lean_prover import LeanProver as LeanProver
+    from alphaquant.provers.lean_prover import Source as Source
+    from alphaquant.provers.lean_prover import negation_statement as negation_statement
+    from alphaquant.provers.lean_prover import split_source as split_source
 
 log = logging.getLogger(__name__)
 
@@ -101,18 +86,14 @@ class ReplOptions:
 
 
 def repl_options(project: Path, *, repl_dir: Path | None = None) -> ReplOptions:
-    """Options that run the REPL built in ``repl_dir`` (default: the project's Lake package)."""
-    repl_dir = repl_dir or project / ".lake" / "packages" / "REPL"
-    binary = repl_dir / ".lake" / "build" / "bin" / "repl"
+    """Options that run the REPL built in ``repl_dir`` in the Lake project ``project``.
+
+    The default REPL is the one `make lean` builds for the project's Lean version
+    (``lean_setup.repl_dir``: $ALPHAQUANT_LEAN_REPL, else the user cache directory).
+    """
+    repl_dir = repl_dir or lean_setup.repl_dir(lean_setup.read_toolchain(project))
+    binary = lean_setup.repl_binary(repl_dir)
     return ReplOptions(command=("lake", "env", str(binary)), cwd=project)
-
-
-def lake_root(path: Path) -> Path:
-    """The nearest folder at or above ``path`` with a lakefile."""
-    for folder in [path.resolve(), *path.resolve().parents]:
-        if (folder / "lakefile.toml").is_file() or (folder / "lakefile.lean").is_file():
-            return folder
-    raise InputError(f"{path} is not in a Lake project (no lakefile.toml or lakefile.lean above)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -331,14 +312,14 @@ class LeanRepl:
         request = origin.request
         if ref is not None:
             request = _with_ref(request, self._ids.real[ref[0]][ref[1]])
-        log.info("restoring Lean REPL state: %s", _short(json.dumps(request.to_json())))
+        log.info("restoring Lean REPL state: %s", one_line(json.dumps(request.to_json())))
         response = self._exchange(request, 2 * origin.timeout + 5)
         found = {selector: real for selector, _, real in _outputs(response)}
         for selector, kind, sid in origin.outputs:
             if selector not in found:
                 raise ProverCrashed(
                     "restoring after a Lean REPL restart gave a different answer "
-                    f"({_short(str(response))}); the project may have changed on disk"
+                    f"({one_line(str(response))}); the project may have changed on disk"
                 )
             self._ids.bind(kind, sid, found[selector])
 
@@ -420,8 +401,9 @@ class LeanRepl:
             ) from None
         except (EOFError, BrokenPipeError):
             code, stderr = self._kill()
-            self._died(f"exit code {code}" + (f", stderr: {stderr}" if stderr else ""))
-            if self._answers == 0:
+            at_start = self._answers == 0
+            self._died(f"exit code {code}" + (f", stderr: {stderr}" if stderr else ""), at_start)
+            if at_start:
                 raise ProverStartError(
                     f"the Lean REPL exited before its first answer ({self._last_death}): "
                     "build it with `make lean`; its toolchain must match the project's"
@@ -434,19 +416,20 @@ class LeanRepl:
             response = parse_response(json.loads(text))
         except (ValueError, ProtocolError):
             self._kill()
-            self._died(f"printed {_short(text)!r}")
+            self._died(f"printed {one_line(text)!r}")
             raise ReplDied(
-                f"the Lean REPL printed something that is not an answer ({_short(text)!r}); "
+                f"the Lean REPL printed something that is not an answer ({one_line(text)!r}); "
                 "is the command really the REPL? rebuild it with `make lean`"
             ) from None
         self._answers += 1
         self._deaths = 0
         return response
 
-    def _died(self, reason: str) -> None:
+    def _died(self, reason: str, at_start: bool = False) -> None:
+        """Count a death; a death at start-up is the caller's error message, not a warning."""
         self._deaths += 1
         self._last_death = reason
-        log.warning("the Lean REPL died (%s)", reason)
+        (log.info if at_start else log.warning)("the Lean REPL died (%s)", reason)
 
     def _write(self, data: bytes, deadline: float) -> None:
         assert self._proc is not None and self._proc.stdin is not None
@@ -496,7 +479,7 @@ class LeanRepl:
         if self._stderr_thread is not None:
             self._stderr_thread.join(timeout=2)
         last = next((line for line in reversed(self._stderr) if line.strip()), "")
-        return code, _short(last)
+        return code, one_line(last)
 
     def _recycle_if_large(self) -> None:
         limit = self.options.rss_limit_mb
@@ -566,355 +549,19 @@ def _tree_rss_kb(pid: int) -> int:
     return total
 
 
-def _short(text: str, limit: int = 200) -> str:
+def one_line(text: str, limit: int = 200) -> str:
     """One line, at most ``limit`` characters (errors print on one line)."""
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-# ---------------------------------------------------------------------------------------------
-# Lean text: the import header, the negation of a statement
+_REEXPORTED = frozenset({"LeanProver", "Source", "negation_statement", "split_source"})
 
 
-# A Lean file cut where the REPL needs it: the header starts a session, the body runs in it.
-@dataclass(frozen=True)
-class Source:
-    header: str  # comments, imports and leading `open`s; "" if none
-    body: str  # the rest; its line 1 is the file's line ``line_offset + 1``, columns unchanged
-    line_offset: int
-    body_start: int  # offset in the file of the body's first character (after the padding)
-    padding: int  # spaces put before the body to keep the columns of its first line
+def __getattr__(name: str) -> object:
+    """``LeanProver`` and the Lean text helpers, from lean_prover (imported on first use)."""
+    if name in _REEXPORTED:
+        from alphaquant.provers import lean_prover
 
-
-_SPACE = re.compile(r"\s+|--[^\n]*|/-")
-_HEADER_COMMAND = re.compile(
-    r"(?:module|prelude)\b"
-    r"|(?:(?:public|private)\s+)?(?:meta\s+)?import\s+(?:all\s+)?[^\s/]+"
-    r"|open\s+[^\n]*"
-)
-
-
-def split_source(text: str) -> Source:
-    """Cut a file after its imports and the `open` lines right after them.
-
-    The header is sent once without an environment (``import`` needs a fresh session); the body
-    is sent with the header's environment, with its positions mapped back by ``line_offset``.
-    """
-    i = end = 0
-    while True:
-        i = _skip_space(text, i)
-        m = _HEADER_COMMAND.match(text, i)
-        if m is None or (m[0].startswith("open") and re.search(r"\bin\s*(--.*)?$", m[0])):
-            break
-        i = end = m.end()
-    line_end = text.find("\n", end)
-    line_end = len(text) if line_end < 0 else line_end
-    rest = text[end:line_end]
-    if not rest.strip() or rest.strip().startswith("--"):
-        start, padding = min(line_end + 1, len(text)), 0
-    else:
-        start, padding = end, end - (text.rfind("\n", 0, end) + 1)
-    if end == 0:
-        start, padding = 0, 0
-    return Source(
-        header=text[:end],
-        body=" " * padding + text[start:],
-        line_offset=text.count("\n", 0, start),
-        body_start=start,
-        padding=padding,
-    )
-
-
-def _skip_space(text: str, i: int) -> int:
-    """Past whitespace and comments (block comments nest)."""
-    while m := _SPACE.match(text, i):
-        if m[0] != "/-":
-            i = m.end()
-            continue
-        depth, i = 1, m.end()
-        while depth and i < len(text):
-            if text.startswith("/-", i):
-                depth, i = depth + 1, i + 2
-            elif text.startswith("-/", i):
-                depth, i = depth - 1, i + 2
-            else:
-                i += 1
-    return i
-
-
-_DECL = re.compile(
-    r"\s*(?:@\[[^\]]*\]\s*)?(?:(?:private|protected|nonrec|noncomputable)\s+)*"
-    r"(?P<keyword>theorem|lemma|example)(?=[\s({\[⦃:])"
-)
-_NAME = re.compile(r"\s*(?P<name>[^\s({\[⦃:.]+(?:\.[^\s({\[⦃:.]+)*)(?P<univ>\.\{[^}]*\})?")
-_OPEN, _CLOSE = "([{⦃⟨", ")]}⦄⟩"
-
-
-def negation_statement(statement: str, name: str = "aq_negation") -> str | None:
-    """``theorem <name> : ¬ (∀ binders, type) := by sorry`` from a theorem's header, or None.
-
-    ``statement`` runs from the keyword (theorem, lemma, example) to the end of the type; a
-    trailing ``:=`` and what follows are ignored. None when the header is not of that shape.
-    """
-    decl = _DECL.match(statement)
-    if decl is None:
-        return None
-    rest, univ = statement[decl.end() :], ""
-    if decl["keyword"] != "example":
-        m = _NAME.match(rest)
-        if m is None:
-            return None
-        rest, univ = rest[m.end() :], m["univ"] or ""
-    colon = _top_level(rest, ":")
-    if colon is None:
-        return None
-    binders, prop = rest[:colon].strip(), rest[colon + 1 :]
-    if (assign := _top_level(prop, ":=")) is not None:
-        prop = prop[:assign]
-    prop = prop.strip()
-    if not prop or not _only_groups(binders) or ":=" in binders:
-        return None
-    body = f"∀ {binders}, {prop}" if binders else prop
-    return f"theorem {name}{univ} : ¬ ({body}) := by sorry"
-
-
-def _top_level(text: str, token: str) -> int | None:
-    """Index of the first ``token`` outside brackets (a ``:`` that starts ``:=`` is not one)."""
-    depth = 0
-    for i, ch in enumerate(text):
-        if ch in _OPEN:
-            depth += 1
-        elif ch in _CLOSE:
-            depth -= 1
-        elif depth == 0 and text.startswith(token, i):
-            if token == ":" and text.startswith(":=", i):
-                continue
-            return i
-    return None
-
-
-def _only_groups(binders: str) -> bool:
-    """True if ``binders`` is a sequence of bracketed groups, like ``(x : ℕ) {α} [Group α]``."""
-    depth = 0
-    for ch in binders:
-        if ch in _OPEN:
-            depth += 1
-        elif ch in _CLOSE:
-            depth -= 1
-            if depth < 0:
-                return False
-        elif depth == 0 and not ch.isspace():
-            return False
-    return depth == 0
-
-
-# ---------------------------------------------------------------------------------------------
-# The prover
-
-
-class LeanProver:
-    """``provers.base.Prover`` over a Lean REPL.
-
-    Build it with ``LeanProver(LeanRepl(repl_options(project)))``; tests pass a LeanRepl whose
-    command runs ``tests/replay_repl.py``. Proof-state handles are LeanRepl's stable ids, so a
-    state stays usable across REPL restarts.
-    """
-
-    name = "lean"
-
-    def __init__(self, repl: LeanRepl, *, cache_size: int = 32) -> None:
-        self.repl = repl
-        self._headers: dict[str, int] = {}
-        self._bodies: dict[tuple[int | None, str, bool], CommandResponse] = {}
-        self._cache_size = cache_size
-
-    @classmethod
-    def for_file(cls, path: Path, *, repl_dir: Path | None = None) -> LeanProver:
-        """A prover for a file of a Lake project: the REPL runs in the project's root."""
-        return cls(LeanRepl(repl_options(lake_root(path), repl_dir=repl_dir)))
-
-    def open(self, site: GoalSite, text: str) -> ProofState:
-        source = split_source(text)
-        response = self._elaborate(source, self._header_env(site.file, source))
-        if isinstance(response, ReplError):
-            raise FileDoesNotCompile(f"Lean rejected {site.file}: {_short(response.message)}")
-        sorry = _site_sorry(response.sorries, site, text, source)
-        if sorry is None or sorry.proof_state is None:
-            if response.errors:
-                first = response.errors[0]
-                line = first.pos.line + source.line_offset
-                raise FileDoesNotCompile(f"{site.file}:{line}: {_short(first.data)}")
-            where = f"{site.file}:{site.line}:{site.col}"
-            raise InputError(f"Lean reports no `sorry` at {where}: is the file saved?")
-        return ProofState(goals=sorry.subgoals, handle=sorry.proof_state, path=())
-
-    def open_negation(self, site: GoalSite, text: str) -> ProofState | None:
-        """The negation, elaborated where the theorem stands (same namespace, opens, defs)."""
-        statement = negation_statement(site.statement)
-        if statement is None:
-            return None
-        source = split_source(text)
-        env = self._header_env(site.file, source)
-        prefix = source.body[: max(0, site.decl_start - source.body_start) + source.padding]
-        if prefix and not prefix.endswith("\n"):
-            prefix += "\n"
-        response = self.repl.send(Command(prefix + statement, env=env))
-        if not isinstance(response, CommandResponse):
-            return None
-        first_line = prefix.count("\n") + 1
-        if any(m.pos.line >= first_line for m in response.errors):
-            return None
-        ours = [s for s in response.sorries if s.pos is not None and s.pos.line >= first_line]
-        if len(ours) != 1 or ours[0].proof_state is None:
-            return None
-        return ProofState(goals=ours[0].subgoals, handle=ours[0].proof_state, path=())
-
-    def apply(self, state: ProofState, tactic: str, timeout: float) -> Outcome:
-        if timeout <= 0:
-            return TacticTimeout(timeout)  # no time left: don't kill the REPL for nothing
-        request = ProofStep(proof_state=state.handle, tactic=tactic)
-        try:
-            try:
-                response = self.repl.send(request, timeout)
-            except ReplTimeout:
-                raise
-            except ReplDied:
-                response = self.repl.send(request, timeout)  # once more, in a fresh process
-        except ReplTimeout:
-            return TacticTimeout(timeout)
-        except ReplDied as e:
-            return TacticError(f"the Lean REPL died twice running this tactic: {e}")
-        return _outcome(state, tactic, response)
-
-    def check_file(self, path: Path, text: str) -> FileCheck:
-        """Elaborate the whole file; ok when Lean reports no error (sorries are proof.py's)."""
-        source = split_source(text)
-        env = self._header_result(source)
-        if isinstance(env, FileCheck):
-            return env
-        response = self._elaborate(source, env, restorable=False)
-        if isinstance(response, ReplError):
-            return FileCheck(ok=False, message=_short(response.message))
-        if response.errors:
-            first = response.errors[0]
-            return FileCheck(False, _short(first.data), first.pos.line + source.line_offset)
-        return FileCheck(ok=True)
-
-    def axioms(self, path: Path, text: str, theorem: str) -> frozenset[str]:
-        """``#print axioms`` in the environment of the elaborated file (``sorryAx`` included)."""
-        source = split_source(text)
-        env = self._header_env(path, source)
-        for _ in range(2):
-            elaborated = self._elaborate(source, env, restorable=False)
-            if isinstance(elaborated, ReplError):
-                raise FileDoesNotCompile(f"Lean rejected {path}: {_short(elaborated.message)}")
-            query = Command(f"#print axioms {theorem}", env=elaborated.env)
-            response = self.repl.send(query, restorable=False)
-            if isinstance(response, CommandResponse):
-                break
-            self._bodies.pop((env, source.body, False), None)  # lost in a restart: redo
-        else:
-            raise ProverCrashed(f"`#print axioms {theorem}` failed: {_short(str(response))}")
-        printed = [p for m in response.messages if (p := parse_axioms(m.data)) is not None]
-        for name, axioms in printed:
-            if name == theorem or name.endswith("." + theorem) or len(printed) == 1:
-                return axioms
-        error = response.errors[0].data if response.errors else "no output"
-        raise InputError(f"no axioms for {theorem} in {path}: {_short(error)}")
-
-    def close(self) -> None:
-        self.repl.close()
-
-    # -- elaboration -----------------------------------------------------------------------------
-
-    def _header_env(self, path: Path, source: Source) -> int | None:
-        """The environment of the file's header (None: no header, start a fresh session)."""
-        env = self._header_result(source)
-        if isinstance(env, FileCheck):
-            raise ProverStartError(
-                f"the imports of {path.name} do not load in Lean: {env.message}; "
-                "run `lake build` in the project (or `make lean`)"
-            )
-        return env
-
-    def _header_result(self, source: Source) -> int | None | FileCheck:
-        """The header's environment, or the check that failed; successes are cached."""
-        if not source.header:
-            return None
-        if source.header not in self._headers:
-            response = self.repl.send(Command(source.header))
-            if isinstance(response, ReplError):
-                return FileCheck(ok=False, message=_short(response.message), line=1)
-            if response.errors:
-                first = response.errors[0]
-                return FileCheck(ok=False, message=_short(first.data), line=first.pos.line)
-            assert isinstance(response, CommandResponse)
-            self._headers[source.header] = response.env
-        return self._headers[source.header]
-
-    def _elaborate(
-        self, source: Source, env: int | None, *, restorable: bool = True
-    ) -> CommandResponse | ReplError:
-        """The REPL's answer for the file's body; answers are cached by text."""
-        key = (env, source.body, restorable)
-        if key in self._bodies:
-            return self._bodies[key]
-        response = self.repl.send(Command(source.body, env=env), restorable=restorable)
-        if isinstance(response, ProofStepResponse):
-            raise ProverCrashed(f"the Lean REPL answered a command with {_short(str(response))}")
-        if isinstance(response, CommandResponse):
-            if len(self._bodies) >= self._cache_size:
-                del self._bodies[next(iter(self._bodies))]
-            self._bodies[key] = response
-        return response
-
-
-def _outcome(state: ProofState, tactic: str, response: Response) -> Outcome:
-    """What a tactic's answer means for the search."""
-    if isinstance(response, ReplError):
-        return TacticError(response.message)
-    if not isinstance(response, ProofStepResponse):
-        raise ProverCrashed(f"the Lean REPL answered a tactic with {_short(str(response))}")
-    if response.errors:
-        return TacticError(response.errors[0].data)
-    if response.sorries or sorry_warnings(response):
-        return TacticError("the tactic leaves a `sorry`")
-    path = (*state.path, tactic)
-    if response.completed:
-        return Solved(path=path)
-    if not response.goals:
-        return TacticError(
-            f"no goals are left but Lean does not accept the proof: {response.proof_status}"
-        )
-    return Progress(ProofState(goals=response.subgoals, handle=response.proof_state, path=path))
-
-
-def _site_sorry(
-    sorries: tuple[Sorry, ...], site: GoalSite, text: str, source: Source
-) -> Sorry | None:
-    """The sorry at the goal's position: the hole token, or any sorry inside the hole's span."""
-    line_starts = [0, *(i + 1 for i, ch in enumerate(text) if ch == "\n")]
-
-    def position(offset: int) -> tuple[int, int]:
-        line = text.count("\n", 0, offset)
-        return line + 1, offset - line_starts[line]
-
-    hole = text[site.start : site.end]
-    token = max(hole.rfind("sorry"), hole.rfind("admit"))
-    wanted = {(site.line, site.col), position(site.start)}
-    if token >= 0:
-        wanted.add(position(site.start + token))
-    placed = [s for s in sorries if s.pos is not None and s.proof_state is not None]
-    for s in placed:
-        assert s.pos is not None
-        if (s.pos.line + source.line_offset, s.pos.column) in wanted:
-            return s
-    for s in placed:
-        assert s.pos is not None
-        line = s.pos.line + source.line_offset
-        if (
-            line <= len(line_starts)
-            and site.start <= line_starts[line - 1] + s.pos.column < site.end
-        ):
-            return s
-    return None
+        return getattr(lean_prover, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

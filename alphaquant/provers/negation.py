@@ -1,11 +1,18 @@
-"""The negation of a declaration's whole statement, for disproof: ¬ (∀ binders, statement)."""
+"""The negation of a declaration's whole statement, for disproof: ¬ (∀ binders, statement).
+
+One builder per language, shared by the provers (which open the negation as a goal) and by
+``proof.py`` (which writes the disproof lemma): ``coq_negation`` and ``lean_negation``.
+"""
 
 from __future__ import annotations
 
 import re
 
-_OPEN = "([{⟨"
-_CLOSE = ")]}⟩"
+# ---------------------------------------------------------------------------------------------
+# Coq
+
+_COQ_OPEN = "([{⟨"
+_COQ_CLOSE = ")]}⟩"
 
 
 def split_header(header: str) -> tuple[str, str, str] | None:
@@ -17,9 +24,9 @@ def split_header(header: str) -> tuple[str, str, str] | None:
     name, rest = m.group(1), m.group(2)
     depth = 0
     for i, ch in enumerate(rest):
-        if ch in _OPEN:
+        if ch in _COQ_OPEN:
             depth += 1
-        elif ch in _CLOSE:
+        elif ch in _COQ_CLOSE:
             depth -= 1
         elif ch == ":" and depth == 0 and rest[i + 1 : i + 2] not in ("=", ">"):
             return name, rest[:i].strip(), rest[i + 1 :].strip()
@@ -36,11 +43,87 @@ def coq_negation(header: str) -> str | None:
     return f"~ ({body})"
 
 
+# ---------------------------------------------------------------------------------------------
+# Lean 4
+
+_DECL = re.compile(
+    r"\s*(?:@\[[^\]]*\]\s*)?(?:(?:private|protected|nonrec|noncomputable)\s+)*"
+    r"(?P<keyword>theorem|lemma|example)(?=[\s({\[⦃:])"
+)
+_NAME = re.compile(r"\s*(?P<name>[^\s({\[⦃:.]+(?:\.[^\s({\[⦃:.]+)*)(?P<univ>\.\{[^}]*\})?")
+_OPEN, _CLOSE = "([{⦃⟨", ")]}⦄⟩"
+
+
 def lean_negation(header: str) -> str | None:
-    """``¬ (∀ binders, type)`` for a Lean header (text before ``:=``)."""
-    parts = split_header(header.strip())
+    """``¬ (∀ binders, type)`` for a Lean header, or None when it is not of that shape.
+
+    ``header`` runs from the keyword (``theorem``, ``lemma``, ``example``) to the end of the
+    type; a trailing ``:=`` and what follows are ignored. The binders must be bracketed groups
+    (``(x : ℕ) {α} [Group α] ⦃y : α⦄``) without default values. Universe parameters of the name
+    (``foo.{u}``) are not part of the result: see ``lean_universes``.
+    """
+    parts = _lean_parts(header)
     if parts is None:
         return None
-    _, binders, typ = parts
-    body = f"∀ {binders}, {typ}" if binders else typ
+    _, binders, prop = parts
+    body = f"∀ {binders}, {prop}" if binders else prop
     return f"¬ ({body})"
+
+
+def lean_universes(header: str) -> str:
+    """The universe parameters of the declaration's name (``.{u, v}``), or ""."""
+    parts = _lean_parts(header)
+    return "" if parts is None else parts[0]
+
+
+def _lean_parts(header: str) -> tuple[str, str, str] | None:
+    """(universes, binders, type) of a Lean theorem header; None if it is not of that shape."""
+    decl = _DECL.match(header)
+    if decl is None:
+        return None
+    rest, univ = header[decl.end() :], ""
+    if decl["keyword"] != "example":
+        m = _NAME.match(rest)
+        if m is None:
+            return None
+        rest, univ = rest[m.end() :], m["univ"] or ""
+    colon = _top_level(rest, ":")
+    if colon is None:
+        return None
+    binders, prop = rest[:colon].strip(), rest[colon + 1 :]
+    if (assign := _top_level(prop, ":=")) is not None:
+        prop = prop[:assign]
+    prop = prop.strip()
+    if not prop or not _only_groups(binders) or ":=" in binders:
+        return None
+    return univ, binders, prop
+
+
+def _top_level(text: str, token: str) -> int | None:
+    """Index of the first ``token`` outside brackets (a ``:`` that starts ``:=`` is not one)."""
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE:
+            depth -= 1
+        elif depth == 0 and text.startswith(token, i):
+            if token == ":" and text.startswith(":=", i):
+                continue
+            return i
+    return None
+
+
+def _only_groups(binders: str) -> bool:
+    """True if ``binders`` is a sequence of bracketed groups, like ``(x : ℕ) {α} [Group α]``."""
+    depth = 0
+    for ch in binders:
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE:
+            depth -= 1
+            if depth < 0:
+                return False
+        elif depth == 0 and not ch.isspace():
+            return False
+    return depth == 0

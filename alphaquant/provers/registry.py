@@ -42,7 +42,7 @@ def make_prover(path: Path, choice: str = "auto") -> Prover:
         from alphaquant.provers.lean_dojo import LeanDojoProver
 
         return LeanDojoProver(path)
-    from alphaquant.provers.lean_repl import LeanProver
+    from alphaquant.provers.lean_prover import LeanProver
 
     return LeanProver.for_file(path)
 

@@ -49,10 +49,12 @@ from alphaquant.runs.attempt import GoalResult, attempt_goal
 from alphaquant.runs.single import SKIP_DIRS, imported_context
 from alphaquant.runs.store import (
     GoalRow,
+    GoalSpec,
     RunStore,
     config_hash,
     settings_from_json,
     settings_json,
+    writer_lock,
 )
 from alphaquant.tactics.factory import build_source, open_run_memory
 
@@ -72,17 +74,17 @@ class BatchOptions:
     config: Path | None = None  # None: configs/overnight.toml (a resume: the run's own)
     run_dir: Path | None = None  # None: runs/<timestamp> under runs_root
     resume: Path | None = None
-    # None for these five: as the run's first session had it (a resume), else the default.
-    workers: int | None = None  # default: os.cpu_count() (Ray: the cluster's CPUs)
     budget_per_goal: float | None = None
-    hours: float | None = None  # per session
-    executor: str | None = None  # local (default) | ray
-    ray_address: str | None = None
     write: bool = False
     offline: bool = False
     force: bool = False  # continue a run directory made with another config
-    second_pass: float | None = None  # budget factor of the second pass (default 3; 0: off)
     runs_root: Path = Path("runs")
+    # None for these five: as the run's first session had them (on a resume), else the default.
+    workers: int | None = None  # default: os.cpu_count() (Ray: the cluster's CPUs)
+    hours: float | None = None  # a deadline for each session
+    executor: str | None = None  # local (default) | ray
+    ray_address: str | None = None
+    second_pass: float | None = None  # budget factor of the second pass (default 3; 0: off)
 
 
 # Goal counts of the run, for progress and the summary.
@@ -217,7 +219,7 @@ def dependency_order(files: list[Path], texts: dict[Path, str]) -> list[Path]:
     return ordered
 
 
-def discover(project: Path) -> list[tuple[str, str, list[tuple[int, str, int, int, str]]]]:
+def discover(project: Path) -> list[tuple[str, str, list[GoalSpec]]]:
     """(relative path, text, goals) of every file, in dependency order; goals as (ordinal,
     theorem, index, line, kind)."""
     files = project_files(project)
@@ -233,7 +235,7 @@ def discover(project: Path) -> list[tuple[str, str, list[tuple[int, str, int, in
 # -- the worker side ---------------------------------------------------------------------------
 
 
-class Abandoned(BaseException):  # noqa: N818 (not an error: the driver went away)
+class Abandoned(BaseException):  # a BaseException: no `except Exception` may swallow it
     """Raised inside a search when the driver is gone; ends the worker."""
 
 
@@ -486,7 +488,7 @@ def _open_run(options: BatchOptions) -> tuple[RunStore | None, Path, Settings, s
     refused unless ``force``; a run of another project always is.
     """
     run_dir = options.resume or options.run_dir
-    existing = run_dir is not None and (run_dir / "run.sqlite").exists()
+    existing = run_dir is not None and RunStore.is_run(run_dir)
     if options.resume is not None and not existing:
         RunStore.open(options.resume)  # raises: not a run directory
     if not existing:
@@ -574,20 +576,20 @@ def run_batch(options: BatchOptions, on_event: BatchSink | None = None) -> Batch
         if store is not None:
             store.close()
         raise
-    if store is None:
-        assert options.project is not None
-        store = RunStore.create(run_dir, options.project.resolve(), settings, config_text,
-                                _options_json(options))
-        store.add_files(discovered)
-    elif config_hash(settings) != store.info().config_hash:
-        store.replace_settings(settings, config_text)
-    runlog = RunLog(run_dir / "run.log")
-    try:
-        driver = _Driver(store, settings, options, runlog, on_event)
-        return driver.run(started, notices)
-    finally:
-        runlog.close()
-        store.close()
+    with writer_lock(run_dir):
+        if store is None:
+            assert options.project is not None
+            store = RunStore.create(run_dir, options.project.resolve(), settings, config_text,
+                                    _options_json(options), discovered)
+        elif config_hash(settings) != store.info().config_hash:
+            store.replace_settings(settings, config_text)
+        runlog = RunLog(run_dir / "run.log")
+        try:
+            driver = _Driver(store, settings, options, runlog, on_event)
+            return driver.run(started, notices)
+        finally:
+            runlog.close()
+            store.close()
 
 
 INHERITED = ("workers", "hours", "executor", "ray_address", "second_pass")
@@ -887,7 +889,7 @@ def _write_file(path: Path, original: str, proofs: list[tuple[GoalSite, list[str
     finally:
         prover.close()
     backup = proof.write_atomic(path, combined)
-    return "written", f"{len(proofs)} proofs; backup {backup}"
+    return "written", f"{len(proofs)} proof{'s' if len(proofs) != 1 else ''}; backup {backup}"
 
 
 def _culprit(prover: Any, path: Path, original: str,

@@ -6,7 +6,11 @@ system or the same checkout, with alphaquant and the provers installed on each):
 
     machine A$ ray start --head --port=6379
     machine B$ ray start --address=A:6379
-    machine A$ alphaquant batch coq_project --executor ray --ray-address A:6379
+    machine A$ RAY_AUTH_MODE=token alphaquant batch coq_project --executor ray --ray-address A:6379
+
+Ray 2.59 and later protect a cluster with a token (``ray get-auth-token``, kept in
+~/.ray/auth_token): every node and the driver need the same token, and a driver joining by
+address needs RAY_AUTH_MODE=token in its environment (tried with Ray 2.60 on one machine).
 
 Without --ray-address the batch starts (or joins, when the caller already called ray.init) a
 Ray instance on this machine. Each slot is one actor holding its own prover sessions, like a
@@ -15,6 +19,7 @@ local worker process; an actor that dies is replaced and its item reported faile
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import Any
 
@@ -63,15 +68,18 @@ def connect(address: str | None, workers: int | None) -> None:
         else:
             ray.init(address=address, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as e:
-        raise InputError(f"cannot join the Ray cluster at {address or 'local'}: {e}") from None
+        why = (str(e).strip().splitlines() or [""])[0]
+        hint = "" if os.environ.get("RAY_AUTH_MODE") else (
+            " (a cluster with token authentication needs RAY_AUTH_MODE=token and its token, "
+            "see `ray get-auth-token`)")
+        raise InputError(f"cannot join the Ray cluster at {address or 'local'}: {why}{hint}") \
+            from None
 
 
 class _GoalActor:
     """A Ray actor: one GoalRunner (its prover sessions stay warm between items)."""
 
     def __init__(self, settings_data: dict[str, Any]) -> None:
-        import os
-
         self.runner = GoalRunner(settings_from_json(settings_data))
         self.pid = os.getpid()
 

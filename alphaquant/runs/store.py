@@ -3,19 +3,23 @@
 Tables: ``run`` (the config used, its hash, the project, the options), ``files`` (each file's
 original text: every attempt works on it), ``goals``, ``attempts`` (one row per try of a goal in
 a pass, with worker, pid, start and end), ``results`` (the GoalResult item and its trees, one per
-goal and pass), ``stats`` (search statistics per attempt, as columns) and ``writes`` (write-back
-outcomes). Each finished attempt is committed in one transaction the moment it finishes, so a
-killed run loses only the attempts in flight; `redone()` checks that no finished goal was tried
-again.
+goal and pass), ``stats`` (search statistics per attempt, as columns), ``sessions`` (the first
+run and each resume) and ``writes`` (write-back outcomes). One driver at a time holds the
+directory's writer lock. Each finished attempt is committed in one transaction the moment it
+finishes, so a killed run loses only the attempts in flight; `redone()` checks that no finished
+goal was tried again.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,10 @@ from alphaquant.errors import InputError
 from alphaquant.search.base import SearchConfig
 
 DB_NAME = "run.sqlite"
+LOCK_NAME = "run.lock"
 FINAL = ("proved", "disproved", "open", "error")  # attempt statuses that end a goal's pass
+
+GoalSpec = tuple[int, str, int, int, str]  # ordinal, theorem, index, line, kind
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS run (
@@ -96,6 +103,22 @@ def config_hash(settings: Settings) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+@contextmanager
+def writer_lock(run_dir: Path) -> Iterator[None]:
+    """Hold the run directory's writer lock (one driver at a time; the kernel releases it when
+    the driver dies, even by SIGKILL). A second driver gets an InputError."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / LOCK_NAME, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(f"{run_dir} is in use: another batch is running on it") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 # One goal of the run, as registered when the run began.
 @dataclass(frozen=True)
 class GoalRow:
@@ -151,17 +174,39 @@ class RunStore:
         db.execute("PRAGMA foreign_keys=ON")
         return db
 
+    @staticmethod
+    def is_run(run_dir: Path) -> bool:
+        """Whether ``run_dir`` holds a run (a store whose creation committed)."""
+        path = run_dir / DB_NAME
+        if not path.is_file():
+            return False
+        try:
+            with closing(sqlite3.connect(path, timeout=30)) as db:
+                return bool(db.execute("SELECT count(*) FROM run").fetchone()[0] == 1)
+        except sqlite3.DatabaseError:
+            return False
+
     @classmethod
     def create(
         cls, run_dir: Path, project: Path, settings: Settings, config_text: str,
-        options: dict[str, Any],
+        options: dict[str, Any], files: list[tuple[str, str, list[GoalSpec]]],
     ) -> RunStore:
-        """A new run in ``run_dir`` (created if missing; must not hold a run already)."""
-        run_dir.mkdir(parents=True, exist_ok=True)
-        path = run_dir / DB_NAME
-        if path.exists():
+        """A new run in ``run_dir`` with its files and goals, committed as one transaction (a
+        run killed while being created is no run, and can be started again).
+
+        Args:
+          run_dir: the directory (created if missing; must not hold a run already).
+          project: the project directory.
+          settings: the effective settings (recorded with their hash).
+          config_text: the config file's text, for the record.
+          options: the batch options, for the record.
+          files: (path relative to the project, original text, goals) in dependency order;
+            each goal as (ordinal, theorem, index, line, kind).
+        """
+        if cls.is_run(run_dir):
             raise InputError(f"{run_dir} already holds a run")
-        db = cls._connect(path)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        db = cls._connect(run_dir / DB_NAME)
         db.executescript(SCHEMA)
         with db:
             db.execute(
@@ -169,20 +214,21 @@ class RunStore:
                 (str(project), json.dumps(settings_json(settings)), config_hash(settings),
                  config_text, json.dumps(options), time.time()),
             )
+            for order, (file, text, goals) in enumerate(files):
+                db.execute("INSERT INTO files VALUES (?, ?, ?)", (file, text, order))
+                db.executemany(
+                    "INSERT INTO goals (file, ordinal, theorem, idx, line, kind) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [(file, *g) for g in goals],
+                )
         return cls(run_dir, db)
 
     @classmethod
     def open(cls, run_dir: Path) -> RunStore:
         """The run in ``run_dir``; an InputError if it is not a run directory."""
-        path = run_dir / DB_NAME
-        if not run_dir.is_dir() or not path.is_file():
-            raise InputError(f"{run_dir} is not a run directory (no {DB_NAME} in it)")
-        try:
-            db = cls._connect(path)
-            db.execute("SELECT project FROM run WHERE id = 1").fetchone()
-        except sqlite3.DatabaseError as e:
-            raise InputError(f"{path} is not a run store: {e}") from None
-        return cls(run_dir, db)
+        if not cls.is_run(run_dir):
+            raise InputError(f"{run_dir} is not a run directory (no run store in it)")
+        return cls(run_dir, cls._connect(run_dir / DB_NAME))
 
     def close(self) -> None:
         self.db.close()
@@ -193,8 +239,6 @@ class RunStore:
         row = self.db.execute(
             "SELECT project, settings, config_hash, config_text, options, started FROM run"
         ).fetchone()
-        if row is None:
-            raise InputError(f"{self.run_dir / DB_NAME} holds no run")
         return RunInfo(Path(row[0]), settings_from_json(json.loads(row[1])), row[2], row[3],
                        json.loads(row[4]), row[5])
 
@@ -220,18 +264,6 @@ class RunStore:
         return int(cur.lastrowid or 0)
 
     # -- files and goals -------------------------------------------------------------------
-
-    def add_files(self, files: list[tuple[str, str, list[tuple[int, str, int, int, str]]]]) -> None:
-        """Register files (relative path, original text, goals as (ordinal, theorem, index,
-        line, kind)) in one transaction."""
-        with self.db:
-            for ord_, (file, text, goals) in enumerate(files):
-                self.db.execute("INSERT INTO files VALUES (?, ?, ?)", (file, text, ord_))
-                self.db.executemany(
-                    "INSERT INTO goals (file, ordinal, theorem, idx, line, kind) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    [(file, *g) for g in goals],
-                )
 
     def files(self) -> dict[str, str]:
         """Relative path → original text, in registration order."""

@@ -88,6 +88,15 @@ def proved_lemmas(file_text: str) -> list[tuple[str, str]]:
     return found
 
 
+def rewrite_head(statement: str) -> str | None:
+    """The head symbol of an equation lemma's left side (``quantize`` in ``… -> quantize x p =
+    qmax p``), or None if the lemma is not an equation."""
+    conclusion = re.split(r"->", statement)[-1]
+    conclusion = re.sub(r"^\s*:?\s*(?:forall\b[^,]*,)?", "", conclusion)
+    m = re.match(r"\s*\(?\s*([A-Za-z_][\w']*)[^=<>]*(?<![<>])=(?!>)", conclusion)
+    return m.group(1) if m else None
+
+
 def proof_fields(file_text: str) -> list[tuple[str, str]]:
     """Record fields that are proofs (``scale_pos : 0 < scale``): (field, statement)."""
     found = []
@@ -138,21 +147,29 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         if premise is not None:
             add((premise, 1.5))
     idents = set(IDENT.findall(state.text))
-    for name in sorted(defined_names(file_text, "coq") & idents):
-        add((f"unfold {name}.", 1.5))
-        add((f"unfold {name} in *.", 0.5))
-    hyps = [name for name, typ in hypothesis_names(goal) if typ not in BASIC_TYPES]
+    in_goal = set(IDENT.findall(concl))
+    hyp_types = {n: t for n, t in hypothesis_names(goal) if t not in BASIC_TYPES}
     defined = defined_names(file_text, "coq") & idents
+    for name in sorted(defined):
+        if name in in_goal:
+            add((f"unfold {name}.", 1.5))
+        for h, typ in hyp_types.items():
+            if name in IDENT.findall(typ):
+                add((f"unfold {name} in {h}.", 0.8))
+        add((f"unfold {name} in *.", 0.3))
     for name, statement in proved_lemmas(file_text):
         if not set(IDENT.findall(statement)) & defined:
             continue
         add((f"apply {name}.", 1.0))
         add((f"eapply {name}.", 0.5))
         add((f"pose proof {name}.", 0.3))
-        if re.search(r"(?<![<>])=(?!>)", statement):
-            add((f"rewrite {name}.", 0.8))
-            for h in hyps:
-                add((f"rewrite {name} in {h}.", 0.5))
+        head = rewrite_head(statement)
+        if head is None:
+            continue
+        add((f"rewrite {name}.", 1.5 if head in in_goal else 0.3))
+        for h, typ in hyp_types.items():
+            if head in IDENT.findall(typ):
+                add((f"rewrite {name} in {h}.", 1.5))
     for field, typ in proof_fields(file_text):
         if set(IDENT.findall(typ)) & idents - COMMON:
             add((f"apply {field}.", 1.0))

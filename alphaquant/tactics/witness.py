@@ -81,15 +81,31 @@ def _value(name: str, typ: str, body: str, numbers: dict[str, str], extra: str,
     if "->" in typ and typ.split("->")[-1].strip() in NUMERIC:
         return "(fun " + " ".join("_" for _ in range(_arrows(typ))) + f" => {body})"
     for ctor, args in built.get(typ, []):
-        values, first = [], True
-        for _, arg_type in args:
+        values, chosen, first = [], {}, True
+        for arg_name, arg_type in args:
             if arg_type in NUMERIC:
-                values.append(("1" if first else extra) + SCOPES[arg_type])
+                chosen[arg_name] = ("1" if first else extra, arg_type)
+                values.append(chosen[arg_name][0] + SCOPES[arg_type])
                 first = False
             else:
-                values.append("ltac:(first [lra | lia])")
+                values.append(_side_condition(arg_type, chosen))
         return f"({ctor} {' '.join(values)})" if values else ctor
     return None
+
+
+# Small standard facts that discharge a side condition once its variable is 1, by type.
+ONE_FACTS = {("<", "R"): "Rlt_0_1", ("<=", "R"): "Rle_0_1", ("<", "nat"): "Nat.lt_0_1",
+             ("<=", "nat"): "Nat.le_0_1", ("<", "Z"): "Z.lt_0_1", ("<=", "Z"): "Z.le_0_1"}
+
+
+def _side_condition(condition: str, chosen: dict[str, tuple[str, str]]) -> str:
+    """A proof of a constructor's side condition ``0 < s`` for the chosen arguments."""
+    m = re.fullmatch(r"\s*0\s*(<=|<)\s*([A-Za-z_][\w']*)\s*", condition)
+    if m and m.group(2) in chosen and chosen[m.group(2)][0] == "1":
+        fact = ONE_FACTS.get((m.group(1), chosen[m.group(2)][1]))
+        if fact:
+            return fact
+    return "ltac:(first [lra | lia])"
 
 
 def specialize_candidates(name: str, typ: str, file_text: str) -> list[str]:

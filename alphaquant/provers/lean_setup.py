@@ -1,0 +1,424 @@
+"""Lean set-up: where the pieces live, what `alphaquant doctor` checks, and `make lean`.
+
+The Lean REPL (leanprover-community/repl) is built once per Lean version, in the user cache
+directory: ``<user cache>/alphaquant/repl/<tag>`` (platformdirs), where ``<tag>`` is the Lean
+version of the project's ``lean-toolchain`` (the REPL tags each Lean release by its version).
+``ALPHAQUANT_LEAN_REPL`` names another REPL checkout instead (a folder holding
+``.lake/build/bin/repl``).
+
+``make lean`` runs ``python -m alphaquant.provers.lean_setup``: elan (installed with its official
+installer if missing), the project's toolchain, Mathlib's build cache (``lake exe cache get``),
+``lake build`` of lean_project, then the REPL cloned at the matching tag and built. Every step
+skips what is done. A step that fails (no network, most often) stops the set-up with one line on
+stderr and exit code 2; nothing waits without a deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import platformdirs
+
+from alphaquant.provers.registry import Check
+
+REPL_URL = "https://github.com/leanprover-community/repl"
+ELAN_INIT_URL = "https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh"
+REPL_ENV = "ALPHAQUANT_LEAN_REPL"  # a REPL checkout to use instead of the cached build
+ELAN_URL_ENV = "ALPHAQUANT_ELAN_INIT_URL"  # another elan installer (mirrors; tests)
+
+# ---------------------------------------------------------------------------------------------
+# Where things are
+
+
+def default_project() -> Path:
+    """The repository's lean_project (the one under the working directory, if there is one)."""
+    here = Path.cwd() / "lean_project"
+    if (here / "lean-toolchain").is_file():
+        return here
+    return Path(__file__).resolve().parents[2] / "lean_project"
+
+
+def toolchain_version(text: str) -> str | None:
+    """The Lean version a ``lean-toolchain`` names: "leanprover/lean4:v4.32.0" -> "v4.32.0".
+
+    A bare "4.32.0" gets its "v"; comments and blank lines are skipped; None for an empty file.
+    """
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        version = line.rpartition(":")[2].strip()
+        if re.fullmatch(r"\d+\.\d+\.\d+\S*", version):
+            version = "v" + version
+        return version or None
+    return None
+
+
+def read_toolchain(folder: Path) -> str | None:
+    """The Lean version of ``folder/lean-toolchain``; None if there is no such file."""
+    try:
+        return toolchain_version((folder / "lean-toolchain").read_text(encoding="utf-8"))
+    except OSError:
+        return None
+
+
+def repl_tag(version: str) -> str:
+    """The tag of leanprover-community/repl that builds with Lean ``version``."""
+    return version
+
+
+def repl_dir(version: str | None) -> Path:
+    """The REPL checkout for Lean ``version``: $ALPHAQUANT_LEAN_REPL, else the cached build."""
+    override = os.environ.get(REPL_ENV)
+    if override:
+        return Path(override).expanduser()
+    cache = Path(platformdirs.user_cache_dir("alphaquant"))
+    return cache / "repl" / repl_tag(version or "unknown")
+
+
+def repl_binary(folder: Path) -> Path:
+    """The REPL executable that ``lake build`` makes in a REPL checkout."""
+    return folder / ".lake" / "build" / "bin" / "repl"
+
+
+def version_mismatch(repl_version: str | None, project_version: str | None) -> str | None:
+    """Why a REPL built for ``repl_version`` cannot serve a project on ``project_version``.
+
+    None when they agree, or when the project names no version (nothing to compare with).
+    """
+    if project_version is None or repl_version == project_version:
+        return None
+    built = repl_version or "an unknown Lean version (no lean-toolchain)"
+    return f"is built for {built} but the project needs {project_version}"
+
+
+def repl_fix(version: str | None, project: Path) -> str:
+    """The command that puts a REPL for ``version`` where alphaquant looks for it."""
+    if os.environ.get(REPL_ENV):
+        return f"unset {REPL_ENV} && make lean"
+    if version is None or project.resolve() == default_project().resolve():
+        return "make lean"
+    folder = repl_dir(version)
+    return (
+        f"git clone --depth 1 --branch {repl_tag(version)} {REPL_URL} {folder} "
+        f"&& cd {folder} && lake build"
+    )
+
+
+def repl_problem(folder: Path, project: Path) -> str | None:
+    """Why the REPL in ``folder`` cannot serve ``project`` (with the fix); None if it can."""
+    version = read_toolchain(project)
+    binary, fix = repl_binary(folder), repl_fix(version, project)
+    if not binary.exists():
+        return f"the Lean REPL is not built ({binary} is missing): run `{fix}`"
+    mismatch = version_mismatch(read_toolchain(folder), version)
+    if mismatch is not None:
+        return f"the Lean REPL in {folder} {mismatch}: run `{fix}`"
+    return None
+
+
+def elan_home() -> Path:
+    """Where elan installs itself and its toolchains ($ELAN_HOME, default ~/.elan)."""
+    return Path(os.environ.get("ELAN_HOME") or Path.home() / ".elan")
+
+
+# ---------------------------------------------------------------------------------------------
+# `alphaquant doctor`
+
+
+def lean_checks(project: Path | None = None) -> list[Check]:
+    """elan, lake, the toolchain, Mathlib's cache, the project's build and the REPL, each with
+    the exact command that fixes it."""
+    project = project or default_project()
+    version = read_toolchain(project)
+    checks = [_tool("elan"), _tool("lake")]
+    if not (elan_home() / "bin" / "elan").exists() and shutil.which("elan") is None:
+        checks.append(Check("Lean toolchain", False, version or "", "make lean"))
+    else:
+        ok = version in _installed_toolchains(_with_elan(os.environ))
+        fix = "" if ok else f"elan toolchain install {_toolchain_line(project)}"
+        checks.append(Check("Lean toolchain", ok, version or "", fix))
+    checks.append(_path_check(
+        "Mathlib cache", project / ".lake" / "packages" / "mathlib" / ".lake" / "build",
+        f"cd {project} && lake exe cache get",
+    ))
+    built = _project_built(project)
+    checks.append(Check(f"{project.name} build", built, "", "" if built else
+                        f"cd {project} && lake build"))
+    folder = repl_dir(version)
+    binary = repl_binary(folder)
+    checks.append(_path_check("Lean REPL", binary, repl_fix(version, project)))
+    repl_version = read_toolchain(folder)
+    if binary.exists():
+        mismatch = version_mismatch(repl_version, version)
+        fix = "" if mismatch is None else repl_fix(version, project)
+        checks.append(Check("Lean REPL toolchain", mismatch is None, repl_version or "", fix))
+    else:
+        checks.append(Check("Lean REPL toolchain", False, "", repl_fix(version, project)))
+    return checks
+
+
+def _tool(name: str) -> Check:
+    """A tool elan provides: on PATH, or installed but not on PATH yet, or missing."""
+    found = shutil.which(name)
+    if found is None:
+        local = elan_home() / "bin" / name
+        if local.exists():
+            fix = f'export PATH="{local.parent}:$PATH" (or open a new shell)'
+            return Check(name, False, "", fix)
+        return Check(name, False, "", "make lean")
+    return Check(name, True, _first_line([found, "--version"], os.environ, 20), "")
+
+
+def _with_elan(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with elan's bin folder first on PATH (it is there once elan is installed)."""
+    return {**env, "PATH": f"{elan_home() / 'bin'}{os.pathsep}{env.get('PATH', '')}"}
+
+
+def _path_check(name: str, path: Path, fix: str) -> Check:
+    return Check(name, True, str(path), "") if path.exists() else Check(name, False, "", fix)
+
+
+def _installed_toolchains(env: Mapping[str, str]) -> set[str]:
+    """The Lean versions elan has installed (``elan toolchain list``)."""
+    try:
+        done = subprocess.run(["elan", "toolchain", "list"], capture_output=True, text=True,
+                              timeout=20, env=dict(env))
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    versions = (toolchain_version(line.split()[0]) for line in done.stdout.splitlines()
+                if line.strip())
+    return {v for v in versions if v}
+
+
+def _toolchain_line(project: Path) -> str:
+    """The toolchain as lean-toolchain spells it (for `elan toolchain install`)."""
+    try:
+        text = (project / "lean-toolchain").read_text(encoding="utf-8")
+    except OSError:
+        return "stable"
+    return next((ln.strip() for ln in text.splitlines() if ln.strip()), "stable")
+
+
+def _project_built(project: Path) -> bool:
+    """Every .lean file of the project has an .olean at least as new (what `lake build` makes)."""
+    out = project / ".lake" / "build" / "lib" / "lean"
+    sources = [p for p in project.rglob("*.lean")
+               if ".lake" not in p.relative_to(project).parts and p.name != "lakefile.lean"]
+    if not sources or not out.is_dir():
+        return False
+    for source in sources:
+        olean = out / source.relative_to(project).with_suffix(".olean")
+        if not olean.exists() or olean.stat().st_mtime < source.stat().st_mtime:
+            return False
+    return True
+
+
+def _first_line(cmd: list[str], env: Mapping[str, str], timeout: float) -> str:
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=dict(env))
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return lines[0] if lines else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# `make lean`
+
+
+class SetupError(Exception):
+    """A set-up step failed; the message is one line naming the cause and what to do."""
+
+
+# Deadlines of the steps, in seconds (downloads of Mathlib's cache and builds are long).
+DOWNLOAD_TIMEOUT = 60.0
+INSTALL_TIMEOUT = 900.0
+TOOLCHAIN_TIMEOUT = 1800.0
+CLONE_TIMEOUT = 900.0
+BUILD_TIMEOUT = 4 * 3600.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`make lean`: install and build what is missing.
+
+    Returns 0 when everything is in place, 2 (after one line on stderr) when a step failed.
+    """
+    if argv:
+        print("usage: python -m alphaquant.provers.lean_setup   (no arguments)", file=sys.stderr)
+        return 2
+    project = default_project()
+    env = _with_elan(os.environ)
+    env["GIT_TERMINAL_PROMPT"] = "0"  # a clone must fail, not ask for a password
+    try:
+        version = read_toolchain(project)
+        if version is None:
+            raise SetupError(f"{project}/lean-toolchain is missing: run `make lean` in the "
+                             "alphaquant checkout")
+        _ensure_elan(env)
+        _ensure_toolchain(project, version, env)
+        _ensure_mathlib(project, env)
+        _build_project(project, env)
+        _ensure_repl(project, version, env)
+    except SetupError as e:
+        print(f"alphaquant: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("alphaquant: error: interrupted", file=sys.stderr)
+        return 130
+    _say(f"done: Lean {version}, Mathlib and the REPL ({repl_binary(repl_dir(version))}) are ready;"
+         f" try `alphaquant search {project.name}/Quantization3p5bit/ErrorBounds.lean`")
+    return 0
+
+
+def _say(line: str) -> None:
+    print(f"make lean: {line}", flush=True)
+
+
+def _ensure_elan(env: dict[str, str]) -> None:
+    found = shutil.which("elan", path=env["PATH"])
+    if found is not None:
+        _say(f"elan: found ({_first_line([found, '--version'], env, 20) or found})")
+        return
+    url = os.environ.get(ELAN_URL_ENV) or ELAN_INIT_URL
+    _say(f"elan: installing into {elan_home()} with the official installer ({url})")
+    try:
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as answer:
+            script = answer.read()
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        raise SetupError(
+            f"cannot download the elan installer from {url} ({reason}): installing Lean needs "
+            "network access to GitHub; connect and run `make lean` again"
+        ) from None
+    with tempfile.TemporaryDirectory(prefix="alphaquant-elan-") as tmp:
+        installer = Path(tmp) / "elan-init.sh"
+        installer.write_bytes(script)
+        _run(["sh", str(installer), "-y", "--default-toolchain", "none"], Path(tmp), env,
+             INSTALL_TIMEOUT, "the elan installer failed")
+    if shutil.which("elan", path=env["PATH"]) is None:
+        raise SetupError(f"the elan installer ran but {elan_home() / 'bin' / 'elan'} is missing")
+
+
+def _ensure_toolchain(project: Path, version: str, env: dict[str, str]) -> None:
+    if version in _installed_toolchains(env):
+        _say(f"Lean {version}: installed")
+        return
+    line = _toolchain_line(project)
+    _say(f"Lean {version}: installing ({line})")
+    _run(["elan", "toolchain", "install", line], project, env, TOOLCHAIN_TIMEOUT,
+         f"cannot install the Lean toolchain {line}")
+
+
+def _ensure_mathlib(project: Path, env: dict[str, str]) -> None:
+    if (project / ".lake" / "packages" / "mathlib" / ".lake" / "build").is_dir():
+        _say("Mathlib: build cache present")
+        return
+    _say("Mathlib: fetching the package and its build cache (`lake exe cache get`; a few GB)")
+    _run(["lake", "exe", "cache", "get"], project, env, BUILD_TIMEOUT,
+         f"`lake exe cache get` failed in {project}")
+
+
+def _build_project(project: Path, env: dict[str, str]) -> None:
+    if _project_built(project):
+        _say(f"{project.name}: built")
+        return
+    _say(f"{project.name}: `lake build`")
+    _run(["lake", "build"], project, env, BUILD_TIMEOUT, f"`lake build` failed in {project}")
+
+
+def _ensure_repl(project: Path, version: str, env: dict[str, str]) -> None:
+    folder = repl_dir(version)
+    tag = repl_tag(version)
+    if not (folder / "lakefile.lean").exists() and not (folder / "lakefile.toml").exists():
+        if os.environ.get(REPL_ENV):
+            raise SetupError(f"{REPL_ENV}={folder} is not a REPL checkout: unset it, or clone "
+                             f"{REPL_URL} there")
+        _say(f"REPL: cloning {REPL_URL} at {tag} into {folder}")
+        partial = folder.with_name(folder.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        _run(["git", "clone", "--quiet", "--depth", "1", "--branch", tag, REPL_URL, str(partial)],
+             partial.parent, env, CLONE_TIMEOUT, f"cannot clone {REPL_URL} at {tag}")
+        partial.rename(folder)
+    mismatch = version_mismatch(read_toolchain(folder), version)
+    if mismatch is not None:
+        fix = repl_fix(version, project) if os.environ.get(REPL_ENV) else (
+            f"rm -rf {folder} && make lean")
+        raise SetupError(f"the REPL in {folder} {mismatch}: run `{fix}`")
+    if repl_binary(folder).exists():
+        _say(f"REPL: built ({repl_binary(folder)})")
+        return
+    _say(f"REPL: `lake build` in {folder}")
+    _run(["lake", "build"], folder, env, BUILD_TIMEOUT,
+         f"`lake build` of the REPL failed in {folder}")
+
+
+def _run(cmd: list[str], cwd: Path, env: Mapping[str, str], timeout: float, what: str) -> None:
+    """Run one step, its output streamed to stdout; SetupError (with its last line) if it fails.
+
+    The step runs in its own process group, killed whole at the deadline or on Ctrl-C.
+    """
+    try:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    except OSError as e:
+        raise SetupError(f"{what}: cannot run {cmd[0]} ({e})") from None
+    assert proc.stdout is not None
+    tail: deque[str] = deque(maxlen=20)
+    reader = threading.Thread(target=_echo, args=(proc.stdout, tail), daemon=True)
+    reader.start()
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise SetupError(f"{what}: no result within {timeout:g} s (stopped)") from None
+    except KeyboardInterrupt:
+        _kill_group(proc)
+        raise
+    reader.join(timeout=5)
+    if code != 0:
+        last = _last_meaningful(tail)
+        raise SetupError(f"{what} (exit code {code}{': ' + last if last else ''})")
+
+
+def _echo(stream: Iterable[bytes], tail: deque[str]) -> None:
+    for raw in stream:
+        line = raw.decode("utf-8", errors="replace").rstrip()
+        tail.append(line)
+        print(f"    {line}", flush=True)
+
+
+def _last_meaningful(lines: Iterable[str]) -> str:
+    """The last non-empty output line, on one line and not too long."""
+    last = next((ln for ln in reversed(list(lines)) if ln.strip()), "")
+    last = " ".join(last.split())
+    return last if len(last) <= 300 else last[:297] + "..."
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    deadline = time.monotonic() + 10
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,104 @@
+"""Rich views of batch runs: a live display on stderr and the closing summary."""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from alphaquant.runs.batch import BatchEvent, BatchSummary, Counts
+from alphaquant.ui.render import STATUS_STYLE
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def counts_line(c: Counts, eta: float | None = None) -> Text:
+    """``7/20 done · 5 proved · 1 disproved · 1 failing · 2 running · ETA 3m12s``."""
+    parts: list[str | tuple[str, str]] = [
+        (f"{c.done}/{c.total} done", "bold"), " · ",
+        (f"{c.proved} proved", STATUS_STYLE["proved"]), " · ",
+        (f"{c.disproved} disproved", STATUS_STYLE["disproved"]), " · ",
+        (f"{c.open + c.error} failing", STATUS_STYLE["open"]), " · ",
+        f"{c.running} running",
+    ]
+    if eta is not None:
+        parts += [" · ", f"ETA {_duration(eta)}"]
+    return Text.assemble(*parts)
+
+
+class BatchProgress:
+    """The live batch display: counts, ETA and each worker's current goal; one printed line per
+    finished goal and per notable event."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.started = time.monotonic()
+        self.finished_here = 0
+        self.counts = Counts()
+        self.workers: dict[int, tuple[str, float]] = {}  # slot -> (goal, since)
+        self.live = Live(Text(""), console=console, refresh_per_second=4, transient=True,
+                         get_renderable=self._render)
+
+    def __enter__(self) -> BatchProgress:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.live.__exit__(kind, value, tb)
+
+    def eta(self) -> float | None:
+        """Seconds left at this session's pace (None before the first goal finishes)."""
+        if not self.finished_here:
+            return None
+        pace = (time.monotonic() - self.started) / self.finished_here
+        return pace * (self.counts.total - self.counts.done)
+
+    def _render(self) -> Group:
+        table = Table(box=None, show_header=bool(self.workers), pad_edge=False)
+        table.add_column("worker", justify="right")
+        table.add_column("goal")
+        table.add_column("for", justify="right")
+        now = time.monotonic()
+        for slot, (goal, since) in sorted(self.workers.items()):
+            table.add_row(str(slot), goal, _duration(now - since))
+        return Group(counts_line(self.counts, self.eta()), table)
+
+    def __call__(self, event: BatchEvent) -> None:
+        self.counts = event.counts
+        if event.kind == "start" and event.slot is not None:
+            self.workers[event.slot] = (event.goal, time.monotonic())
+            return
+        if event.slot is not None and event.kind in ("finish", "retry"):
+            self.workers.pop(event.slot, None)
+        if event.kind == "finish" and event.item is not None:
+            self.finished_here += 1
+            status = event.item["status"]
+            self.console.print(Text.assemble(
+                (f"{status:>9} ", STATUS_STYLE.get(status, "")), event.message))
+        elif event.kind not in ("finish", "done"):  # the summary table follows "done"
+            self.console.print(Text(f"alphaquant: {event.message}", style="dim"))
+        self.live.refresh()
+
+
+def batch_summary(summary: BatchSummary) -> Table:
+    """The closing table: counts, the run directory, and each file's write-back."""
+    c = summary.counts
+    table = Table(title="alphaquant batch", title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    table.add_row("run directory", str(summary.run_dir))
+    table.add_row("goals", counts_line(c))
+    table.add_row("time", _duration(summary.seconds))
+    for file, status, message in summary.writes:
+        table.add_row(f"write {file}", f"{status} {message}".strip())
+    return table
