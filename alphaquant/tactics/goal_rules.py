@@ -140,7 +140,9 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         if "/\\" in typ or "\\/" in typ or typ.lstrip().startswith("exists"):
             add((f"destruct {name}.", 1.0))
         if "Rabs" in typ:
-            add((f"apply Rabs_le_between in {name}.", 0.5))
+            add((f"apply Rabs_le_between in {name}.", 1.5 if concl.strip() == "False" else 0.5))
+        if concl.strip() == "False":
+            add((f"simpl in {name}.", 1.5))
         for candidate in witness.specialize_candidates(name, typ, file_text):
             add((candidate, 2.0))
         premise = witness.premise_candidate(name, typ)
