@@ -18,7 +18,7 @@ from pathlib import Path
 
 from alphaquant.config import load_settings
 from alphaquant.goals import locate
-from alphaquant.provers.coq import CoqProver
+from alphaquant.provers.coq import CoqProver, split_sentences
 from alphaquant.provers.coq_project import find_project
 from alphaquant.runs.attempt import attempt_goal
 from alphaquant.search.base import Trial
@@ -31,7 +31,8 @@ PROMPT = re.compile(r"<prompt>\S+ < (\d+) \|")
 
 
 def bare_loop(path: Path, text: str, start: int, trials: list[Trial]) -> float:
-    """Tactics per second of the same trials through coqtop driven by hand."""
+    """Tactics per second of the same trials through coqtop driven by hand: for each, back to
+    the root, the state's tactic path, then the tactic (no tree, no parsing beyond prompts)."""
     project = find_project(path)
     proc = subprocess.Popen(
         ["coqtop", "-emacs", *project.flags], cwd=project.root, stdin=subprocess.PIPE,
@@ -48,21 +49,19 @@ def bare_loop(path: Path, text: str, start: int, trials: list[Trial]) -> float:
             if buffer.endswith("</prompt>"):
                 return int(PROMPT.findall(buffer)[-1])
 
-    send("")  # the first prompt
-    proc.stdin.write(text[:start] + "\n")
-    proc.stdin.flush()
-    numbers: dict[tuple[str, ...], int] = {}
-    last = send("Check True.")
-    numbers[()] = last - 1
+    buffer = ""
+    while not buffer.endswith("</prompt>"):  # the first prompt
+        buffer += proc.stdout.read(1)
+    last = 0
+    for sentence in split_sentences(text[:start]).sentences:
+        last = send(sentence.text)
+    root = last
     t0 = time.perf_counter()
-    for t in trials:
-        base = numbers.get(t.state.path)
-        if base is None:
-            continue
-        send(f"BackTo {base}.")
-        after = send(f"Timeout 5 {t.tactic.rstrip('.')}.")
-        if after != base:
-            numbers[t.state.path + (t.tactic,)] = after
+    for t in trials:  # Coq forgets states past a BackTo target: replay the path each time
+        send(f"BackTo {root}.")
+        for step in t.state.path:
+            send(f"Timeout 5 {step.rstrip('.')}.")
+        send(f"Timeout 5 {t.tactic.rstrip('.')}.")
     seconds = time.perf_counter() - t0
     proc.kill()
     return len(trials) / seconds
@@ -107,7 +106,7 @@ def main() -> None:
     from alphaquant.search.mcts import run_search
     from alphaquant.tactics.sanitize import check_tactic
 
-    path = REPO / "coq_project" / "Groq.v"
+    path = REPO / "coq_project" / "Basic.v"
     text = path.read_text(encoding="utf-8")
     site = locate(text, path)[0]
     with CoqProver(path) as prover:
