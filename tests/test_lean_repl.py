@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 
 from alphaquant.errors import ProverCrashed, ProverNotInstalled, ProverStartError
-from alphaquant.goals import GoalSite
+from alphaquant.goals import GoalSite, locate
+from alphaquant.proof import disproof_lemma
+from alphaquant.provers import lean_setup
 from alphaquant.provers.base import (
     Progress,
     ProofState,
@@ -55,6 +57,7 @@ from alphaquant.provers.lean_repl import (
     negation_statement,
     split_source,
 )
+from alphaquant.provers.negation import lean_negation, lean_universes
 
 sys.path.insert(0, str(Path(__file__).parent))
 import replay_repl  # noqa: E402
@@ -258,6 +261,19 @@ def test_negation_statement() -> None:
     )
     assert negation_statement("def f : Nat") is None
     assert negation_statement("theorem t (n : ℕ := 3) : n = n") is None
+
+
+def test_one_lean_negation_for_the_prover_and_the_disproof_lemma() -> None:
+    header = "theorem u.{v} {α : Sort v} ⦃a : α⦄ : a = a"
+    assert lean_negation(header) == "¬ (∀ {α : Sort v} ⦃a : α⦄, a = a)"
+    assert lean_universes(header) == ".{v}"
+    assert lean_negation("@[simp] lemma z : 0 = 0 := rfl") == "¬ (0 = 0)"
+    assert lean_negation("Lemma z : 0 = 0.") is None  # Coq is coq_negation's
+    text = header + " := by sorry\n"
+    (goal,) = locate(text, Path("T.lean"))
+    name, lemma = disproof_lemma(goal, ("simp",)) or ("", "")
+    assert name == "aq_disproof_u"
+    assert lemma.startswith("theorem aq_disproof_u.{v} : ¬ (∀ {α : Sort v} ⦃a : α⦄, a = a) := by")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -567,10 +583,9 @@ def test_missing_lake_and_repl_are_not_installed(
 
 
 def _real_repl() -> Path | None:
-    configured = os.environ.get("ALPHAQUANT_LEAN_REPL")
-    candidates = [Path(configured)] if configured else []
-    candidates.append(REPO / "lean_project" / ".lake" / "packages" / "REPL")
-    return next((c for c in candidates if (c / ".lake/build/bin/repl").exists()), None)
+    """The REPL `make lean` built (or the one $ALPHAQUANT_LEAN_REPL names), if any."""
+    folder = lean_setup.repl_dir(lean_setup.read_toolchain(REPO / "lean_project"))
+    return folder if lean_setup.repl_binary(folder).exists() else None
 
 
 @pytest.mark.lean

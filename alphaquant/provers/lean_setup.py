@@ -85,8 +85,12 @@ def repl_dir(version: str | None) -> Path:
     override = os.environ.get(REPL_ENV)
     if override:
         return Path(override).expanduser()
-    cache = Path(platformdirs.user_cache_dir("alphaquant"))
-    return cache / "repl" / repl_tag(version or "unknown")
+    return repl_cache() / repl_tag(version or "unknown")
+
+
+def repl_cache() -> Path:
+    """Where `make lean` builds REPLs, one folder per tag."""
+    return Path(platformdirs.user_cache_dir("alphaquant")) / "repl"
 
 
 def repl_binary(folder: Path) -> Path:
@@ -108,10 +112,14 @@ def version_mismatch(repl_version: str | None, project_version: str | None) -> s
 def repl_fix(version: str | None, project: Path) -> str:
     """The command that puts a REPL for ``version`` where alphaquant looks for it."""
     if os.environ.get(REPL_ENV):
-        return f"unset {REPL_ENV} && make lean"
+        return f"unset {REPL_ENV} && " + _repl_build(version, project)
+    return _repl_build(version, project)
+
+
+def _repl_build(version: str | None, project: Path) -> str:
     if version is None or project.resolve() == default_project().resolve():
         return "make lean"
-    folder = repl_dir(version)
+    folder = repl_cache() / repl_tag(version)
     return (
         f"git clone --depth 1 --branch {repl_tag(version)} {REPL_URL} {folder} "
         f"&& cd {folder} && lake build"
