@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 install:
 	@command -v coqtop >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 	  $(SUDO) apt-get install -y -qq coq >/dev/null; }
-	$(PY) -m pip install -q -e ".[dev,llm,report,cluster]"
+	$(PY) -m pip install -q -e ".[dev,llm,report,cluster,dojo]"
 
 demo: install
 	alphaquant search coq_project/ErrorBounds.v --offline --budget 60; test $$? -le 1

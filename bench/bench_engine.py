@@ -126,16 +126,19 @@ def main() -> None:
         memory_settings = dataclasses.replace(
             settings, tactics=dataclasses.replace(settings.tactics, learned_priors=True)
         )
-        totals = []
+        runs: list[dict[tuple[str, str], int]] = []
         for run in (1, 2):
             memory = open_memory(Path(tmp) / "memory.sqlite", "coq")
-            spent = 0
+            closed: dict[tuple[str, str], int] = {}
             for name in FILES:
                 results, *_ = run_file(REPO / "coq_project" / name, memory_settings, memory)
-                spent += sum(r.expansions for r in results if r.status in ("proved", "disproved"))
-            totals.append(spent)
-            print(f"learned priors, run {run}: {spent} expansions over the goals closed")
-        print(f"expansions to proof, run 2 / run 1: {totals[1] / max(totals[0], 1):.2f}")
+                closed.update({(name, r.theorem): r.expansions for r in results
+                               if r.status in ("proved", "disproved")})
+            runs.append(closed)
+        both = sorted(set(runs[0]) & set(runs[1]))
+        first, second = (sum(r[k] for k in both) for r in runs)
+        print(f"learned priors: {len(both)} goals closed in both runs; expansions to proof "
+              f"run 1: {first}, run 2: {second}, ratio {second / max(first, 1):.2f}")
     sys.stdout.flush()
 
 
