@@ -127,7 +127,7 @@ def main() -> None:
             settings, tactics=dataclasses.replace(settings.tactics, learned_priors=True)
         )
         runs: list[dict[tuple[str, str], int]] = []
-        for run in (1, 2):
+        for _ in (1, 2):
             memory = open_memory(Path(tmp) / "memory.sqlite", "coq")
             closed: dict[tuple[str, str], int] = {}
             for name in FILES:
