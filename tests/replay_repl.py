@@ -16,7 +16,8 @@ fires the fault only if PATH does not exist yet, and creates it. ``--exit-at-sta
 before reading anything, as a REPL that cannot start does. ``--renumber`` numbers ids from 0 in
 each process, as a fresh REPL does (answers are then re-serialised, not byte for byte).
 
-Transcripts live in ``$ALPHAQUANT_LEAN_FIXTURES`` (default ``<repo>/../shared/fixtures/lean-repl``).
+Transcripts live in ``$ALPHAQUANT_LEAN_FIXTURES`` (default ``<repo>/../shared/fixtures/lean-repl``,
+else the copy in ``tests/fixtures/lean-repl``).
 Only the standard library is used: this file is the REPL's double, not a client.
 """
 
@@ -35,9 +36,15 @@ GARBAGE = "replay: this answer is not JSON\n\n"
 
 
 def fixtures_dir() -> Path:
-    """The folder of transcripts: $ALPHAQUANT_LEAN_FIXTURES or the shared fixtures."""
-    default = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "lean-repl"
-    return Path(os.environ.get("ALPHAQUANT_LEAN_FIXTURES", default)).resolve()
+    """The transcripts: $ALPHAQUANT_LEAN_FIXTURES, else the shared fixtures beside the checkout,
+    else the byte-for-byte copy in tests/fixtures/lean-repl (Apache-2.0, LICENSE there)."""
+    override = os.environ.get("ALPHAQUANT_LEAN_FIXTURES")
+    if override:
+        return Path(override).resolve()
+    shared = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "lean-repl"
+    if shared.is_dir():
+        return shared.resolve()
+    return Path(__file__).resolve().parent / "fixtures" / "lean-repl"
 
 
 def transcript_names(fixtures: Path | None = None) -> list[str]:
