@@ -11,7 +11,7 @@ install:
 	$(PY) -m pip install -q -e ".[dev,llm,report,cluster,dojo]"
 
 demo: install
-	alphaquant search coq_project/ErrorBounds.v --offline --budget 60; test $$? -le 1
+	alphaquant search coq_project/Groq.v --offline --budget 60; test $$? -le 1
 
 test:
 	$(PY) -m pytest -q
