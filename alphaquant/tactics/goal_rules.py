@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 from alphaquant.provers.base import ProofState, Subgoal
 from alphaquant.tactics import witness
+from alphaquant.tactics.witness import arrows
 
 Rules = Callable[[ProofState, str], list[tuple[str, float]]]
 
@@ -26,6 +27,7 @@ CAST_REWRITES = (
 COMMON = {"R", "nat", "Z", "N", "x", "y", "n", "k", "i", "j", "p", "forall", "fun"}
 
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_']*")
+QUALIFIED = re.compile(r"[A-Za-z_][A-Za-z0-9_']*(?:\.[A-Za-z_][A-Za-z0-9_']*)*")
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
@@ -93,8 +95,28 @@ def rewrite_head(statement: str) -> str | None:
     qmax p``), or None if the lemma is not an equation."""
     conclusion = re.split(r"->", statement)[-1]
     conclusion = re.sub(r"^\s*:?\s*(?:forall\b[^,]*,)?", "", conclusion)
-    m = re.match(r"\s*\(?\s*([A-Za-z_][\w']*)[^=<>]*(?<![<>])=(?!>)", conclusion)
+    m = re.match(r"\s*\(?\s*([A-Za-z_][\w'.]*[\w'])[^=<>]*(?<![<>])=(?!>)", conclusion)
     return m.group(1) if m else None
+
+
+def lemma_conclusion(statement: str) -> str:
+    """The conclusion of a lemma statement: after its binders and its last top-level arrow."""
+    text = re.sub(r"^\s*:?\s*(?:forall\b[^,]*,)?", "", statement.strip()).rstrip(". \n")
+    depth, last = 0, 0
+    for i, ch in enumerate(text):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth == 0 and text.startswith("->", i):
+            last = i + 2
+    return text[last:].strip()
+
+
+def conclusion_shape(text: str) -> tuple[str, str]:
+    """(head symbol, relation) of a proposition: ``Rabs (…) <= s / 2`` → ("Rabs", "<=")."""
+    text = re.sub(r"^[\s(]+", "", text)
+    head = QUALIFIED.match(text)
+    relation = re.search(r"<->|<=|>=|<>|(?<![<>-])[<>](?![=>-])|(?<![<>:])=(?!>)", text)
+    return (head.group(0) if head else "", relation.group(0) if relation else "")
 
 
 def proof_fields(file_text: str) -> list[tuple[str, str]]:
@@ -132,40 +154,81 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         add(("unfold Rmax.", 1.0))
     if "Z.max" in concl or "Z.min" in concl:
         add(("lia.", 2.0))
+    absurd = concl.strip() == "False"
+    file_defs = defined_names(file_text, "coq")
+    if absurd:
+        add(("lia.", 1.0))
+        add(("lra.", 1.0))
     for name, typ in hypothesis_names(goal):
         if typ in ("R", "nat", "Z", "Prop", "Type", "Set", "bool") or typ.startswith("nat ->"):
             continue
-        add((f"apply {name}.", 1.0))
-        add((f"rewrite {name}.", 0.5))
+        # `apply H` can close False only through an implication or a negation; `rewrite H` needs
+        # an equation (or an iff) somewhere in H.
+        if not absurd or arrows(typ) or typ.lstrip().startswith(("~", "forall")):
+            add((f"apply {name}.", 1.0))
+        if re.search(r"(?<![<>])=(?!>)|<->", typ):
+            add((f"rewrite {name}.", 0.5))
         if "/\\" in typ or "\\/" in typ or typ.lstrip().startswith("exists"):
             add((f"destruct {name}.", 1.0))
         if "Rabs" in typ:
             add((f"apply Rabs_le_between in {name}.", 1.5 if concl.strip() == "False" else 0.5))
-        if concl.strip() == "False":
-            add((f"simpl in {name}.", 1.5))
+        if absurd:
+            # simpl computes the file's definitions; on plain arithmetic over literals it only
+            # unfolds unary numbers (slow) and lia/lra are the tools.
+            computes = bool(set(IDENT.findall(typ)) & file_defs)
+            plain = not typ.lstrip().startswith("forall") and computes
+            add((f"simpl in {name}.", 1.5 if plain else 0.3))
+        if "Rmax" in typ or "Rmin" in typ:
+            for op in ("Rmax", "Rmin"):
+                if op in typ:
+                    add((f"unfold {op} in {name}.", 1.0))
+        # Instantiating a universal hypothesis at a witness is how a disproof starts (goal
+        # False); in a proof the hypothesis is usually wanted whole (`apply H`), for every value.
         for candidate in witness.specialize_candidates(name, typ, file_text):
-            add((candidate, 2.0))
+            add((candidate, 2.0 if absurd else 0.3))
         premise = witness.premise_candidate(name, typ)
         if premise is not None:
             add((premise, 1.5))
+    # A case split on a decision procedure the goal or a hypothesis branches on (`if Rle_dec a b
+    # then … else …`, e.g. after unfolding Rmax).
+    for dec in sorted(set(re.findall(r"\bif\s+\(?\s*([A-Za-z_][\w.']*_dec)\b", state.text))):
+        add((f"destruct ({dec} _ _).", 1.5))
     idents = set(IDENT.findall(state.text))
     in_goal = set(IDENT.findall(concl))
     hyp_types = {n: t for n, t in hypothesis_names(goal) if t not in BASIC_TYPES}
-    defined = defined_names(file_text, "coq") & idents
+    defined = file_defs & idents
+    # Before the binders are introduced, unfolding is premature (after `intros` the same unfold
+    # applies to the hypotheses); and the orders of several unfolds reach one state by many
+    # paths, so each unfold's weight is shared among the names the goal mentions.
+    introducible = concl.lstrip().startswith(("forall", "~")) or arrows(concl) > 0
+    unfold_goal = 0.3 if introducible else 1.5 * min(1.0, 2.0 / max(1, len(defined & in_goal)))
     for name in sorted(defined):
         if name in in_goal:
-            add((f"unfold {name}.", 1.5))
+            add((f"unfold {name}.", unfold_goal))
         for h, typ in hyp_types.items():
             if name in IDENT.findall(typ):
-                add((f"unfold {name} in {h}.", 0.8))
+                share = min(1.0, 2.0 / max(1, len(defined & set(IDENT.findall(typ)))))
+                add((f"unfold {name} in {h}.", 0.8 * share))
         add((f"unfold {name} in *.", 0.3))
+    qualified = set(QUALIFIED.findall(state.text))
+    goal_shape = conclusion_shape(concl)
     for name, statement in proved_lemmas(file_text):
-        if not set(IDENT.findall(statement)) & defined:
-            continue
-        add((f"apply {name}.", 1.0))
-        add((f"eapply {name}.", 0.5))
-        add((f"pose proof {name}.", 0.3))
         head = rewrite_head(statement)
+        if not set(IDENT.findall(statement)) & defined:
+            # A lemma about library functions only (``Z.max a (Z.min q b) = q``): a rewrite
+            # when its left side's head occurs in the goal.
+            if head is not None and head in qualified and head not in COMMON:
+                concl_q = set(QUALIFIED.findall(concl))
+                add((f"rewrite {name}.", 1.5 if head in concl_q else 0.3))
+                for h, typ in hyp_types.items():
+                    if head in QUALIFIED.findall(typ):
+                        add((f"rewrite {name} in {h}.", 1.0))
+            continue
+        # A lemma whose conclusion has the goal's head symbol and relation is likely to apply.
+        fits = conclusion_shape(lemma_conclusion(statement)) == goal_shape and goal_shape[0] != ""
+        add((f"apply {name}.", 2.0 if fits else 1.0))
+        add((f"eapply {name}.", 1.0 if fits else 0.5))
+        add((f"pose proof {name}.", 0.3))
         if head is None:
             continue
         add((f"rewrite {name}.", 1.5 if head in in_goal else 0.3))

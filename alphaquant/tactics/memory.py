@@ -4,7 +4,9 @@ The record is an aggregate, not a log: one row per (language, shape, tactic) wit
 stays small and a lookup is a dict access (the table is read once when a source is built).
 Success rate r = (wins + m·r0) / (tries + m) with a wins count that credits a tactic fully when it
 lies on a found proof and a little when it merely made progress; a configured weight w becomes
-w · r / r0, so an untried tactic keeps its configured weight.
+w · r / r0, so an untried tactic keeps its configured weight. The factor r / r0 is kept within
+[MIN_FACTOR, MAX_FACTOR]: experience reorders candidates but never vetoes one — a closer such as
+`lra` fails on most states it is tried on (its rate sinks towards 0) yet ends nearly every proof.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ import platformdirs
 
 from alphaquant.search.base import Trial
 from alphaquant.tactics.goal_rules import shape
+
+MIN_FACTOR = 0.5  # learned reweighting at most halves a configured weight ...
+MAX_FACTOR = 3.0  # ... and at most triples it
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tactic_stats (
@@ -88,7 +93,7 @@ class TacticMemory:
         stat = self._stats.get((goal_shape, tactic))
         if stat is None:
             return weight
-        return weight * stat.rate() / 0.2
+        return weight * min(MAX_FACTOR, max(MIN_FACTOR, stat.rate() / 0.2))
 
     def record(self, trials: Iterable[Trial], proof: Iterable[str] = ()) -> None:
         """Add a search's trials; tactics of the found ``proof`` count as on the proof path."""

@@ -2,7 +2,8 @@
 
 After ``intro H`` on ``~ (forall binders, P)``, the search needs ``specialize (H w1 … wn)``. The
 witnesses come from a small grid, never from the goal's answer: numbers (a bound the hypothesis
-itself states, else 1, 100 or 0), constant functions for function binders, and for a record
+itself states, else 0, 1 or 100 — 2 for a
+natural, which computes in unary), constant functions for function binders, and for a record
 binder a value built by one of the file's constructors (``Definition int4_params … : QuantParams``)
 with a positive first number, the grid's numbers after it, and its side conditions discharged by
 ``lra``/``lia``.
@@ -15,7 +16,9 @@ import re
 
 NUMERIC = {"nat", "Z", "N", "R", "positive"}
 SCOPES = {"nat": "%nat", "Z": "%Z", "N": "%N", "R": "%R", "positive": "%positive"}
-NUMBERS = ("1", "100", "0")
+NUMBERS = ("0", "1", "100")
+# Computing with a unary natural is linear in it: a large grid value becomes a small one.
+SMALL = {"nat": "2"}
 EXTRA = ("0", "1")
 BODIES = ("1", "0")
 MAX_CANDIDATES = 12
@@ -63,7 +66,8 @@ def constructors(file_text: str) -> dict[str, list[tuple[str, list[Binder]]]]:
     return found
 
 
-def _arrows(typ: str) -> int:
+def arrows(typ: str) -> int:
+    """How many top-level arrows ``typ`` has (outside parentheses)."""
     depth, count = 0, 0
     for i, ch in enumerate(typ):
         depth += ch == "("
@@ -79,7 +83,7 @@ def _value(name: str, typ: str, body: str, numbers: dict[str, str], extra: str,
     if typ in NUMERIC:
         return numbers.get(name, "1") + SCOPES[typ]
     if "->" in typ and typ.split("->")[-1].strip() in NUMERIC:
-        return "(fun " + " ".join("_" for _ in range(_arrows(typ))) + f" => {body})"
+        return "(fun " + " ".join("_" for _ in range(arrows(typ))) + f" => {body})"
     for ctor, args in built.get(typ, []):
         values, chosen, first = [], {}, True
         for arg_name, arg_type in args:
@@ -118,10 +122,12 @@ def specialize_candidates(name: str, typ: str, file_text: str) -> list[str]:
     out: list[str] = []
     for number, extra, value in itertools.product(NUMBERS, EXTRA, BODIES):
         numbers = {}
-        for b, _ in binders:
+        for b, t in binders:
             bound = re.search(rf"\b{re.escape(b)}\s*(<=|<|≤)\s*(\d+)", body)
             if bound:
                 numbers[b] = str(int(bound.group(2)) - (bound.group(1) == "<"))
+            elif int(number) > 2:
+                numbers[b] = SMALL.get(t.strip(), number)
             else:
                 numbers[b] = number
         values = [_value(b, t, value, numbers, extra, built) for b, t in binders]
@@ -135,6 +141,6 @@ def specialize_candidates(name: str, typ: str, file_text: str) -> list[str]:
 
 def premise_candidate(name: str, typ: str) -> str | None:
     """Discharge the first premise of ``name : P -> Q`` by automation, if it has one."""
-    if typ.lstrip().startswith("forall") or _arrows(typ) == 0:
+    if typ.lstrip().startswith("forall") or arrows(typ) == 0:
         return None
     return f"specialize ({name} ltac:(intros; simpl; first [lra | lia | apply Rabs_le; lra]))."
