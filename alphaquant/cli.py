@@ -279,7 +279,7 @@ def tree(
     run_dir: Annotated[Path, typer.Argument(help="A batch run directory.")],
     goal: Annotated[str, typer.Argument(help="THEOREM or FILE:THEOREM (#INDEX for a 2nd hole).")],
     fmt: Annotated[str, typer.Option("--format", help="graphml, dot or json.")] = "graphml",
-    phase: Annotated[str, typer.Option(help="prove or disprove.")] = "prove",
+    phase: Annotated[str, typer.Option(help="probe, prove or disprove.")] = "prove",
     output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
 ) -> None:
     """Export a goal's stored search tree from a batch run."""

@@ -111,7 +111,7 @@ def attempt_goal(
     started = time.monotonic()
     budget = settings.search.budget_seconds
     language = site.language
-    searches: list[SearchResult] = []
+    phases: list[tuple[str, SearchResult]] = []
     base = {"file": str(path), "theorem": site.theorem, "line": site.line, "kind": site.kind}
 
     def search(root: Any, seconds: float, phase: str) -> SearchResult:
@@ -122,7 +122,7 @@ def attempt_goal(
             language=language, file_text=context + text, theorem=site.theorem,
             on_event=lambda e: emit(GoalEvent(site, phase, e)),
         )
-        searches.append(result)
+        phases.append((phase, result))
         if memory is not None:
             memory.record(result.tried, result.proof or ())
         return result
@@ -130,44 +130,54 @@ def attempt_goal(
     def finish(status: str, tactics: list[str] | None, message: str) -> GoalResult:
         result = GoalResult(
             **base, status=status, proof=tactics, message=message,
-            seconds=round(time.monotonic() - started, 3), **_merge(searches),
-            trees={p: r.tree for p, r in zip(("prove", "disprove"), searches, strict=False)},
+            seconds=round(time.monotonic() - started, 3), **_merge([r for _, r in phases]),
+            trees={p: r.tree for p, r in phases},
         )
         emit(GoalEvent(site, "done", result=result))
         return result
 
+    def disproved(counter: SearchResult) -> tuple[GoalResult, str] | None:
+        """The verified disproof, a rejection, or None when the search found nothing."""
+        if not counter.proved or counter.proof is None:
+            return None
+        emit(GoalEvent(site, "verify"))
+        inserted = proof.insert_disproof(text, site, counter.proof)
+        if inserted is None:
+            return None
+        name, with_lemma = inserted
+        verdict = proof.verify(
+            prover, path, text, with_lemma, site.theorem, counter.proof, check_axioms_of=name
+        )
+        if verdict.ok:
+            why = f"{name} proves the negation"
+            return finish("disproved", list(counter.proof), why), text
+        return finish("open", None, f"disproof rejected: {verdict.reason}"), text
+
+    def elapsed() -> float:
+        return time.monotonic() - started
+
     try:
         root = prover.open(site, text)
-        disprove = settings.disproof.enabled
-        share = settings.disproof.share if disprove else 0.0
-        found = search(root, budget * (1 - share), "prove")
+        negation = prover.open_negation(site, text) if settings.disproof.enabled else None
+        if negation is not None and settings.disproof.probe > 0:
+            # A short look for a counterexample first: false claims fall fast this way.
+            verdict = disproved(search(negation, budget * settings.disproof.probe, "probe"))
+            if verdict is not None:
+                return verdict
+        share = settings.disproof.share if negation is not None else 0.0
+        found = search(root, budget * (1 - share) - elapsed(), "prove")
         if found.proved and found.proof is not None:
             emit(GoalEvent(site, "verify"))
             spliced = proof.splice(text, site, found.proof)
-            verdict = proof.verify(prover, path, text, spliced, site.theorem, found.proof)
-            if verdict.ok:
+            verdict_ = proof.verify(prover, path, text, spliced, site.theorem, found.proof)
+            if verdict_.ok:
                 return finish("proved", list(found.proof), ""), spliced
-            return finish("open", None, f"proof found but rejected: {verdict.reason}"), text
-        if not disprove:
-            return finish("open", None, f"no proof found ({found.stop_reason})"), text
-        negation = prover.open_negation(site, text)
+            return finish("open", None, f"proof found but rejected: {verdict_.reason}"), text
         if negation is None:
             return finish("open", None, f"no proof found ({found.stop_reason})"), text
-        remaining = budget - (time.monotonic() - started)
-        counter = search(negation, remaining, "disprove")
-        if counter.proved and counter.proof is not None:
-            emit(GoalEvent(site, "verify"))
-            inserted = proof.insert_disproof(text, site, counter.proof)
-            if inserted is not None:
-                name, with_lemma = inserted
-                verdict = proof.verify(
-                    prover, path, text, with_lemma, site.theorem, counter.proof,
-                    check_axioms_of=name,
-                )
-                if verdict.ok:
-                    why = f"{name} proves the negation"
-                    return finish("disproved", list(counter.proof), why), text
-                return finish("open", None, f"disproof rejected: {verdict.reason}"), text
+        verdict = disproved(search(negation, budget - elapsed(), "disprove"))
+        if verdict is not None:
+            return verdict
         return finish("open", None, f"no proof or disproof found ({found.stop_reason})"), text
     except AlphaquantError as e:
         return finish("error", None, str(e)), text

@@ -291,7 +291,7 @@ def find_goal(goals: list[GoalRow], name: str) -> GoalRow:
 
 
 def export_tree(run_dir: Path, name: str, fmt: str, phase: str = "prove") -> str:
-    """The stored search tree of goal ``name`` (phase prove or disprove) as graphml, dot or
+    """The stored search tree of goal ``name`` (phase probe, prove or disprove) as graphml, dot or
     json."""
     if fmt not in TREE_FORMATS:
         raise InputError(f"--format must be one of {', '.join(TREE_FORMATS)}, got {fmt!r}")
