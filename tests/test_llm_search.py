@@ -36,10 +36,10 @@ def serve(answer: str) -> ModelServer:
     return server
 
 
-def search(project: Path, server: ModelServer, *extra: str):
+def search(project: Path, server: ModelServer, *extra: str, env: dict[str, str] | None = None):
     return run_cli(
         "search", "Groq.v", "--config", "config.toml", "--theorem", THEOREM, "--llm", "openai",
-        "--base-url", server.url, "--no-disproof", "--json", *extra, cwd=project,
+        "--base-url", server.url, "--no-disproof", "--json", *extra, cwd=project, env=env,
     )
 
 
@@ -81,13 +81,9 @@ def test_second_identical_search_is_served_from_the_cache(project, tmp_path):
     env = {"ALPHAQUANT_CACHE_DIR": str(tmp_path / "shared-cache")}
     server = serve(answer)
     try:
-        first = run_cli("search", "Groq.v", "--config", "config.toml", "--theorem", THEOREM,
-                        "--llm", "openai", "--base-url", server.url, "--no-disproof", "--json",
-                        "--seed", "3", cwd=project, env=env)
+        first = search(project, server, "--seed", "3", env=env)
         seen = len(server.generations())
-        second = run_cli("search", "Groq.v", "--config", "config.toml", "--theorem", THEOREM,
-                         "--llm", "openai", "--base-url", server.url, "--no-disproof",
-                         "--json", "--seed", "3", cwd=project, env=env)
+        second = search(project, server, "--seed", "3", env=env)
     finally:
         server.stop()
     assert first.returncode == 0 and second.returncode == 0, second.stderr

@@ -22,15 +22,10 @@ def split_header(header: str) -> tuple[str, str, str] | None:
     if not m:
         return None
     name, rest = m.group(1), m.group(2)
-    depth = 0
-    for i, ch in enumerate(rest):
-        if ch in _COQ_OPEN:
-            depth += 1
-        elif ch in _COQ_CLOSE:
-            depth -= 1
-        elif ch == ":" and depth == 0 and rest[i + 1 : i + 2] not in ("=", ">"):
-            return name, rest[:i].strip(), rest[i + 1 :].strip()
-    return None
+    colon = _top_level(rest, ":", _COQ_OPEN, _COQ_CLOSE)
+    if colon is None:
+        return None
+    return name, rest[:colon].strip(), rest[colon + 1 :].strip()
 
 
 def coq_negation(header: str) -> str | None:
@@ -99,16 +94,20 @@ def _lean_parts(header: str) -> tuple[str, str, str] | None:
     return univ, binders, prop
 
 
-def _top_level(text: str, token: str) -> int | None:
-    """Index of the first ``token`` outside brackets (a ``:`` that starts ``:=`` is not one)."""
+def _top_level(
+    text: str, token: str, opening: str | None = None, closing: str | None = None
+) -> int | None:
+    """Index of the first ``token`` outside brackets (a ``:`` that starts ``:=`` or ``:>`` is
+    not one); the brackets default to Lean's."""
+    opening, closing = opening or _OPEN, closing or _CLOSE
     depth = 0
     for i, ch in enumerate(text):
-        if ch in _OPEN:
+        if ch in opening:
             depth += 1
-        elif ch in _CLOSE:
+        elif ch in closing:
             depth -= 1
         elif depth == 0 and text.startswith(token, i):
-            if token == ":" and text.startswith(":=", i):
+            if token == ":" and text.startswith((":=", ":>"), i):
                 continue
             return i
     return None
