@@ -94,8 +94,21 @@ class Prover(Protocol):
         """Check ``text`` as the contents of ``path`` with the prover's kernel, whole."""
         ...
 
-    def axioms(self, path: Path, text: str, theorem: str) -> frozenset[str]:
-        """The axioms the theorem named ``theorem`` in ``text`` depends on."""
+    def untrusted(self, path: Path, original: str, text: str, decl_start: int) -> tuple[str, ...]:
+        """The assumptions the acceptance rule refuses, of the declaration at ``decl_start``.
+
+        ``text`` is the whole file with a proof spliced in, ``original`` the file before the
+        search. The backend resolves the declaration to its fully qualified kernel name
+        (modules, sections, namespaces; an anonymous ``Goal``/``example`` through a named
+        auxiliary copy), asks the kernel for its assumptions, and returns, by fully qualified
+        name, every one outside the allow-list: the prover's own library axioms and the axioms
+        the file itself declared before the search. Remaining holes of the same declaration
+        (other ``admit``/``sorry``) are stood in for by a marker and are not reported; anything
+        they would hide (a ``fix`` in a hole) the kernel checks. () means accepted.
+
+        Raises:
+          FileDoesNotCompile: the probe text does not compile.
+        """
         ...
 
     def close(self) -> None:

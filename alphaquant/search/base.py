@@ -14,6 +14,10 @@ Evaluator = Callable[[ProofState], float]
 # Gate every tactic passes before a prover sees it: None to allow, else the refusal reason.
 Gate = Callable[[str], "str | None"]
 
+# The acceptance rule, asked of every tactic path the prover calls complete (from the search's
+# root): None to accept it as the proof, else why it is refused (then a failed edge).
+Acceptor = Callable[[tuple[str, ...]], "str | None"]
+
 
 # Budgets and constants of one search. Frozen: a run's settings are a value.
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ EventSink = Callable[[SearchEvent], None]
 class Trial:
     state: ProofState
     tactic: str
-    outcome: str  # "solved" | "progress" | "error" | "timeout"
+    outcome: str  # "solved" | "progress" | "error" | "timeout" | "rejected"
     seconds: float
 
 
@@ -64,5 +68,6 @@ class SearchResult:
     errors: int = 0  # tactics the prover rejected
     timeouts: int = 0
     refused: dict[str, int] = field(default_factory=dict)  # sanitizer refusals by reason
+    rejected: int = 0  # complete tactic paths the acceptance rule refused
     tried: tuple[Trial, ...] = ()  # every tactic sent to the prover, in order
     tree: dict[str, Any] | None = None  # the tree as plain data (search/export.py)

@@ -21,6 +21,7 @@ from alphaquant.provers.base import (
     TacticTimeout,
 )
 from alphaquant.search.base import (
+    Acceptor,
     Evaluator,
     EventSink,
     Gate,
@@ -57,6 +58,9 @@ class _Run:
     timeouts: int = 0
     refused: Counter[str] = field(default_factory=Counter)
     tried: list[Trial] = field(default_factory=list)
+    accept: Acceptor | None = None
+    rejected: int = 0
+    accepted: tuple[str, ...] | None = None
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -74,6 +78,7 @@ def run_search(
     theorem: str = "",
     evaluator: Evaluator = goal_size_value,
     on_event: EventSink | None = None,
+    accept: Acceptor | None = None,
     debug: bool = False,
 ) -> SearchResult:
     """Search for a tactic path that closes ``root``.
@@ -89,6 +94,8 @@ def run_search(
       theorem: the declaration's name, as context.
       evaluator: value estimate of new states.
       on_event: receives progress events.
+      accept: the acceptance rule for complete paths; a refused path is a failed edge and the
+        search goes on. The proof returned is then the accepted path itself.
       debug: check the tree's invariants after every step.
 
     Returns:
@@ -96,7 +103,7 @@ def run_search(
     """
     run = _Run(
         prover, source, gate, evaluator, config, language, file_text, theorem,
-        random.Random(config.seed),
+        random.Random(config.seed), accept=accept,
     )
     tree = SearchTree(root, evaluator(root))
     emit = on_event or (lambda _event: None)
@@ -117,6 +124,8 @@ def run_search(
             tree.check_invariants()
         emit(SearchEvent("expand", run.expansions, run.elapsed(), len(tree), action.tactic))
     proof = tree.proof()
+    if proof is not None and accept is not None:
+        proof = run.accepted
     if proof is not None:
         stop = "solved"
         emit(SearchEvent("solved", run.expansions, run.elapsed(), len(tree), " ".join(proof)))
@@ -132,6 +141,7 @@ def run_search(
         errors=run.errors,
         timeouts=run.timeouts,
         refused=dict(run.refused),
+        rejected=run.rejected,
         tried=tuple(run.tried),
         tree=tree_json(tree),
     )
@@ -248,6 +258,14 @@ def expand(tree: SearchTree, run: _Run, key: ProofState, action: Action) -> floa
         run.tried.append(Trial(key, action.tactic, kind, seconds))
 
     if isinstance(outcome, Solved):
+        if run.accept is not None:
+            path = (*key.path, action.tactic)
+            reason = run.accept(path)
+            if reason is not None:
+                run.rejected += 1
+                record("rejected")
+                return _fail(tree, key, node, action, f"refused: {reason}")
+            run.accepted = path
         tree.add_solved(key, action)
         record("solved")
         return 1.0
