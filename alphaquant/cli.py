@@ -109,6 +109,7 @@ def search(
             "goals": [g.to_json() for g in result.goals],
             "written": result.backup is not None,
             "backup": str(result.backup) if result.backup else None,
+            "write_error": result.write_error,
         }
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
     else:
@@ -120,6 +121,9 @@ def search(
                 out.print(f"wrote {path} (backup: {result.backup})")
             elif result.diff:
                 sys.stdout.write(result.diff)
+    if result.write_error is not None:
+        err.print(f"alphaquant: {result.write_error}", markup=False, highlight=False)
+        raise typer.Exit(2)
     closed = all(g.status in ("proved", "disproved") for g in result.goals)
     raise typer.Exit(0 if closed else 1)
 

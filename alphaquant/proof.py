@@ -2,25 +2,25 @@
 
 A proof counts only when the prover's kernel accepts the whole file with the proof spliced in, the
 file holds one hole fewer than before (nothing new was left open), no spliced tactic fails the
-sanitizer, and the theorem depends on no axiom beyond those the file's libraries bring.
+sanitizer, and the proved declaration, by its fully qualified kernel name, rests on nothing
+outside the prover's allow-list (``Prover.untrusted``). Write-back never loses an edit: the file
+must still hold what the search started from, byte for byte.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from alphaquant.errors import FileDoesNotCompile
 from alphaquant.goals import GoalSite, locate
 from alphaquant.provers.base import Prover
 from alphaquant.provers.negation import coq_negation, lean_negation, lean_universes
 from alphaquant.tactics.sanitize import check_tactic, clean_tactic
-
-LEAN_STANDARD_AXIOMS = frozenset({"propext", "Classical.choice", "Quot.sound"})
 
 
 # The verdict on a spliced proof.
@@ -105,62 +105,32 @@ def insert_disproof(text: str, site: GoalSite, tactics: tuple[str, ...]) -> tupl
     return name, text[: site.decl_start] + source + text[site.decl_start :]
 
 
-def project_modules(path: Path) -> frozenset[str]:
-    """Module names of the project's own files (siblings and _CoqProject logical names)."""
-    root = path.resolve().parent
-    names = {p.stem for p in root.rglob("*.v")} | {p.stem for p in root.rglob("*.lean")}
-    project = root / "_CoqProject"
-    if project.exists():
-        names |= set(re.findall(r"-[QR]\s+\S+\s+(\S+)", project.read_text(encoding="utf-8")))
-    return frozenset(names)
-
-
-def axiom_allowed(name: str, *, language: str, own_modules: frozenset[str],
-                  declared: frozenset[str]) -> bool:
-    """Whether a proof may depend on axiom ``name``.
-
-    Lean: only propext, Classical.choice and Quot.sound. Coq: axioms of libraries outside the
-    project (the Reals library's own, say), and axioms the file itself declared before the
-    search; never an Admitted lemma of the file or of the project.
-    """
-    if language == "lean":
-        return name in LEAN_STANDARD_AXIOMS
-    if " [" in name:  # unsafe fixpoints, type-in-type, assumed positivity
-        return False
-    if "." not in name:
-        return name in declared
-    return not any(part in own_modules for part in name.split(".")[:-1])
-
-
-def declared_axioms(text: str) -> frozenset[str]:
-    """Names the Coq text itself declares with Axiom/Parameter/Conjecture (not Admitted)."""
-    return frozenset(
-        re.findall(r"^\s*(?:Axiom|Axioms|Parameter|Parameters|Conjecture)\s+([A-Za-z_][\w']*)",
-                   text, flags=re.MULTILINE)
-    )
-
-
 def verify(
     prover: Prover,
     path: Path,
     original: str,
     spliced: str,
-    theorem: str,
     tactics: tuple[str, ...],
+    decl_start: int,
     *,
-    check_axioms_of: str | None = None,
+    holes_closed: int = 1,
 ) -> Verdict:
-    """Decide whether ``spliced`` (``original`` with ``tactics`` spliced in) is an honest proof.
+    """Decide whether ``spliced`` (``original`` with ``tactics`` put in) is an honest proof.
+
+    The one acceptance rule: every tactic passes the sanitizer; the file has exactly
+    ``holes_closed`` holes fewer; the prover's kernel checks the whole file; and the declaration
+    at ``decl_start`` of ``spliced``, by its fully qualified kernel name, rests on nothing the
+    prover's allow-list refuses (``Prover.untrusted``).
 
     Args:
       prover: the kernel that re-checks the whole file.
       path: the file's path (for the prover's project context).
       original: the text before splicing.
       spliced: the text after splicing.
-      theorem: the declaration the proof belongs to.
       tactics: the spliced tactics.
-      check_axioms_of: the declaration whose axioms to inspect (defaults to ``theorem`` when
-        that declaration is now closed).
+      decl_start: offset in ``spliced`` of the declaration the proof belongs to (for a
+        disproof: of the inserted lemma).
+      holes_closed: holes the splice closes (1 for a proof, 0 for a disproof lemma).
 
     Returns:
       A Verdict; ``reason`` says what failed.
@@ -171,25 +141,19 @@ def verify(
         if reason is not None:
             return Verdict(False, f"tactic refused ({reason}): {tactic}")
     before, after = locate(original, path), locate(spliced, path)
-    if check_axioms_of is None and len(after) != len(before) - 1:
-        return Verdict(False, "the spliced proof leaves a hole open")
-    if check_axioms_of is not None and len(after) != len(before):
-        return Verdict(False, "the disproof leaves a hole open")
+    if len(after) != len(before) - holes_closed:
+        return Verdict(False, "the spliced proof leaves a hole open" if holes_closed
+                       else "the disproof leaves a hole open")
     check = prover.check_file(path, spliced)
     if not check.ok:
         where = f" (line {check.line})" if check.line else ""
         return Verdict(False, f"the whole file does not check{where}: {check.message}")
-    target = check_axioms_of or theorem
-    still_open = any(s.theorem == target for s in after)
-    if target and not still_open:
-        own = project_modules(path)
-        declared = declared_axioms(original)
-        bad = sorted(
-            a for a in prover.axioms(path, spliced, target)
-            if not axiom_allowed(a, language=language, own_modules=own, declared=declared)
-        )
-        if bad:
-            return Verdict(False, f"depends on axioms the file did not use: {', '.join(bad)}")
+    try:
+        bad = prover.untrusted(path, original, spliced, decl_start)
+    except FileDoesNotCompile as e:
+        return Verdict(False, f"its assumptions could not be checked: {e}")
+    if bad:
+        return Verdict(False, f"rests on what the acceptance rule refuses: {', '.join(bad)}")
     return Verdict(True)
 
 
@@ -203,24 +167,108 @@ def unified_diff(path: Path, old: str, new: str) -> str:
     )
 
 
-def write_atomic(path: Path, text: str, *, backup: bool = True) -> Path | None:
-    """Replace the file's contents atomically; keep ``<name>.orig.bak`` first if asked.
+# Why a write-back did not happen.
+class WriteRefused(Exception):
+    pass
+
+
+def combine(text: str, proofs: list[tuple[GoalSite, tuple[str, ...]]]) -> tuple[str, list[int]]:
+    """``text`` with every proof spliced in, and each proof's declaration offset in the result.
+
+    Splices go last site first, so earlier offsets stay valid; a declaration's offset moves by
+    the growth of every splice before it.
+    """
+    out = text
+    for site, tactics in sorted(proofs, key=lambda p: p[0].start, reverse=True):
+        out = splice(out, site, tactics)
+    growth = [(site.start, len(splice(text, site, tactics)) - len(text))
+              for site, tactics in proofs]
+    starts = [site.decl_start + sum(g for at, g in growth if at < site.decl_start)
+              for site, _ in proofs]
+    return out, starts
+
+
+def write_atomic(path: Path, text: str, *, expected: str | None = None,
+                 backup: bool = True) -> Path | None:
+    """Replace the file's contents atomically, keeping a backup of what it held.
+
+    A symlink is written through to its target. The backup is ``<name>.orig.bak``, or, when
+    that exists already (an earlier ``--write``), ``<name>.orig.bak.1``, ``.2``, …: the first
+    backup is never overwritten.
+
+    Args:
+      path: the file.
+      text: its new contents.
+      expected: what the file must hold byte for byte at the moment of writing (the text the
+        search started from); anything else means the user edited it meanwhile.
+      backup: keep a backup first.
 
     Returns:
       The backup's path, or None.
+
+    Raises:
+      WriteRefused: the file changed on disk, or cannot be written (the message says which).
     """
+    target = path.resolve()
+    try:
+        current = target.read_bytes()
+    except OSError as e:
+        raise WriteRefused(f"cannot read {path}: {e.strerror or e}") from None
+    if expected is not None and current != expected.encode("utf-8"):
+        raise WriteRefused(f"{path} changed on disk since the search began")
+    if not os.access(target, os.W_OK) or not os.access(target.parent, os.W_OK):
+        raise WriteRefused(f"cannot write {path}: permission denied")
     saved = None
-    if backup:
-        saved = path.with_name(path.name + ".orig.bak")
-        shutil.copy2(path, saved)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        if backup:
+            saved = _free_backup(target)
+            shutil.copy2(target, saved)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as e:
+        raise WriteRefused(f"cannot write {path}: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
-        shutil.copymode(path, tmp)
-        os.replace(tmp, path)
+        shutil.copymode(target, tmp)
+        if expected is not None and target.read_bytes() != expected.encode("utf-8"):
+            raise WriteRefused(f"{path} changed on disk since the search began")
+        os.replace(tmp, target)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise WriteRefused(f"cannot write {path}: {e.strerror or e}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return saved
 
+
+def _free_backup(target: Path) -> Path:
+    first = target.with_name(target.name + ".orig.bak")
+    if not first.exists():
+        return first
+    k = 1
+    while (candidate := target.with_name(f"{target.name}.orig.bak.{k}")).exists():
+        k += 1
+    return candidate
+
+
+def write_side_file(path: Path, proofs: list[tuple[str, int, list[str]]]) -> Path | None:
+    """Keep proofs that could not be written in ``<name>.proofs`` beside the file (or in the
+    working directory when the file's folder is not writable); None if neither can be written.
+
+    Args:
+      path: the source file.
+      proofs: (theorem, line, tactics) of each proof.
+    """
+    lines = [f"(* proofs alphaquant found for {path.name}; the file was not changed *)"]
+    for theorem, line, tactics in proofs:
+        lines.append(f"\n{theorem or '(anonymous)'} (line {line}):\n  " + "\n  ".join(tactics))
+    body = "\n".join(lines) + "\n"
+    for candidate in (path.resolve().with_name(path.name + ".proofs"),
+                      Path.cwd() / (path.name + ".proofs")):
+        try:
+            candidate.write_text(body, encoding="utf-8")
+            return candidate
+        except OSError:
+            continue
+    return None

@@ -52,3 +52,13 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
         [sys.executable, "-m", "alphaquant", *args], cwd=cwd, capture_output=True, text=True,
         timeout=timeout, env={**os.environ, "COLUMNS": "200", **(env or {})},
     )
+
+
+SUMMARY: list[str] = []  # lines a test wants shown after the run (the attack corpus's counts)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    import tests.conftest as shared  # the module the tests import, whatever pytest named this one
+
+    for line in shared.SUMMARY:
+        terminalreporter.write_line(line)

@@ -21,11 +21,11 @@ from alphaquant.provers.coq import (
     CoqProver,
     coq_status,
     one_tactic_sentence,
-    parse_assumptions,
     parse_goals,
     read_reply,
     split_sentences,
 )
+from alphaquant.provers.coq_trust import parse_assumptions
 from tests.conftest import needs_coq
 
 
@@ -143,12 +143,11 @@ t2 : 1 = 1
 
 
 def test_parse_assumptions_multiline_entries() -> None:
-    assert parse_assumptions(ASSUMPTIONS) == {
-        "ClassicalDedekindReals.sig_forall_dec",
-        "FunctionalExtensionality.functional_extensionality_dep",
-        "t2",
-    }
-    assert parse_assumptions("Closed under the global context\n") == frozenset()
+    axioms, unsafe = parse_assumptions(ASSUMPTIONS)
+    assert axioms == ["ClassicalDedekindReals.sig_forall_dec",
+                      "FunctionalExtensionality.functional_extensionality_dep", "t2"]
+    assert unsafe == []
+    assert parse_assumptions("Closed under the global context\n") == ([], [])
 
 
 def test_not_installed_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -370,11 +369,16 @@ def test_axioms_reals_and_admitted(tmp_path: Path, prover: CoqProver) -> None:
             "Proof. split. apply abs_nonneg. apply helper. Qed.\n\n"
             "Lemma closed : (2 = 2)%nat.\nProof. reflexivity. Qed.\n")
     path = write(tmp_path, "Ax.v", text)
-    reals = {"ClassicalDedekindReals.sig_forall_dec",
-             "FunctionalExtensionality.functional_extensionality_dep"}
-    uses = prover.axioms(path, text, "uses")
-    assert reals <= uses and "helper" in uses
-    assert prover.axioms(path, text, "closed") == frozenset()
+    at = {s: text.index(f"Lemma {s} ") for s in ("uses", "closed", "abs_nonneg")}
+    found = prover._trust.assumptions(path, text, at["uses"])
+    assert found.declaration == "Ax.uses"
+    assert {"Coq.Reals.ClassicalDedekindReals.sig_forall_dec",
+            "Coq.Logic.FunctionalExtensionality.functional_extensionality_dep",
+            "Ax.helper"} <= set(found.axioms)
+    assert prover.untrusted(path, text, text, at["uses"]) == ("Ax.helper",)
+    assert prover.untrusted(path, text, text, at["abs_nonneg"]) == ()
+    closed = prover._trust.assumptions(path, text, at["closed"])
+    assert closed.axioms == () and closed.unsafe == ()
 
 
 @pytest.mark.coq
@@ -395,8 +399,8 @@ def test_project_dependencies_are_built_and_required(tmp_path: Path, prover: Coq
                                                          "reflexivity."))
     proved = use.replace("  Admitted.", "  split. apply three_pos. reflexivity. Qed.")
     assert prover.check_file(path, proved).ok
-    assert "Base.three_pos" in prover.axioms(path, proved, "use") or \
-        "three_pos" in prover.axioms(path, proved, "use")
+    at = proved.index("Lemma use ")
+    assert prover.untrusted(path, use, proved, at) == ("Quant.Base.three_pos",)
     assert not (tmp_path / "theories" / "Use.vo").exists()  # the checked copy lives elsewhere
 
 

@@ -59,7 +59,7 @@ def test_finds_a_proof_that_needs_three_tactics_and_coqc_accepts_it(tmp_path):
     assert len(result.proof) >= 3
     spliced = splice(CONJ, site, result.proof)
     with CoqProver(path) as prover:
-        assert verify(prover, path, CONJ, spliced, site.theorem, result.proof).ok
+        assert verify(prover, path, CONJ, spliced, result.proof, site.decl_start).ok
 
 
 def test_same_seed_same_search(tmp_path):

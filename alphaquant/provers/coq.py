@@ -41,7 +41,7 @@ from alphaquant.errors import (
     ProverNotInstalled,
     ProverStartError,
 )
-from alphaquant.goals import GoalSite
+from alphaquant.goals import GoalSite, locate
 from alphaquant.provers.base import (
     FileCheck,
     Outcome,
@@ -58,8 +58,8 @@ from alphaquant.provers.coq_project import (
     build_dependencies,
     find_project,
     first_error,
-    run_tool,
 )
+from alphaquant.provers.coq_trust import CoqTrust, compile_copy, refused
 from alphaquant.provers.negation import coq_negation
 from alphaquant.tactics.sanitize import check_tactic
 
@@ -553,6 +553,8 @@ class CoqProver:
       check_timeout: seconds for each coqc / coqdep run.
       max_restarts: restarts in a row (with exponential backoff) before ProverCrashed.
       backoff: first backoff delay in seconds (the first restart is immediate).
+      allowed_axioms: fully qualified axiom names a proof may rest on besides the standard
+        library's and the file's own declared axioms.
     """
 
     name = "coq"
@@ -569,6 +571,7 @@ class CoqProver:
         check_timeout: float = 900.0,
         max_restarts: int = 3,
         backoff: float = 0.5,
+        allowed_axioms: frozenset[str] = frozenset(),
     ) -> None:
         coqtop = shutil.which("coqtop")
         if coqtop is None:
@@ -585,6 +588,9 @@ class CoqProver:
         self._coqtop = coqtop
         self._coqc = shutil.which("coqc") or "coqc"
         self._coqdep = shutil.which("coqdep") or "coqdep"
+        self.allowed_axioms = allowed_axioms
+        self._trust = CoqTrust(self._coqc, self._coqdep, check_timeout)
+        self._scratch: str | None = None
         self._lock = threading.RLock()
         self._proc: CoqTop | None = None
         self._project: CoqProject | None = None
@@ -758,36 +764,13 @@ class CoqProver:
         message, line = first_error(run.stderr + "\n" + run.stdout, copy)
         return FileCheck(False, message, line)
 
-    def axioms(self, path: Path, text: str, theorem: str) -> frozenset[str]:
-        """The assumptions ``Print Assumptions <theorem>`` lists after compiling ``text``.
-
-        Axioms and Admitted lemmas come by name (``ClassicalDedekindReals.sig_forall_dec``);
-        reliance on unsafe fixpoints, type-in-type or assumed positivity comes as
-        ``name [<what>]``. Closed theorems give the empty set.
-
-        Raises:
-          FileDoesNotCompile: the text (with the Print command) does not compile.
-        """
+    def untrusted(self, path: Path, original: str, text: str, decl_start: int) -> tuple[str, ...]:
+        """The assumptions of the declaration at ``decl_start`` the acceptance rule refuses,
+        by fully qualified kernel name (see provers/coq_trust.py)."""
         self._require_installed()
-        project = find_project(path)
-        marker = f"aq_assumptions_marker_{os.getpid()}_{int(time.time() * 1000) % 10**9}"
-        probe = (f"{text}\nDefinition {marker} := 0.\nPrint {marker}.\n"
-                 f"Print Assumptions {theorem}.\n")
-        with tempfile.TemporaryDirectory(prefix="alphaquant-coq-") as tmp:
-            copy = Path(tmp) / path.name
-            copy.write_text(probe, encoding="utf-8")
-            build_dependencies(project, copy, coqc=self._coqc, coqdep=self._coqdep,
-                               timeout=self.check_timeout)
-            run = self._coqc_copy(project, path, copy)
-        if run.returncode != 0:
-            message, line = first_error(run.stderr + "\n" + run.stdout, copy)
-            where = f" (line {line})" if line else ""
-            raise FileDoesNotCompile(
-                f"Print Assumptions {theorem} failed{where}: {' '.join(message.split())}"
-            )
-        out = run.stdout
-        at = out.rfind(f"{marker} = 0")
-        return parse_assumptions(out[at:] if at >= 0 else out)
+        holes = [(s.start, s.end) for s in locate(text, path) if s.kind == "admit"]
+        found = self._trust.assumptions(path, text, decl_start, holes)
+        return refused(found, path=path, original=original, allowed=self.allowed_axioms)
 
     # -- helpers for open / apply
 
@@ -904,8 +887,11 @@ class CoqProver:
     def _start(self, project: CoqProject) -> None:
         self._kill()
         argv = [self._coqtop, "-emacs", *project.flags]
+        # coqtop runs in a scratch folder of its own: tactic caches (.lia.cache) stay out of
+        # the user's project and go with the process.
+        self._scratch = tempfile.mkdtemp(prefix="alphaquant-coqtop-")
         try:
-            proc = CoqTop(argv, project.root)
+            proc = CoqTop(argv, Path(self._scratch))
         except OSError as e:
             raise ProverStartError(f"could not start coqtop: {e}") from None
         self._proc = proc
@@ -930,6 +916,9 @@ class CoqProver:
         self._proc = None
         self._line = []
         proc.kill()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
     def _after_failure(self, failures: int, error: Exception) -> int:
         """Kill the broken process; wait before the next try; ProverCrashed when out of tries."""
@@ -1061,10 +1050,7 @@ class CoqProver:
     # -- coqc
 
     def _coqc_copy(self, project: CoqProject, path: Path, copy: Path) -> ToolRun:
-        logical = project.logical_dir(path)
-        mapping = ["-Q", str(copy.parent), logical] if logical is not None else []
-        argv = [self._coqc, *project.flags, *mapping, str(copy)]
-        return run_tool(argv, project.root, self.check_timeout)
+        return compile_copy(self._coqc, project, path, copy, self.check_timeout)
 
 
 _SECTION_VARS = {"Variable", "Variables", "Hypothesis", "Hypotheses", "Context"}
@@ -1097,30 +1083,3 @@ def _in_section_with_variables(sentences: tuple[Sentence, ...]) -> bool:
         elif head in _SECTION_VARS and stack and stack[-1][0] == "section":
             stack[-1][2] = True
     return any(kind == "section" and has for kind, _, has in stack)
-
-
-def parse_assumptions(output: str) -> frozenset[str]:
-    """The names in ``Print Assumptions`` output; entries may span lines.
-
-    ``Axioms:`` entries come by name; entries of the unsafe sections (unsafe fixpoints,
-    type-in-type, assumed positivity) as ``name [section title]``.
-    """
-    if "Closed under the global context" in output and "Axioms:" not in output:
-        return frozenset()
-    names: set[str] = set()
-    section: str | None = None
-    for line in output.splitlines():
-        if not line.strip():
-            continue
-        if line[0].isspace():
-            continue  # a continuation of the previous entry's type
-        if line.rstrip().endswith(":") and " : " not in line:
-            section = line.rstrip()[:-1]
-            continue
-        if section is None or section == "Section Variables":
-            continue
-        name = line.split(" : ", 1)[0].strip()
-        if not name:
-            continue
-        names.add(name if section == "Axioms" else f"{name} [{section}]")
-    return frozenset(names)

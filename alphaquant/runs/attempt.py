@@ -53,6 +53,7 @@ class GoalResult:
     errors: int = 0
     timeouts: int = 0
     refused: dict[str, int] = field(default_factory=dict)
+    rejected: int = 0  # complete paths the acceptance rule refused
     tactics_tried: int = 0
     trees: dict[str, Any] = field(default_factory=dict, repr=False)  # phase -> tree data
 
@@ -75,6 +76,7 @@ def _merge(results: list[SearchResult]) -> dict[str, Any]:
         "errors": sum(r.errors for r in results),
         "timeouts": sum(r.timeouts for r in results),
         "refused": refused,
+        "rejected": sum(r.rejected for r in results),
         "tactics_tried": sum(len(r.tried) for r in results),
     }
 
@@ -114,13 +116,38 @@ def attempt_goal(
     phases: list[tuple[str, SearchResult]] = []
     base = {"file": str(path), "theorem": site.theorem, "line": site.line, "kind": site.kind}
 
+    verdicts: dict[tuple[str, tuple[str, ...]], proof.Verdict] = {}
+
+    def judged(kind: str, tactics: tuple[str, ...]) -> tuple[proof.Verdict, str]:
+        """The acceptance rule's verdict on a complete path, and the text it would leave."""
+        if kind == "prove":
+            spliced = proof.splice(text, site, tactics)
+            holes = 1
+        else:
+            inserted = proof.insert_disproof(text, site, tactics)
+            if inserted is None:
+                return proof.Verdict(False, "the negation cannot be stated"), text
+            spliced, holes = inserted[1], 0
+        key = (kind, tactics)
+        if key not in verdicts:
+            emit(GoalEvent(site, "verify"))
+            verdicts[key] = proof.verify(prover, path, text, spliced, tactics,
+                                         site.decl_start, holes_closed=holes)
+        return verdicts[key], spliced
+
     def search(root: Any, seconds: float, phase: str) -> SearchResult:
         config = dataclasses.replace(settings.search, budget_seconds=max(seconds, 0.5))
+        kind = "prove" if phase == "prove" else "disprove"
+
+        def accept(tactics: tuple[str, ...]) -> str | None:
+            verdict, _ = judged(kind, tactics)
+            return None if verdict.ok else verdict.reason
+
         result = run_search(
             prover, source, root, config,
             gate=lambda t: check_tactic(t, language),
             language=language, file_text=context + text, theorem=site.theorem,
-            on_event=lambda e: emit(GoalEvent(site, phase, e)),
+            on_event=lambda e: emit(GoalEvent(site, phase, e)), accept=accept,
         )
         phases.append((phase, result))
         if memory is not None:
@@ -137,21 +164,22 @@ def attempt_goal(
         return result
 
     def disproved(counter: SearchResult) -> tuple[GoalResult, str] | None:
-        """The verified disproof, a rejection, or None when the search found nothing."""
+        """The accepted disproof, or None when the search found none."""
         if not counter.proved or counter.proof is None:
             return None
-        emit(GoalEvent(site, "verify"))
-        inserted = proof.insert_disproof(text, site, counter.proof)
-        if inserted is None:
-            return None
-        name, with_lemma = inserted
-        verdict = proof.verify(
-            prover, path, text, with_lemma, site.theorem, counter.proof, check_axioms_of=name
-        )
-        if verdict.ok:
-            why = f"{name} proves the negation"
-            return finish("disproved", list(counter.proof), why), text
-        return finish("open", None, f"disproof rejected: {verdict.reason}"), text
+        verdict, _ = judged("disprove", counter.proof)
+        if not verdict.ok:  # cannot happen: the search returns accepted paths only
+            return finish("open", None, f"disproof rejected: {verdict.reason}"), text
+        name = f"aq_disproof_{site.theorem or 'goal'}"
+        return finish("disproved", list(counter.proof), f"{name} proves the negation"), text
+
+    def refusals() -> str:
+        """What the acceptance rule refused, for the message of a goal left open."""
+        refused = [v.reason for v in verdicts.values() if not v.ok]
+        if not refused:
+            return ""
+        paths = "path" if len(refused) == 1 else "paths"
+        return f"; {len(refused)} complete {paths} refused, last: {refused[-1]}"
 
     def elapsed() -> float:
         return time.monotonic() - started
@@ -167,17 +195,16 @@ def attempt_goal(
         share = settings.disproof.share if negation is not None else 0.0
         found = search(root, budget * (1 - share) - elapsed(), "prove")
         if found.proved and found.proof is not None:
-            emit(GoalEvent(site, "verify"))
-            spliced = proof.splice(text, site, found.proof)
-            verdict_ = proof.verify(prover, path, text, spliced, site.theorem, found.proof)
+            verdict_, spliced = judged("prove", found.proof)
             if verdict_.ok:
                 return finish("proved", list(found.proof), ""), spliced
             return finish("open", None, f"proof found but rejected: {verdict_.reason}"), text
         if negation is None:
-            return finish("open", None, f"no proof found ({found.stop_reason})"), text
+            return finish("open", None, f"no proof found ({found.stop_reason}){refusals()}"), text
         verdict = disproved(search(negation, budget - elapsed(), "disprove"))
         if verdict is not None:
             return verdict
-        return finish("open", None, f"no proof or disproof found ({found.stop_reason})"), text
+        return finish("open", None,
+                      f"no proof or disproof found ({found.stop_reason}){refusals()}"), text
     except AlphaquantError as e:
         return finish("error", None, str(e)), text

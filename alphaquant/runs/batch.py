@@ -42,7 +42,7 @@ from typing import Any, Protocol
 
 from alphaquant import proof
 from alphaquant.config import CONFIG_DIR, Settings, apply_overrides, load_settings
-from alphaquant.errors import AlphaquantError, InputError
+from alphaquant.errors import AlphaquantError, FileDoesNotCompile, InputError
 from alphaquant.goals import GoalSite, locate
 from alphaquant.provers.registry import LANGUAGES, language_of, make_prover
 from alphaquant.runs.attempt import GoalResult, attempt_goal
@@ -817,31 +817,25 @@ def _pick(queue_: deque[GoalRow], last_file: str | None, busy: set[str]) -> Goal
 # -- write-back --------------------------------------------------------------------------------
 
 
-def combine(text: str, proofs: list[tuple[GoalSite, list[str]]]) -> str:
-    """``text`` with every proof spliced in, last site first, so earlier offsets stay valid."""
-    for site, tactics in sorted(proofs, key=lambda p: p[0].start, reverse=True):
-        text = proof.splice(text, site, tuple(tactics))
-    return text
-
-
-def check_combined(prover: Any, path: Path, original: str, combined: str, count: int,
-                   theorems: list[str]) -> proof.Verdict:
-    """Whether the file with ``count`` proofs spliced in checks whole, with one hole fewer per
-    proof and no theorem depending on an axiom the file did not have."""
-    if len(locate(combined, path)) != len(locate(original, path)) - count:
+def check_combined(prover: Any, path: Path, original: str,
+                   proofs: list[tuple[GoalSite, tuple[str, ...]]]) -> proof.Verdict:
+    """Whether the file with every proof spliced in checks whole, with one hole fewer per proof,
+    and every proved declaration passes the acceptance rule by its kernel name."""
+    combined, starts = proof.combine(original, proofs)
+    if len(locate(combined, path)) != len(locate(original, path)) - len(proofs):
         return proof.Verdict(False, "the combined proofs do not close exactly their goals")
     check = prover.check_file(path, combined)
     if not check.ok:
         where = f" (line {check.line})" if check.line else ""
         return proof.Verdict(False, f"the whole file does not check{where}: {check.message}")
-    language = language_of(path)
-    own, declared = proof.project_modules(path), proof.declared_axioms(original)
-    still_open = {s.theorem for s in locate(combined, path)}
-    for theorem in sorted(set(theorems) - still_open):
-        bad = sorted(a for a in prover.axioms(path, combined, theorem) if not proof.axiom_allowed(
-            a, language=language, own_modules=own, declared=declared))
+    for (site, _), start in sorted(zip(proofs, starts, strict=True), key=lambda p: p[1]):
+        try:
+            bad = prover.untrusted(path, original, combined, start)
+        except FileDoesNotCompile as e:
+            return proof.Verdict(False, f"{site.theorem}: assumptions not checked: {e}")
         if bad:
-            return proof.Verdict(False, f"{theorem} depends on new axioms: {', '.join(bad)}")
+            return proof.Verdict(False, f"{site.theorem} rests on what the acceptance rule "
+                                        f"refuses: {', '.join(bad)}")
     return proof.Verdict(True)
 
 
@@ -874,32 +868,38 @@ def write_back(store: RunStore, settings: Settings,
 
 def _write_file(path: Path, original: str, proofs: list[tuple[GoalSite, list[str]]],
                 settings: Settings) -> tuple[str, str]:
-    combined = combine(original, proofs)
+    chosen = [(site, tuple(tactics)) for site, tactics in proofs]
+    combined, _ = proof.combine(original, chosen)
     current = path.read_text(encoding="utf-8") if path.is_file() else None
     if current == combined:
         return "unchanged", "already holds these proofs"
     if current != original:
-        return "skipped", "the file changed on disk since the run began"
+        return "skipped", _kept_aside(path, proofs, "the file changed on disk since the run began")
     prover = make_prover(path, settings.prover)
     try:
-        theorems = [s.theorem for s, _ in proofs]
-        verdict = check_combined(prover, path, original, combined, len(proofs), theorems)
+        verdict = check_combined(prover, path, original, chosen)
         if not verdict.ok:
-            return "kept", _culprit(prover, path, original, proofs, verdict.reason)
+            return "kept", _culprit(prover, path, original, chosen, verdict.reason)
     finally:
         prover.close()
-    backup = proof.write_atomic(path, combined)
+    try:
+        backup = proof.write_atomic(path, combined, expected=original)
+    except proof.WriteRefused as e:
+        return "skipped", _kept_aside(path, proofs, str(e))
     return "written", f"{len(proofs)} proof{'s' if len(proofs) != 1 else ''}; backup {backup}"
 
 
+def _kept_aside(path: Path, proofs: list[tuple[GoalSite, list[str]]], why: str) -> str:
+    side = proof.write_side_file(path, [(s.theorem, s.line, t) for s, t in proofs])
+    return f"{why}; nothing written" + (f", proofs kept in {side}" if side else "")
+
+
 def _culprit(prover: Any, path: Path, original: str,
-             proofs: list[tuple[GoalSite, list[str]]], reason: str) -> str:
+             proofs: list[tuple[GoalSite, tuple[str, ...]]], reason: str) -> str:
     """Which proof breaks the file: add them one by one, in file order, re-checking each time."""
     ordered = sorted(proofs, key=lambda p: p[0].start)
     for k in range(1, len(ordered) + 1):
-        subset = ordered[:k]
-        text = combine(original, subset)
-        verdict = check_combined(prover, path, original, text, k, [s.theorem for s, _ in subset])
+        verdict = check_combined(prover, path, original, ordered[:k])
         if not verdict.ok:
             site = ordered[k - 1][0]
             return (f"original kept: the proof of {site.theorem} (line {site.line}) breaks the "

@@ -29,6 +29,7 @@ class FileResult:
     original: str
     final: str
     backup: Path | None = None  # set when --write wrote the file
+    write_error: str | None = None  # why --write wrote nothing (the proofs are in the results)
 
     @property
     def diff(self) -> str:
@@ -109,7 +110,7 @@ def close_given_up_proof(
         return GoalResult(**base, status="open",
                           message="waits for the admit holes of this proof"), text
     closed = proof.splice(text, site, ())
-    verdict = proof.verify(prover, path, text, closed, site.theorem, ())
+    verdict = proof.verify(prover, path, text, closed, (), site.decl_start)
     if verdict.ok:
         return GoalResult(**base, status="proved", proof=[],
                           message="every admit of this proof was proved; Qed closes it"), closed
@@ -181,5 +182,13 @@ def search_file(
     finally:
         if prover is None:
             session.close()
-    backup = proof.write_atomic(path, text) if write and text != original else None
-    return FileResult(path, results, original, text, backup)
+    backup, write_error = None, None
+    if write and text != original:
+        try:
+            backup = proof.write_atomic(path, text, expected=original)
+        except proof.WriteRefused as e:
+            proved = [(r.theorem, r.line, r.proof or []) for r in results if r.status == "proved"]
+            side = proof.write_side_file(path, proved)
+            kept = f"; the proofs are kept in {side}" if side else ""
+            write_error = f"nothing written: {e}{kept}"
+    return FileResult(path, results, original, text, backup, write_error)
