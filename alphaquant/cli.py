@@ -296,6 +296,20 @@ def tree(
     _write_text(text, output)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C: provers close, temporary folders are removed."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Entry point of the `alphaquant` script."""
-    app()
+    import signal
+    import sqlite3
+
+    signal.signal(signal.SIGTERM, _terminated)
+    try:
+        app()
+    except sqlite3.DatabaseError as e:
+        err.print(f"alphaquant: error: run store is damaged: {e}", markup=False,
+                  highlight=False, soft_wrap=True)
+        sys.exit(2)

@@ -4,14 +4,14 @@
 file's directory as the project, as ``coqc`` run there would). ``build_dependencies`` compiles,
 in ``coqdep`` order, every project file the given text needs whose ``.vo`` is missing or older
 than its source or its own dependencies; build products land next to the sources, where ``coqc``
-puts them. Builds of one project are serialised across processes with a lock file in the
-system's temporary directory.
+puts them. Builds of one project are serialised across processes by a lock on the project's
+folder itself (no lock file). Every tool runs inside a scratch folder, never the user's project,
+so tactic caches (``.lia.cache``, ``.nia.cache``) do not land there.
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import re
 import shlex
@@ -204,15 +204,17 @@ def coqdep_graph(
 
 @contextmanager
 def build_lock(project: CoqProject) -> Iterator[None]:
-    """Serialise builds of one project across processes (a lock file outside the project)."""
-    key = hashlib.sha1(str(project.root).encode()).hexdigest()[:16]
-    lock_path = Path(tempfile.gettempdir()) / f"alphaquant-coq-build-{key}.lock"
-    with open(lock_path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    """Serialise builds of one project across processes: an advisory lock on the project's own
+    folder, so that no lock file is left anywhere."""
+    fd = os.open(project.root, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _stale(source: Path, deps: list[Path]) -> bool:
@@ -267,7 +269,8 @@ def build_dependencies(
         for source in order:
             if source == target.resolve() or not _stale(source, graph.get(source, [])):
                 continue
-            run = run_tool([coqc, *project.flags, str(source)], project.root, timeout)
+            with tempfile.TemporaryDirectory(prefix="alphaquant-coqc-") as scratch:
+                run = run_tool([coqc, *project.flags, str(source)], Path(scratch), timeout)
             if run.returncode != 0:
                 if run.timed_out:
                     raise FileDoesNotCompile(

@@ -32,6 +32,7 @@ import multiprocessing as mp
 import os
 import queue
 import re
+import signal
 import time
 from collections import deque
 from collections.abc import Callable
@@ -326,6 +327,11 @@ def _stop_checker(stop: Callable[[], bool] | None) -> Callable[[Any], None] | No
     return check
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM unwinds like Ctrl-C: provers close and temporary folders are removed."""
+    raise KeyboardInterrupt
+
+
 def _worker_main(
     slot: int, settings_data: dict[str, Any], inbox: Any, outbox: Any, log_path: str
 ) -> None:
@@ -333,6 +339,7 @@ def _worker_main(
     the driver dies, or its prover keeps crashing (the driver then starts a new one)."""
     logging.basicConfig(filename=log_path, level=logging.WARNING,
                         format=f"%(asctime)s worker {slot} %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _interrupt)
     parent = mp.parent_process()
 
     def orphaned() -> bool:
@@ -428,11 +435,18 @@ class LocalExecutor:
         self.procs[slot].join(5)
 
     def close(self) -> None:
+        """Ask every worker to stop; one still busy gets SIGTERM (it closes its provers and
+        removes its temporary folders), and SIGKILL only if that does not end it."""
         for inbox in self.inboxes:
             inbox.put(None)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 2
         for proc in self.procs:
             proc.join(max(0.1, deadline - time.monotonic()))
+        for proc in self.procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in self.procs:
+            proc.join(10)
             if proc.is_alive():
                 proc.kill()
                 proc.join(5)

@@ -225,10 +225,19 @@ class RunStore:
 
     @classmethod
     def open(cls, run_dir: Path) -> RunStore:
-        """The run in ``run_dir``; an InputError if it is not a run directory."""
+        """The run in ``run_dir``; an InputError if it is not a run directory or its store is
+        damaged (the message says which)."""
+        path = run_dir / DB_NAME
+        if path.is_file():
+            try:
+                with closing(sqlite3.connect(path, timeout=30)) as db:
+                    db.execute("PRAGMA quick_check").fetchall()
+                    db.execute("SELECT count(*) FROM run").fetchone()
+            except sqlite3.DatabaseError as e:
+                raise InputError(f"run store is damaged: {path}: {e}") from None
         if not cls.is_run(run_dir):
             raise InputError(f"{run_dir} is not a run directory (no run store in it)")
-        return cls(run_dir, cls._connect(run_dir / DB_NAME))
+        return cls(run_dir, cls._connect(path))
 
     def close(self) -> None:
         self.db.close()
