@@ -60,7 +60,8 @@ def search(
 ) -> None:
     """Search for proofs of the open goals of FILE; print a diff, or --write it back."""
     from alphaquant.runs.single import resolve_file, search_file
-    from alphaquant.tactics.factory import ModelChoice, build_source, open_run_memory
+    from alphaquant.tactics.factory import build_source, open_run_memory
+    from alphaquant.tactics.llm import ModelChoice
 
     try:
         if budget is not None and budget <= 0:
@@ -85,7 +86,7 @@ def search(
             settings = dataclasses.replace(
                 settings, disproof=dataclasses.replace(settings.disproof, enabled=False)
             )
-        from alphaquant.provers.registry import language_of
+        from alphaquant.goals import language_of
 
         choice = ModelChoice(llm, base_url, model, not no_cache)
         memory = open_run_memory(settings, language_of(path))
@@ -232,7 +233,8 @@ def batch(
     A resume keeps the run's config and, unless given again, its workers, hours, executor,
     Ray address and second pass.
     """
-    from alphaquant.runs.batch import BatchOptions, run_batch
+    from alphaquant.runs.batch import run_batch
+    from alphaquant.runs.options import BatchOptions
     from alphaquant.ui.batch_view import BatchProgress, batch_summary
 
     options = BatchOptions(

@@ -76,7 +76,10 @@ def language_of(path: Path) -> str:
     """"coq" for ``.v``, "lean" for ``.lean``; any other suffix is an InputError."""
     language = SUFFIXES.get(path.suffix)
     if language is None:
-        raise InputError(f"{path.name}: not a Coq (.v) or Lean (.lean) file")
+        raise InputError(
+            f"unknown file type {path.suffix or '(none)'!r} for {path}: expected .v (Coq) or "
+            ".lean (Lean 4)"
+        )
     return language
 
 

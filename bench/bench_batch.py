@@ -18,7 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from alphaquant.runs.batch import BatchOptions, BatchSummary, run_batch  # noqa: E402
+from alphaquant.runs.batch import run_batch  # noqa: E402
+from alphaquant.runs.driver import BatchSummary  # noqa: E402
+from alphaquant.runs.options import BatchOptions  # noqa: E402
 
 BUILD_PRODUCTS = ("*.vo", "*.vok", "*.vos", "*.glob", ".*.aux", "*.orig.bak")
 

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from alphaquant.config import load_settings
 from alphaquant.goals import locate
-from alphaquant.provers.coq import CoqProver, split_sentences
-from alphaquant.provers.coq_project import find_project
+from alphaquant.provers.coq.project import find_project
+from alphaquant.provers.coq.prover import CoqProver
+from alphaquant.provers.coq.sentences import split_sentences
 from alphaquant.runs.attempt import attempt_goal
 from alphaquant.search.base import Trial
 from alphaquant.tactics.factory import heuristic_source

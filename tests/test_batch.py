@@ -383,7 +383,8 @@ def test_unreachable_ray_address_exits_2(tmp_path: Path, config: Path) -> None:
 @pytest.mark.ray
 def test_ray_executor_on_a_local_instance(tmp_path: Path, config: Path) -> None:
     ray = pytest.importorskip("ray", reason="the cluster extra (ray) is not installed")
-    from alphaquant.runs.batch import BatchOptions, run_batch
+    from alphaquant.runs.batch import run_batch
+    from alphaquant.runs.options import BatchOptions
 
     project, run_dir = make_project(tmp_path / "project"), tmp_path / "run"
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

@@ -282,7 +282,7 @@ def test_lean_columns_count_code_points():
 
 
 def test_unknown_suffix_is_an_input_error():
-    with pytest.raises(InputError, match="not a Coq"):
+    with pytest.raises(InputError, match=r"unknown file type ..txt. for T.txt: expected .v"):
         locate("theorem t : True := sorry", Path("T.txt"))
 
 

@@ -388,7 +388,7 @@ def test_importing_llm_does_not_import_the_sdks():
 
 def test_config_from_table_and_choice():
     from alphaquant.errors import InputError
-    from alphaquant.tactics.factory import ModelChoice
+    from alphaquant.tactics.llm import ModelChoice
 
     table = {"provider": "gemini", "model": "gemini-2.5-flash", "k": 4}
     cfg = llm_config(table, ModelChoice(provider="openai", base_url="http://x:1", use_cache=False))
@@ -722,8 +722,7 @@ def test_status(server, tmp_path, monkeypatch):
 @needs_sdks
 def test_build_llm_source_mixes_model_and_heuristics(server, tmp_path):
     from alphaquant.config import Settings
-    from alphaquant.tactics.factory import ModelChoice
-    from alphaquant.tactics.llm import build_llm_source
+    from alphaquant.tactics.llm import ModelChoice, build_llm_source
 
     server.push('["lra.", "field."]')
     settings = Settings(llm={"provider": "gemini", "model": "gemini-2.5-flash",

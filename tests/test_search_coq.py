@@ -12,7 +12,7 @@ import pytest
 from alphaquant.config import load_settings
 from alphaquant.goals import locate
 from alphaquant.proof import splice, verify
-from alphaquant.provers.coq import CoqProver
+from alphaquant.provers.coq.prover import CoqProver
 from alphaquant.search.base import SearchConfig, SearchEvent
 from alphaquant.search.mcts import run_search
 from alphaquant.tactics.base import Candidate, ProposalRequest

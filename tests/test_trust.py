@@ -170,7 +170,7 @@ def test_reproductions_end_open(arena, answers, goal):
 
 @pytest.fixture
 def prover():
-    from alphaquant.provers.coq import CoqProver
+    from alphaquant.provers.coq.prover import CoqProver
 
     with CoqProver() as p:
         yield p

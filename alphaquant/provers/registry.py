@@ -1,4 +1,5 @@
-"""Which prover serves which file, and what `alphaquant doctor` checks."""
+"""Which prover serves which file (the language of a file is goals.language_of), and the
+shape of a `doctor` line."""
 
 from __future__ import annotations
 
@@ -8,21 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alphaquant.errors import InputError
+from alphaquant.goals import language_of
 from alphaquant.provers.base import Prover
 
-LANGUAGES = {".v": "coq", ".lean": "lean"}
 PROVERS = {"coq": "coq", "lean": "lean", "lean-dojo": "lean"}
-
-
-def language_of(path: Path) -> str:
-    """"coq" or "lean" by extension; anything else is an InputError."""
-    try:
-        return LANGUAGES[path.suffix]
-    except KeyError:
-        raise InputError(
-            f"unknown file type {path.suffix or '(none)'!r} for {path}: expected .v (Coq) or "
-            ".lean (Lean 4)"
-        ) from None
 
 
 def make_prover(path: Path, choice: str = "auto") -> Prover:
@@ -35,7 +25,7 @@ def make_prover(path: Path, choice: str = "auto") -> Prover:
     if PROVERS[choice] != language:
         raise InputError(f"prover {choice!r} cannot check {path.name} (a {language} file)")
     if choice == "coq":
-        from alphaquant.provers.coq import CoqProver
+        from alphaquant.provers.coq.prover import CoqProver
 
         return CoqProver(path)
     if choice == "lean-dojo":

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from alphaquant.errors import AlphaquantError, ProverNotInstalled
-from alphaquant.goals import GoalSite, find_goals
-from alphaquant.provers.registry import language_of, make_prover
+from alphaquant.goals import GoalSite, find_goals, language_of
+from alphaquant.provers.registry import make_prover
 
 
 def goal_states(

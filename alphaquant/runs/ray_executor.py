@@ -25,8 +25,8 @@ from typing import Any
 
 from alphaquant.config import Settings
 from alphaquant.errors import InputError
-from alphaquant.runs.batch import Finished, GoalRunner, WorkItem
 from alphaquant.runs.store import settings_from_json, settings_json
+from alphaquant.runs.work import Finished, GoalRunner, WorkItem
 
 PROBE_SECONDS = 5.0
 

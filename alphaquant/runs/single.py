@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from alphaquant import proof
 from alphaquant.config import Settings
 from alphaquant.errors import FileDoesNotCompile, InputError
-from alphaquant.goals import GoalSite, declaration_names, locate
+from alphaquant.goals import GoalSite, declaration_names, language_of, locate
 from alphaquant.provers.base import Prover
-from alphaquant.provers.registry import language_of, make_prover
+from alphaquant.provers.registry import make_prover
 from alphaquant.runs.attempt import GoalResult, GoalSink, attempt_goal
+from alphaquant.runs.sources import SKIP_DIRS, imported_context
 from alphaquant.tactics.base import TacticSource
 from alphaquant.tactics.memory import TacticMemory
-
-SKIP_DIRS = {".git", ".lake", "lake-packages", "node_modules", "__pycache__", "runs", ".venv"}
 
 
 # The outcome of searching one file.
@@ -78,19 +76,6 @@ def select_goals(path: Path, text: str, theorem: str | None) -> list[GoalSite]:
             f"{', '.join(with_goals) or '(none)'}"
         )
     return chosen
-
-
-def imported_context(path: Path, text: str) -> str:
-    """The text of the project files this file imports (tactic sources read their lemmas)."""
-    if path.suffix != ".v":
-        return ""
-    parts = []
-    for module in re.findall(r"Require\s+(?:Import|Export)\s+([\w.\s]+?)\.(?:\s|$)", text):
-        for name in module.split():
-            candidate = path.parent / f"{name.split('.')[-1]}.v"
-            if candidate.is_file() and candidate.resolve() != path.resolve():
-                parts.append(candidate.read_text(encoding="utf-8"))
-    return "\n".join(parts)
 
 
 def close_given_up_proof(

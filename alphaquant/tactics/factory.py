@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 
 from alphaquant.config import Settings
 from alphaquant.tactics.base import TacticSource
 from alphaquant.tactics.heuristic import HeuristicSource, load_tactic_list
+from alphaquant.tactics.llm import KEY_VARIABLES, ModelChoice, build_llm_source
 from alphaquant.tactics.memory import TacticMemory, open_memory
 
 log = logging.getLogger(__name__)
-
-KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
-
-
-# What the user asked for on the command line about models.
-@dataclass(frozen=True)
-class ModelChoice:
-    provider: str | None = None  # None: from config; "gemini" | "openai"
-    base_url: str | None = None
-    model: str | None = None
-    use_cache: bool = True
-
 
 def open_run_memory(settings: Settings, language: str) -> TacticMemory | None:
     """The learned-priors record, when the settings enable it."""
@@ -46,23 +34,23 @@ def heuristic_source(
 def build_source(
     settings: Settings,
     language: str,
-    choice: ModelChoice = ModelChoice(),
+    choice: ModelChoice | None = None,
     memory: TacticMemory | None = None,
 ) -> tuple[TacticSource, str | None]:
     """The run's tactic source and, when it fell back to heuristics, a one-line notice why."""
+    choice = choice or ModelChoice()
     heuristics = heuristic_source(settings, language, memory)
     if settings.offline:
         return heuristics, None
     provider = choice.provider or settings.llm.get("provider", "gemini")
     if provider == "gemini" and not choice.base_url and not any(
-        os.environ.get(k) for k in KEY_VARIABLES
+        os.environ.get(k) for k in KEY_VARIABLES["gemini"]
     ):
         return heuristics, (
             "no GEMINI_API_KEY or GOOGLE_API_KEY set: using heuristic tactics only "
             "(pass --offline to silence this)"
         )
     try:
-        from alphaquant.tactics.llm import build_llm_source
+        return build_llm_source(settings, language, choice, heuristics)
     except ImportError as e:
         return heuristics, f"language models unavailable ({e}): using heuristic tactics only"
-    return build_llm_source(settings, language, choice, heuristics)

@@ -44,7 +44,6 @@ from alphaquant.tactics.llm_prompt import Prompt, build_prompt, parse_tactics
 
 if TYPE_CHECKING:
     from alphaquant.config import Settings
-    from alphaquant.tactics.factory import ModelChoice
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +57,15 @@ GEMINI_API_VERSION = "v1beta"  # REST path: {base_url}/v1beta/models/{model}:gen
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 FATAL_STATUS = frozenset({401, 403, 404})  # a key or model problem: retrying will not help
 FAILURES_TO_OPEN = 3  # consecutive non-retryable failures that open the circuit
+
+
+# What the user asked for on the command line about models.
+@dataclass(frozen=True)
+class ModelChoice:
+    provider: str | None = None  # None: from config; "gemini" | "openai"
+    base_url: str | None = None
+    model: str | None = None
+    use_cache: bool = True
 
 
 def _retryable(status: int) -> bool:

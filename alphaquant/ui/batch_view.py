@@ -10,7 +10,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from alphaquant.runs.batch import BatchEvent, BatchSummary, Counts
+from alphaquant.runs.driver import BatchEvent, BatchSummary, Counts
 from alphaquant.ui.render import STATUS_STYLE
 
 

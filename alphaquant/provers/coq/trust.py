@@ -30,7 +30,7 @@ from pathlib import Path
 
 from alphaquant.errors import FileDoesNotCompile
 from alphaquant.lexing import Sentence, coq_sentences, lex, mask
-from alphaquant.provers.coq_project import (
+from alphaquant.provers.coq.project import (
     CoqProject,
     ToolRun,
     build_dependencies,

@@ -1,8 +1,4 @@
-"""Coq as a prover: ``CoqTop`` owns one ``coqtop -emacs`` process, ``CoqProver`` speaks ``Prover``.
-
-``CoqTop`` runs coqtop in its own session with the project's load-path flags, reads its merged
-output on a thread and hands back one reply per prompt (``<prompt>NAME < N |...| 0 < </prompt>``,
-N being the state number ``BackTo N.`` takes), each read with a deadline.
+"""Coq as a prover: ``CoqProver`` speaks ``Prover`` over one coqtop process (coqtop.py).
 
 ``CoqProver`` keeps the *line*: the sentences coqtop has run since it started, each with the state
 number it produced. Every proof state is addressed by its root (the file's sentences before the
@@ -21,9 +17,7 @@ import logging
 import math
 import os
 import re
-import select
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
@@ -52,14 +46,29 @@ from alphaquant.provers.base import (
     TacticError,
     TacticTimeout,
 )
-from alphaquant.provers.coq_project import (
+from alphaquant.provers.coq.coqtop import CoqTop, CoqtopDied, CoqtopHung, Desync, Reply
+from alphaquant.provers.coq.project import (
     CoqProject,
     ToolRun,
     build_dependencies,
     find_project,
     first_error,
 )
-from alphaquant.provers.coq_trust import CoqTrust, compile_copy, refused
+from alphaquant.provers.coq.protocol import (
+    CARET_SOURCE,
+    Reading,
+    error_message,
+    read_reply,
+    without_messages,
+)
+from alphaquant.provers.coq.sentences import (
+    Sentence,
+    Sentences,
+    one_tactic_sentence,
+    split_sentences,
+    tactic_body,
+)
+from alphaquant.provers.coq.trust import CoqTrust, compile_copy, refused
 from alphaquant.provers.negation import coq_negation
 from alphaquant.tactics.sanitize import check_tactic
 
@@ -84,428 +93,6 @@ def coq_status() -> tuple[bool, str, str]:
     return True, (m.group(1) if m else (done.stdout.strip().splitlines() or [""])[0]), ""
 
 
-# --- sentences -----------------------------------------------------------------------------------
-
-# One Coq sentence of a text: a command or tactic ending with ``.``, a bullet, ``{`` or ``}``.
-@dataclass(frozen=True)
-class Sentence:
-    start: int  # offset of its first character that is neither blank nor comment
-    end: int  # offset just past its terminator
-    text: str
-
-
-# A text cut into sentences, and what follows the last one.
-@dataclass(frozen=True)
-class Sentences:
-    sentences: tuple[Sentence, ...]
-    rest: str  # text after the last sentence, comments removed, stripped ("" when clean)
-    unterminated: bool  # a comment or string is still open at the end
-
-
-_SELECTOR_BRACE = re.compile(r"(?:\d+|\[\s*[A-Za-z_][\w']*\s*\])\s*:\s*\{")
-
-
-def _skip_string(text: str, i: int) -> int | None:
-    """Offset past the string literal opening at ``i`` (``""`` escapes a quote); None if open."""
-    j = i + 1
-    while True:
-        k = text.find('"', j)
-        if k < 0:
-            return None
-        if text.startswith('""', k):
-            j = k + 2
-            continue
-        return k + 1
-
-
-def _skip_comment(text: str, i: int) -> int | None:
-    """Offset past the (nested) comment opening at ``i``; None if it never closes."""
-    depth = 0
-    j = i
-    n = len(text)
-    while j < n:
-        if text.startswith("(*", j):
-            depth += 1
-            j += 2
-        elif text.startswith("*)", j):
-            depth -= 1
-            j += 2
-            if depth == 0:
-                return j
-        elif text[j] == '"':
-            end = _skip_string(text, j)
-            if end is None:
-                return None
-            j = end
-        else:
-            j += 1
-    return None
-
-
-def split_sentences(text: str) -> Sentences:
-    """Cut Coq text into sentences the way coqtop reads them.
-
-    A sentence ends at a ``.`` followed by a blank or the end (not inside a comment or string,
-    not part of ``..``); bullets (``-``, ``+``, ``*`` runs), ``{``, ``}`` and ``N: {`` are
-    sentences of their own where a sentence starts.
-    """
-    out: list[Sentence] = []
-    n = len(text)
-    i = 0
-    start: int | None = None
-    last_end = 0
-    rest_parts: list[str] = []
-
-    def emit(s: int, e: int) -> None:
-        nonlocal start, last_end
-        out.append(Sentence(s, e, text[s:e]))
-        start = None
-        last_end = e
-        rest_parts.clear()
-
-    while i < n:
-        c = text[i]
-        if text.startswith("(*", i):
-            j = _skip_comment(text, i)
-            if j is None:
-                return Sentences(tuple(out), text[last_end:].strip(), True)
-            i = j
-            continue
-        if c.isspace():
-            i += 1
-            continue
-        if start is None:
-            start = i
-            if c in "-+*":
-                j = i
-                while j < n and text[j] == c:
-                    j += 1
-                emit(i, j)
-                i = j
-                continue
-            if c in "{}":
-                emit(i, i + 1)
-                i += 1
-                continue
-            m = _SELECTOR_BRACE.match(text, i)
-            if m is not None:
-                emit(i, m.end())
-                i = m.end()
-                continue
-        if c == '"':
-            j2 = _skip_string(text, i)
-            if j2 is None:
-                return Sentences(tuple(out), text[last_end:].strip(), True)
-            i = j2
-            continue
-        if c == ".":
-            j = i
-            while j < n and text[j] == ".":
-                j += 1
-            dots = j - i
-            if (dots == 1 or dots == 3) and (j == n or text[j].isspace()):
-                emit(start, j)
-            i = j
-            continue
-        i += 1
-    rest = "" if start is None else text[start:].strip()
-    return Sentences(tuple(out), rest, False)
-
-
-# Vernacular commands a tactic sentence must not start with (Timeout would run them, too).
-_COMMANDS = frozenset("""
-    Abort About Add Admit Admitted Arguments Axiom Axioms Back BackTo Bind Canonical Check Class
-    Close CoFixpoint CoInductive Coercion Collection Combined Compute Conjecture Constraint Context
-    Corollary Create Cumulative Declare Defined Definition Delimit Derive Drop Enable Disable End
-    Eval Example Existing Export Extract Extraction Fact Fail Fixpoint Focus From Function
-    Functional Generalizable Global Goal Guarded Hint Hypotheses Hypothesis Identity Implicit
-    Import Include
-    Inductive Infix Info Inline Instance Instructions Lemma Let Load Local Locate Ltac Ltac2 Module
-    Monomorphic NonCumulative Next Notation Obligation Obligations Opaque Open Optimize Parameter
-    Parameters Polymorphic Preterm Primitive Print Private Program Proof Proposition Qed Quit Record
-    Redirect Register Remark Remove Require Reserved Reset Restart Save Scheme Search SearchPattern
-    SearchRewrite Section Separate Set Show Solve Strategy String Structure SubClass Succeed Tactic
-    Test Theorem Time Timeout Transparent Typeclasses Undelimit Undo Unfocus Unfocused Universe
-    Universes Unset Variable Variables Variant
-""".split())
-
-
-def one_tactic_sentence(tactic: str) -> str | None:
-    """None when ``tactic`` is exactly one Coq tactic sentence, else why it is refused.
-
-    This is the prover's own last line of defence: coqtop runs every sentence of a line it is
-    given, and accepts ``Axiom`` inside an open proof, so ``reflexivity. Qed. Axiom cheat :
-    False.`` must never reach it.
-    """
-    if _MARKUP.search(tactic):
-        return "contains coqtop's output markup (<prompt>, <infomsg>, <warning>)"
-    split = split_sentences(tactic)
-    if split.unterminated:
-        return "an unterminated comment or string"
-    if split.rest:
-        return "not a complete Coq sentence (a tactic ends with a period)"
-    if len(split.sentences) != 1:
-        return f"{len(split.sentences)} Coq sentences, not exactly one"
-    text = split.sentences[0].text
-    if not text.endswith("."):
-        return "a bullet or brace, not a tactic"
-    if text.endswith(".."):
-        return "an ellipsis sentence, not a plain tactic"
-    word = re.match(r"#\[|[A-Za-z_][\w']*", text)
-    if word is not None and (word.group(0) == "#[" or word.group(0) in _COMMANDS):
-        return f"a Coq command ({word.group(0)}), not a tactic"
-    return None
-
-
-def _tactic_body(tactic: str) -> str:
-    """The tactic's one sentence without its final period."""
-    return split_sentences(tactic).sentences[0].text[:-1]
-
-
-# --- coqtop output -------------------------------------------------------------------------------
-
-_TAGS = re.compile(r"</?(?:infomsg|warning|prompt)>")
-_MARKUP = re.compile(r"</?\s*(?:infomsg|warning|prompt)", re.IGNORECASE)
-_MESSAGES = re.compile(r"<(infomsg|warning)>.*?</\1>", re.DOTALL)
-_ERROR_LINE = re.compile(r"^Error:(.*)", re.MULTILINE | re.DOTALL)
-_GOALS_HEADER = re.compile(
-    r"^\d+ (?:focused )?goals?(?: \(shelved: \d+\))?(?: \(ID \d+\))?\s*$"
-)
-_RULE = re.compile(r"^\s*={4,}\s*$")
-_OTHER_GOAL = re.compile(r"^goal \d+ .*is:\s*$")
-_NO_MORE = re.compile(r"^No more goals\.\s*$", re.MULTILINE)
-_CARET_SOURCE = re.compile(r"^> (.*)$", re.MULTILINE)
-
-
-def _plain(output: str) -> str:
-    """The reply without its messages: what coqtop itself printed (goals, errors)."""
-    return _TAGS.sub("", _MESSAGES.sub("", output))
-
-
-def error_message(output: str) -> str | None:
-    """The text after ``Error:`` in a reply, whitespace-trimmed; None if there is no error.
-
-    Messages (``<infomsg>``, ``<warning>``) are left out first, so ``idtac "Error: x"`` is no
-    error.
-    """
-    m = _ERROR_LINE.search(_plain(output))
-    return None if m is None else m.group(1).strip()
-
-
-def parse_goals(output: str) -> tuple[Subgoal, ...] | None:
-    """The goals coqtop printed in a reply, or None if it printed no goal list.
-
-    The first goal comes with its hypotheses (a continuation line of a long hypothesis is joined
-    to it with a space) and its conclusion (dedented, lines kept); ``goal k (ID j) is:`` goals
-    come with their conclusion only.
-    """
-    lines = _TAGS.sub("", output).splitlines()
-    i = next((k for k, ln in enumerate(lines) if _GOALS_HEADER.match(ln)), None)
-    if i is None:
-        return None
-    i += 1
-    hyps: list[str] = []
-    while i < len(lines) and not _RULE.match(lines[i]):
-        line = lines[i]
-        if _OTHER_GOAL.match(line):
-            return None
-        if line.strip():
-            if line.startswith("   ") and hyps:
-                hyps[-1] += " " + line.strip()
-            else:
-                hyps.append(line.strip())
-        i += 1
-    if i == len(lines):
-        return None
-    i += 1
-    concl: list[str] = []
-    while i < len(lines) and lines[i].strip() and not _OTHER_GOAL.match(lines[i]):
-        concl.append(lines[i][2:] if lines[i].startswith("  ") else lines[i].strip())
-        i += 1
-    goals = [Subgoal(tuple(hyps), "\n".join(concl).rstrip())]
-    while i < len(lines):
-        if not _OTHER_GOAL.match(lines[i]):
-            i += 1
-            continue
-        i += 1
-        other: list[str] = []
-        while i < len(lines) and lines[i].strip() and not _OTHER_GOAL.match(lines[i]):
-            other.append(lines[i][1:] if lines[i].startswith(" ") else lines[i])
-            i += 1
-        goals.append(Subgoal((), "\n".join(other).rstrip()))
-    return tuple(goals)
-
-
-# What a reply says about the proof after a successful command.
-@dataclass(frozen=True)
-class Reading:
-    kind: str  # goals | done | subproof | gave_up | shelf | unknown
-    goals: tuple[Subgoal, ...] = ()
-
-
-def read_reply(output: str) -> Reading:
-    """Classify the output of a command that did not fail.
-
-    A goal list or ``No more goals.`` printed outside messages decides first (so text a tactic
-    prints, say with ``idtac``, cannot pass for them); the messages that end a proof without
-    closing it come next.
-    """
-    plain = _plain(output)
-    goals = parse_goals(plain)
-    if goals is not None:
-        return Reading("goals", goals)
-    if _NO_MORE.search(plain):
-        return Reading("done")
-    text = _TAGS.sub("", output)
-    if "No more goals, but there are some goals you gave up" in text:
-        return Reading("gave_up")
-    if "All the remaining goals are on the shelf" in text:
-        return Reading("shelf")
-    if "This subproof is complete, but there are some unfocused goals" in text:
-        return Reading("subproof")
-    return Reading("unknown")
-
-
-# --- the process ---------------------------------------------------------------------------------
-
-class CoqtopDied(ProverCrashed):
-    """coqtop exited (or its pipe broke) while a reply was awaited."""
-
-
-class CoqtopHung(ProverCrashed):
-    """No prompt came from coqtop before the deadline."""
-
-
-class _Desync(ProverCrashed):
-    """coqtop's state numbers no longer match the line this backend keeps."""
-
-
-_PROMPT = re.compile(rb"<prompt>(\S+) < (\d+) \|([^|]*)\| (\d+) < </prompt>")
-
-
-# One answer of coqtop: what it printed, then the prompt that ended it.
-@dataclass(frozen=True)
-class Reply:
-    output: str
-    state: int  # the state number in the prompt
-    name: str  # the proof's name, "Coq" outside proofs
-
-
-class CoqTop:
-    """One ``coqtop -emacs`` process: own session, a reader thread, replies read with deadlines."""
-
-    def __init__(self, argv: list[str], cwd: Path) -> None:
-        self.argv = argv
-        self._proc = subprocess.Popen(
-            argv, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True, bufsize=0,
-        )
-        assert self._proc.stdin is not None and self._proc.stdout is not None
-        self._stdin = self._proc.stdin.fileno()
-        os.set_blocking(self._stdin, False)
-        self._buf = bytearray()
-        self._eof = False
-        self._cond = threading.Condition()
-        self.waited = 0.0  # seconds spent waiting for replies
-        self._thread = threading.Thread(
-            target=self._pump, name=f"coqtop-reader-{self._proc.pid}", daemon=True
-        )
-        self._thread.start()
-
-    @property
-    def pid(self) -> int:
-        return self._proc.pid
-
-    def alive(self) -> bool:
-        with self._cond:
-            return not self._eof and self._proc.poll() is None
-
-    def _pump(self) -> None:
-        stdout = self._proc.stdout
-        assert stdout is not None
-        fd = stdout.fileno()
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                chunk = b""
-            with self._cond:
-                if not chunk:
-                    self._eof = True
-                    self._cond.notify_all()
-                    return
-                self._buf += chunk
-                self._cond.notify_all()
-
-    def send(self, text: str, deadline: float) -> None:
-        """Write ``text`` to coqtop's input by ``deadline`` (a ``time.monotonic()`` value)."""
-        data = text.encode("utf-8")
-        sent = 0
-        while sent < len(data):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise CoqtopHung("coqtop stopped reading its input")
-            if not self.alive():
-                raise CoqtopDied(f"coqtop (pid {self.pid}) exited")
-            try:
-                _, ready, _ = select.select([], [self._stdin], [], min(remaining, 0.5))
-                if ready:
-                    sent += os.write(self._stdin, data[sent:])
-            except BlockingIOError:
-                continue
-            except (BrokenPipeError, OSError, ValueError) as e:
-                raise CoqtopDied(f"coqtop (pid {self.pid}) closed its input: {e}") from None
-
-    def read_reply(self, deadline: float) -> Reply:
-        """The output up to the next prompt, and that prompt; by ``deadline`` or CoqtopHung."""
-        t0 = time.monotonic()
-        try:
-            with self._cond:
-                while True:
-                    m = _PROMPT.search(self._buf)
-                    if m is not None:
-                        output = self._buf[: m.start()].decode("utf-8", errors="replace")
-                        reply = Reply(output, int(m.group(2)), m.group(1).decode(errors="replace"))
-                        del self._buf[: m.end()]
-                        return reply
-                    if self._eof:
-                        tail = self._buf.decode("utf-8", errors="replace").strip()[-300:]
-                        raise CoqtopDied(
-                            f"coqtop (pid {self.pid}) exited" + (f": {tail}" if tail else "")
-                        )
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise CoqtopHung(f"coqtop (pid {self.pid}) gave no prompt in time")
-                    self._cond.wait(remaining)
-        finally:
-            self.waited += time.monotonic() - t0
-
-    def command(self, text: str, seconds: float) -> Reply:
-        """Send one sentence and read its reply within ``seconds``."""
-        deadline = time.monotonic() + seconds
-        self.send(text + "\n", deadline)
-        return self.read_reply(deadline)
-
-    def kill(self) -> None:
-        """Kill the whole process group and reap it."""
-        try:
-            os.killpg(self._proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
-            log.warning("coqtop pid %d did not exit after SIGKILL", self._proc.pid)
-        for stream in (self._proc.stdin, self._proc.stdout):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass
-        self._thread.join(timeout=2)
-
-
-# --- the prover ----------------------------------------------------------------------------------
 
 # Where a search starts: the sentences that bring coqtop to its root proof state.
 @dataclass(eq=False)
@@ -704,7 +291,7 @@ class CoqProver:
         if refusal is not None:
             return TacticError(f"tactic refused: {refusal}")
         seconds = max(1, math.ceil(timeout))
-        command = f"Timeout {seconds} {_tactic_body(tactic)}."
+        command = f"Timeout {seconds} {tactic_body(tactic)}."
         with self._lock:
             root = self._owner.get(state.handle, self._root)
             if root is None:
@@ -720,7 +307,7 @@ class CoqProver:
                     if e.index < root.from_file:
                         raise self._does_not_compile(root, e) from None
                     raise ProverCrashed(f"coqtop no longer reaches {root.what}: {e}") from None
-                except (CoqtopDied, CoqtopHung, _Desync) as e:
+                except (CoqtopDied, CoqtopHung, Desync) as e:
                     failures = self._after_failure(failures, e)
                     continue
                 proc = self._proc
@@ -828,7 +415,7 @@ class CoqProver:
     def _does_not_compile(self, root: _Root, e: _FeedError) -> FileDoesNotCompile:
         line = root.lines[e.index]
         sentence = root.sentences[e.index]
-        caret = _CARET_SOURCE.search(e.output)
+        caret = CARET_SOURCE.search(e.output)
         if caret is not None and caret.group(1).strip():
             shown = caret.group(1).strip()
             for k, source_line in enumerate(sentence.splitlines()):
@@ -941,7 +528,7 @@ class CoqProver:
         while True:
             try:
                 return action()
-            except (CoqtopDied, CoqtopHung, _Desync) as e:
+            except (CoqtopDied, CoqtopHung, Desync) as e:
                 failures = self._after_failure(failures, e)
 
     def _restart_at(self, root: _Root, path: tuple[str, ...]) -> None:
@@ -986,7 +573,7 @@ class CoqProver:
         if target != self._current:
             reply = proc.command(f"BackTo {target}.", self.command_timeout)
             if reply.state != target or error_message(reply.output) is not None:
-                raise _Desync(f"BackTo {target} answered state {reply.state}: "
+                raise Desync(f"BackTo {target} answered state {reply.state}: "
                               f"{' '.join(reply.output.split())[:200]}")
             self._current = target
         if n < len(root.sentences):
@@ -1016,7 +603,7 @@ class CoqProver:
                 index = min(start + i, len(root.sentences) - 1)
                 raise _FeedError(index, message, r.output)
         if not replies:
-            raise _Desync("coqtop answered none of the file's sentences")
+            raise Desync("coqtop answered none of the file's sentences")
         if len(replies) == len(texts):
             self._line.extend((("s", s), r.state) for s, r in zip(texts, replies, strict=True))
         else:
@@ -1032,14 +619,14 @@ class CoqProver:
                            "(close those holes first)",
                 "shelf": "only shelved goals remain there",
             }.get(reading.kind, "coqtop shows no goals there: "
-                  + " ".join(_plain(replies[-1].output).split())[:200])
+                  + " ".join(without_messages(replies[-1].output).split())[:200])
             raise _FeedError(len(root.sentences) - 1, why, replies[-1].output)
 
     def _replay(self, tactic: str) -> None:
         proc = self._proc
         assert proc is not None
         seconds = max(1, math.ceil(self.replay_timeout))
-        reply = proc.command(f"Timeout {seconds} {_tactic_body(tactic)}.", seconds + self.grace)
+        reply = proc.command(f"Timeout {seconds} {tactic_body(tactic)}.", seconds + self.grace)
         self._current = reply.state
         message = error_message(reply.output)
         if message is not None:

@@ -1,0 +1,113 @@
+"""Write-back of a batch: each file's proofs combined, re-checked whole under the acceptance rule,
+and written only if the file on disk is still what the run started from.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from alphaquant import proof
+from alphaquant.config import Settings
+from alphaquant.errors import FileDoesNotCompile
+from alphaquant.goals import GoalSite, locate
+from alphaquant.provers.registry import make_prover
+from alphaquant.runs.store import (
+    RunStore,
+)
+
+log = logging.getLogger(__name__)
+
+
+
+
+def check_combined(prover: Any, path: Path, original: str,
+                   proofs: list[tuple[GoalSite, tuple[str, ...]]]) -> proof.Verdict:
+    """Whether the file with every proof spliced in checks whole, with one hole fewer per proof,
+    and every proved declaration passes the acceptance rule by its kernel name."""
+    combined, starts = proof.combine(original, proofs)
+    if len(locate(combined, path)) != len(locate(original, path)) - len(proofs):
+        return proof.Verdict(False, "the combined proofs do not close exactly their goals")
+    check = prover.check_file(path, combined)
+    if not check.ok:
+        where = f" (line {check.line})" if check.line else ""
+        return proof.Verdict(False, f"the whole file does not check{where}: {check.message}")
+    for (site, _), start in sorted(zip(proofs, starts, strict=True), key=lambda p: p[1]):
+        try:
+            bad = prover.untrusted(path, original, combined, start)
+        except FileDoesNotCompile as e:
+            return proof.Verdict(False, f"{site.theorem}: assumptions not checked: {e}")
+        if bad:
+            return proof.Verdict(False, f"{site.theorem} rests on what the acceptance rule "
+                                        f"refuses: {', '.join(bad)}")
+    return proof.Verdict(True)
+
+
+def write_back(store: RunStore, settings: Settings,
+               emit: Callable[..., None]) -> list[tuple[str, str, str]]:
+    """Write every file's proofs back, combined and re-checked whole; a file whose combined
+    check fails keeps its text, and the proof that broke it is named.
+
+    Returns:
+      (file, status, message) per file with proofs; status written | unchanged | kept | skipped.
+    """
+    project = store.info().project
+    latest = store.latest()
+    out = []
+    for file, original in store.files().items():
+        goals = [g for g in store.goals() if g.file == file]
+        proved = [(g, latest[g.id].item["proof"]) for g in goals
+                  if g.id in latest and latest[g.id].status == "proved"]
+        if not proved:
+            continue
+        path = project / file
+        sites = locate(original, path)
+        proofs = [(sites[g.ordinal], tactics) for g, tactics in proved]
+        status, message = _write_file(path, original, proofs, settings)
+        store.record_write(file, status, message)
+        emit("write", f"{file}: {status}{f' ({message})' if message else ''}")
+        out.append((file, status, message))
+    return out
+
+
+def _write_file(path: Path, original: str, proofs: list[tuple[GoalSite, list[str]]],
+                settings: Settings) -> tuple[str, str]:
+    chosen = [(site, tuple(tactics)) for site, tactics in proofs]
+    combined, _ = proof.combine(original, chosen)
+    current = path.read_text(encoding="utf-8") if path.is_file() else None
+    if current == combined:
+        return "unchanged", "already holds these proofs"
+    if current != original:
+        return "skipped", _kept_aside(path, proofs, "the file changed on disk since the run began")
+    prover = make_prover(path, settings.prover)
+    try:
+        verdict = check_combined(prover, path, original, chosen)
+        if not verdict.ok:
+            return "kept", _culprit(prover, path, original, chosen, verdict.reason)
+    finally:
+        prover.close()
+    try:
+        backup = proof.write_atomic(path, combined, expected=original)
+    except proof.WriteRefused as e:
+        return "skipped", _kept_aside(path, proofs, str(e))
+    return "written", f"{len(proofs)} proof{'s' if len(proofs) != 1 else ''}; backup {backup}"
+
+
+def _kept_aside(path: Path, proofs: list[tuple[GoalSite, list[str]]], why: str) -> str:
+    side = proof.write_side_file(path, [(s.theorem, s.line, t) for s, t in proofs])
+    return f"{why}; nothing written" + (f", proofs kept in {side}" if side else "")
+
+
+def _culprit(prover: Any, path: Path, original: str,
+             proofs: list[tuple[GoalSite, tuple[str, ...]]], reason: str) -> str:
+    """Which proof breaks the file: add them one by one, in file order, re-checking each time."""
+    ordered = sorted(proofs, key=lambda p: p[0].start)
+    for k in range(1, len(ordered) + 1):
+        verdict = check_combined(prover, path, original, ordered[:k])
+        if not verdict.ok:
+            site = ordered[k - 1][0]
+            return (f"original kept: the proof of {site.theorem} (line {site.line}) breaks the "
+                    f"combined file: {verdict.reason}")
+    return f"original kept: the combined file fails ({reason}) though each prefix checks"
