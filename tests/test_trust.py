@@ -242,3 +242,18 @@ def test_a_project_that_claims_the_coq_root_gets_no_stdlib_pass(prover, tmp_path
     refused = verdict(prover, tmp_path / "Use.v", use, ("exact Coq.Fake.Lib.bad.",),
                       lambda s: True)
     assert not refused.ok and "Coq.Fake.Lib.bad" in refused.reason
+
+
+def test_an_axiom_the_user_allows_by_its_kernel_name_is_accepted(tmp_path):
+    from alphaquant.provers.coq.prover import CoqProver
+
+    other = tmp_path / "lib"
+    other.mkdir()
+    (other / "Lib.v").write_text("Axiom excluded : forall P : Prop, P \\/ ~ P.\n",
+                                 encoding="utf-8")
+    use = "Require Lib.\nLemma t : forall P : Prop, P \\/ ~ P.\nProof.\nAdmitted.\n"
+    tactics = ("exact Lib.excluded.",)
+    with CoqProver() as strict:
+        assert not verdict(strict, other / "Use.v", use, tactics, lambda s: True).ok
+    with CoqProver(allowed_axioms=frozenset({"Lib.excluded"})) as allowing:
+        assert verdict(allowing, other / "Use.v", use, tactics, lambda s: True).ok
