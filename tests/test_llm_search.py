@@ -99,4 +99,4 @@ def test_no_key_and_not_offline_falls_back_in_one_line(project):
     notices = [line for line in done.stderr.splitlines() if "heuristic" in line]
     assert len(notices) == 1, done.stderr
     assert "GEMINI_API_KEY" in notices[0]
-    assert done.returncode in (0, 1)
+    assert done.returncode == 1  # idtac proves nothing: the goal stays open

@@ -106,12 +106,16 @@ def test_time_budget_is_respected(tmp_path):
 Proof.
 Admitted.
 """
-    src = source(("intros.", 1.0), ("induction n.", 1.0), ("simpl.", 1.0), ("f_equal.", 1.0),
-                 ("destruct n.", 1.0), ("symmetry.", 1.0))
-    config = SearchConfig(budget_seconds=4, tactic_timeout=2, max_depth=40, max_children=12)
+    # Each of these makes progress to a state never seen before (a new hypothesis), so the tree
+    # cannot run out of candidates: only the clock can stop this search.
+    src = source(("intros.", 1.0), ("assert True by exact I.", 1.0),
+                 ("pose proof (eq_refl 0).", 1.0), ("simpl.", 1.0))
+    config = SearchConfig(budget_seconds=4, tactic_timeout=2, max_depth=400, max_children=12)
     result = search(tmp_path, text, src, config)[3]
     assert not result.proved
-    assert result.seconds <= 4 + 2 + 3  # one tactic may finish past the budget, plus grace
+    assert result.stop_reason == "time"
+    assert 4 <= result.seconds <= 4 + 2 + 3  # one tactic may finish past the budget, plus grace
+    assert result.expansions > 10
 
 
 def test_non_terminating_tactic_is_timed_out(tmp_path):
