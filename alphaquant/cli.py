@@ -61,7 +61,7 @@ def search(
     """Search for proofs of the open goals of FILE; print a diff, or --write it back."""
     from alphaquant.runs.single import resolve_file, search_file
     from alphaquant.tactics.factory import build_source, open_run_memory
-    from alphaquant.tactics.llm import ModelChoice
+    from alphaquant.tactics.llm_config import ModelChoice
 
     try:
         if budget is not None and budget <= 0:

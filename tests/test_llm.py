@@ -26,19 +26,13 @@ import pytest
 
 from alphaquant.provers.base import ProofState, Subgoal
 from alphaquant.tactics.base import Candidate, ProposalRequest
-from alphaquant.tactics.llm import (
-    GeminiSource,
-    LLMConfig,
-    MixedSource,
-    OpenAISource,
-    llm_config,
-    logprob_priors,
-    openai_base_url,
-    sdk_available,
-    status,
-)
+from alphaquant.tactics.llm import GeminiSource, OpenAISource
 from alphaquant.tactics.llm_cache import Answer, AnswerCache
+from alphaquant.tactics.llm_config import LLMConfig, llm_config, openai_base_url, sdk_available
+from alphaquant.tactics.llm_priors import logprob_priors
 from alphaquant.tactics.llm_prompt import build_prompt, file_context, parse_tactics
+from alphaquant.tactics.llm_status import status
+from alphaquant.tactics.mixed import MixedSource
 
 _without_sdks = pytest.mark.skipif(
     not (sdk_available("gemini") and sdk_available("openai")),
@@ -388,7 +382,7 @@ def test_importing_llm_does_not_import_the_sdks():
 
 def test_config_from_table_and_choice():
     from alphaquant.errors import InputError
-    from alphaquant.tactics.llm import ModelChoice
+    from alphaquant.tactics.llm_config import ModelChoice
 
     table = {"provider": "gemini", "model": "gemini-2.5-flash", "k": 4}
     cfg = llm_config(table, ModelChoice(provider="openai", base_url="http://x:1", use_cache=False))
@@ -722,7 +716,8 @@ def test_status(server, tmp_path, monkeypatch):
 @needs_sdks
 def test_build_llm_source_mixes_model_and_heuristics(server, tmp_path):
     from alphaquant.config import Settings
-    from alphaquant.tactics.llm import ModelChoice, build_llm_source
+    from alphaquant.tactics.llm import build_llm_source
+    from alphaquant.tactics.llm_config import ModelChoice
 
     server.push('["lra.", "field."]')
     settings = Settings(llm={"provider": "gemini", "model": "gemini-2.5-flash",

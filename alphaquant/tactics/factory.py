@@ -8,7 +8,8 @@ import os
 from alphaquant.config import Settings
 from alphaquant.tactics.base import TacticSource
 from alphaquant.tactics.heuristic import HeuristicSource, load_tactic_list
-from alphaquant.tactics.llm import KEY_VARIABLES, ModelChoice, build_llm_source
+from alphaquant.tactics.llm import build_llm_source
+from alphaquant.tactics.llm_config import KEY_VARIABLES, ModelChoice
 from alphaquant.tactics.memory import TacticMemory, open_memory
 
 log = logging.getLogger(__name__)

@@ -23,201 +23,36 @@ Nothing here prints; everything is logged through ``logging.getLogger(__name__)`
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import logging
-import math
-import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
-from alphaquant.errors import InputError
-from alphaquant.tactics.base import Candidate, ProposalRequest, TacticSource, normalise
+from alphaquant.tactics.base import Candidate, ProposalRequest, TacticSource
 from alphaquant.tactics.llm_cache import Answer, AnswerCache, cache_key
 from alphaquant.tactics.llm_prompt import Prompt, build_prompt, parse_tactics
 
 if TYPE_CHECKING:
     from alphaquant.config import Settings
 
+from alphaquant.tactics.llm_config import (
+    FAILURES_TO_OPEN,
+    FATAL_STATUS,
+    GEMINI_API_VERSION,
+    LLMConfig,
+    ModelChoice,
+    llm_config,
+    openai_base_url,
+    retryable,
+    sdk_available,
+)
+from alphaquant.tactics.llm_priors import logprob_priors, rank_priors
+from alphaquant.tactics.mixed import MixedSource
+
 log = logging.getLogger(__name__)
-
-PROVIDERS = ("gemini", "openai")
-DEFAULT_MODELS = {"gemini": "gemini-2.5-flash"}  # openai: the server's first listed model
-# Gemini 2.5 counts thinking against the limit; small local servers reject prompt + limit > context.
-DEFAULT_OUTPUT_TOKENS = {"gemini": 8192, "openai": 1024}
-KEY_VARIABLES = {"gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"), "openai": ("OPENAI_API_KEY",)}
-SDK_MODULES = {"gemini": "google.genai", "openai": "openai"}
-GEMINI_API_VERSION = "v1beta"  # REST path: {base_url}/v1beta/models/{model}:generateContent
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-FATAL_STATUS = frozenset({401, 403, 404})  # a key or model problem: retrying will not help
-FAILURES_TO_OPEN = 3  # consecutive non-retryable failures that open the circuit
-
-
-# What the user asked for on the command line about models.
-@dataclass(frozen=True)
-class ModelChoice:
-    provider: str | None = None  # None: from config; "gemini" | "openai"
-    base_url: str | None = None
-    model: str | None = None
-    use_cache: bool = True
-
-
-def _retryable(status: int) -> bool:
-    return status in RETRYABLE_STATUS or status >= 500
-
-
-# How tactics are asked of a model, and what a run may spend on it. Loaded from the [llm] table.
-@dataclass(frozen=True)
-class LLMConfig:
-    provider: str = "gemini"  # "gemini" | "openai"
-    model: str | None = None  # None: gemini-2.5-flash; openai: the server's first listed model
-    base_url: str | None = None  # None: the provider's public endpoint
-    api_key_env: str | None = None  # None: GEMINI_API_KEY, GOOGLE_API_KEY / OPENAI_API_KEY
-    temperature: float = 0.7
-    k: int = 8  # tactics asked per call (at most the search's own k)
-    max_calls: int = 500  # model calls per run (cache hits are free)
-    max_tokens: int = 2_000_000  # tokens per run, prompt and answer
-    max_output_tokens: int | None = None  # per answer; None: 8192 Gemini (thinking counts), 1024
-    thinking_budget: int | None = None  # Gemini thinking tokens; None: the model's default
-    logprobs: bool = True  # ask OpenAI-compatible servers for token logprobs (priors)
-    retries: int = 3  # attempts after the first, on 408/429/5xx/timeouts/connection errors
-    backoff_base: float = 1.0  # seconds before the first retry; doubles each time
-    backoff_max: float = 30.0
-    weight_llm: float = 0.6  # share of the prior mass for model candidates in MixedSource
-    weight_heuristic: float = 0.4
-    cache_path: Path | None = None  # None: <user cache dir>/llm_cache.sqlite
-    use_cache: bool = True
-    timeout: float = 60.0  # seconds per HTTP request
-
-    def __post_init__(self) -> None:
-        if self.provider not in PROVIDERS:
-            raise InputError(f"[llm] provider must be gemini or openai, got {self.provider!r}")
-        for name in ("k", "max_calls", "max_tokens", "max_output_tokens"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise InputError(f"[llm] {name} must be at least 1, got {getattr(self, name)}")
-        for name in ("retries", "backoff_base", "backoff_max", "weight_llm", "weight_heuristic"):
-            if getattr(self, name) < 0:
-                raise InputError(f"[llm] {name} must not be negative, got {getattr(self, name)}")
-        if self.timeout <= 0:
-            raise InputError(f"[llm] timeout must be positive, got {self.timeout}")
-        if not 0 <= self.temperature <= 2:
-            raise InputError(f"[llm] temperature must be within 0..2, got {self.temperature}")
-
-    @classmethod
-    def from_table(cls, table: Mapping[str, Any], **overrides: Any) -> LLMConfig:
-        """A config from an ``[llm]`` TOML table, then ``overrides`` (None means: keep)."""
-        names = {f.name for f in fields(cls)}
-        values = {**table, **{k: v for k, v in overrides.items() if v is not None}}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise InputError(f"[llm]: unknown setting(s) {', '.join(unknown)}")
-        if values.get("cache_path") is not None:
-            values["cache_path"] = Path(values["cache_path"]).expanduser()
-        try:
-            return cls(**values)
-        except TypeError as e:
-            raise InputError(f"[llm]: {e}") from None
-
-    @property
-    def output_tokens(self) -> int:
-        """Tokens one answer may take: the setting, or the provider's default."""
-        return self.max_output_tokens or DEFAULT_OUTPUT_TOKENS[self.provider]
-
-    @property
-    def model_name(self) -> str | None:
-        """The configured model, or the provider's default (None: ask the server)."""
-        return self.model or DEFAULT_MODELS.get(self.provider)
-
-    def key_variables(self) -> tuple[str, ...]:
-        """The environment variables the API key is read from, in order."""
-        return (self.api_key_env,) if self.api_key_env else KEY_VARIABLES[self.provider]
-
-    def api_key(self) -> tuple[str | None, str | None]:
-        """(key, variable it came from), or (None, None)."""
-        for name in self.key_variables():
-            value = os.environ.get(name, "").strip()
-            if value:
-                return value, name
-        return None, None
-
-
-def openai_base_url(base_url: str | None) -> str | None:
-    """``base_url`` with ``/v1`` added when it names a server only (``http://host:port``)."""
-    if not base_url:
-        return None
-    parts = urlsplit(base_url.rstrip("/"))
-    if parts.path in ("", "/"):
-        parts = parts._replace(path="/v1")
-    return urlunsplit(parts)
-
-
-def sdk_available(provider: str) -> bool:
-    """Whether the SDK of ``provider`` is installed (the ``llm`` extra), without importing it."""
-    try:
-        return importlib.util.find_spec(SDK_MODULES[provider]) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-# ---------------------------------------------------------------------------------------------
-# Priors
-
-
-def rank_priors(n: int) -> list[float]:
-    """Priors from rank alone: 1, 1/2, 1/3, … (the model lists the most promising first)."""
-    return [1.0 / (i + 1) for i in range(n)]
-
-
-def logprob_priors(
-    text: str, token_logprobs: Sequence[tuple[str, float]], tactics: Sequence[str]
-) -> list[float] | None:
-    """exp(mean token logprob) of each tactic's span in ``text``; None if spans can't be found.
-
-    The tokens must spell ``text`` exactly. A tactic is looked for as written, then JSON-escaped;
-    one not found gets half the smallest prior found.
-    """
-    if "".join(t for t, _ in token_logprobs) != text:
-        return None
-    starts, pos = [], 0
-    for token, _ in token_logprobs:
-        starts.append(pos)
-        pos += len(token)
-    found: list[float | None] = []
-    cursor = 0
-    for tactic in tactics:
-        span = None
-        for needle in dict.fromkeys((tactic, _json_escaped(tactic))):
-            at = text.find(needle, cursor)
-            if at < 0:
-                at = text.find(needle)
-            if at >= 0:
-                span = (at, at + len(needle))
-                break
-        if span is None:
-            found.append(None)
-            continue
-        cursor = span[1]
-        values = [
-            lp for (tok, lp), s in zip(token_logprobs, starts, strict=True)
-            if s < span[1] and s + len(tok) > span[0] and math.isfinite(lp)
-        ]
-        found.append(math.exp(sum(values) / len(values)) if values else None)
-    known = [p for p in found if p is not None and p > 0]
-    if not known:
-        return None
-    floor = min(known) / 2
-    return [p if p is not None and p > 0 else floor for p in found]
-
-
-def _json_escaped(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)[1:-1]
-
 
 # ---------------------------------------------------------------------------------------------
 # The sources
@@ -492,7 +327,7 @@ def _classify_gemini(error: BaseException) -> _Trouble:
     if isinstance(error, errors.APIError):
         code = int(error.code or 0)
         message = " ".join(str(error.message or error.status or "").split())[:200]
-        return _Trouble(code, _retryable(code), f"HTTP {code} {message}".strip())
+        return _Trouble(code, retryable(code), f"HTTP {code} {message}".strip())
     if _transport_error(error):
         return _Trouble(None, True, f"{type(error).__name__}: {error}")
     return _Trouble(None, False, f"{type(error).__name__}: {error}")
@@ -580,7 +415,7 @@ class OpenAISource(_ModelSource):
         if isinstance(error, openai.APIStatusError):
             code = int(error.status_code)
             message = " ".join(str(error.message).split())[:200]
-            return _Trouble(code, _retryable(code), f"HTTP {code} {message}".strip())
+            return _Trouble(code, retryable(code), f"HTTP {code} {message}".strip())
         if isinstance(error, (openai.APITimeoutError, openai.APIConnectionError)):
             return _Trouble(None, True, f"{type(error).__name__}: {error}")
         if _transport_error(error):
@@ -592,43 +427,6 @@ class OpenAISource(_ModelSource):
 
 
 # ---------------------------------------------------------------------------------------------
-# Mixing
-
-
-class MixedSource:
-    """Several sources as one prior distribution.
-
-    Each source's priors are normalised to sum 1, scaled by its weight, summed over sources for
-    the same (whitespace-normalised) tactic, and scaled to sum 1 again. A source with weight 0
-    is never asked. A source with no candidates leaves the others' shares as they are, so when a
-    model is down the heuristics alone make the distribution.
-    """
-
-    def __init__(self, sources: Sequence[tuple[TacticSource, float]]) -> None:
-        if any(w < 0 for _, w in sources) or not any(w > 0 for _, w in sources):
-            raise InputError("source weights must be non-negative and not all zero")
-        self.sources = tuple(sources)
-
-    def propose(self, request: ProposalRequest) -> list[Candidate]:
-        """The merged candidates, highest prior first (ties in source order)."""
-        mass: dict[str, float] = {}
-        best: dict[str, tuple[float, str]] = {}
-        for source, weight in self.sources:
-            if weight <= 0:
-                continue
-            for c in normalise(source.propose(request)):
-                share = c.prior * weight
-                mass[c.tactic] = mass.get(c.tactic, 0.0) + share
-                if c.tactic not in best or share > best[c.tactic][0]:
-                    best[c.tactic] = (share, c.source)
-        total = sum(mass.values())
-        if total <= 0:
-            return []
-        merged = [Candidate(t, m / total, best[t][1]) for t, m in mass.items()]
-        return sorted(merged, key=lambda c: -c.prior)
-
-
-# ---------------------------------------------------------------------------------------------
 # Building, and the doctor's view
 
 
@@ -637,27 +435,6 @@ def make_source(config: LLMConfig, **kwargs: Any) -> GeminiSource | OpenAISource
     return GeminiSource(config, **kwargs) if config.provider == "gemini" else OpenAISource(
         config, **kwargs
     )
-
-
-def llm_config(table: Mapping[str, Any], choice: ModelChoice | None = None) -> LLMConfig:
-    """The run's LLMConfig: the ``[llm]`` table, then the command line's choice.
-
-    A provider chosen on the command line that differs from the table's drops the table's
-    model, base_url and api_key_env, which belong to the other provider.
-    """
-    table = dict(table)
-    provider = getattr(choice, "provider", None)
-    if provider and provider != table.get("provider", "gemini"):
-        for name in ("model", "base_url", "api_key_env"):
-            table.pop(name, None)
-    overrides: dict[str, Any] = {
-        "provider": provider,
-        "base_url": getattr(choice, "base_url", None),
-        "model": getattr(choice, "model", None),
-    }
-    if choice is not None and not choice.use_cache:
-        overrides["use_cache"] = False
-    return LLMConfig.from_table(table, **overrides)
 
 
 def build_llm_source(
@@ -676,58 +453,3 @@ def build_llm_source(
     return MixedSource([(model, config.weight_llm), (heuristics, config.weight_heuristic)]), None
 
 
-# What `alphaquant doctor` shows about the model: SDK, key, and whether the endpoint answers.
-@dataclass(frozen=True)
-class LLMStatus:
-    provider: str
-    model: str | None
-    endpoint: str
-    sdk_installed: bool
-    key_set: bool
-    key_variable: str | None  # where the key was found (or the first place looked)
-    reachable: bool | None  # an HTTP answer came back; None: not probed
-    ok: bool | None  # that answer was a success; None: not probed
-    detail: str
-
-    def summary(self) -> str:
-        """One line for a table."""
-        key = f"key in {self.key_variable}" if self.key_set else "no key"
-        return f"{self.provider} {self.model or '(server default)'} at {self.endpoint}: " \
-               f"{key}; {self.detail}"
-
-
-def status(
-    config: LLMConfig | None = None, *, probe: bool = True, timeout: float = 5.0
-) -> LLMStatus:
-    """Whether a key is set and, if ``probe``, whether the endpoint answers a cheap request.
-
-    The cheap request lists models (OpenAI-compatible) or gets the model (Gemini): no tokens
-    are spent. It has a short timeout and no retries; it never raises.
-    """
-    config = replace(config or LLMConfig(), timeout=timeout, retries=0, use_cache=False)
-    key, variable = config.api_key()
-    source = make_source(config)
-    found = LLMStatus(
-        provider=config.provider, model=config.model_name, endpoint=source.endpoint(),
-        sdk_installed=sdk_available(config.provider), key_set=key is not None,
-        key_variable=variable or config.key_variables()[0], reachable=None, ok=None, detail="",
-    )
-    if not found.sdk_installed:
-        return replace(found, detail="SDK not installed: pip install 'alphaquant[llm]'")
-    if config.provider == "gemini" and key is None and not config.base_url:
-        return replace(found, detail=f"set {' or '.join(config.key_variables())}")
-    if not probe:
-        return replace(found, detail="not probed")
-    try:
-        client = source.client()
-        if config.provider == "gemini":
-            client.models.get(model=config.model_name)
-        else:
-            listed = [m.id for m in client.models.list()]
-            if config.model is None and listed:
-                found = replace(found, model=listed[0])
-    except Exception as e:
-        trouble = source._classify(e)
-        answered = trouble.status is not None
-        return replace(found, reachable=answered, ok=False, detail=trouble.summary)
-    return replace(found, reachable=True, ok=True, detail="endpoint answers")
