@@ -186,3 +186,35 @@ def one_tactic_sentence(tactic: str) -> str | None:
 def tactic_body(tactic: str) -> str:
     """The tactic's one sentence without its final period."""
     return split_sentences(tactic).sentences[0].text[:-1]
+
+
+_SECTION_VARS = {"Variable", "Variables", "Hypothesis", "Hypotheses", "Context"}
+_MODIFIERS = {"Local", "Global", "Polymorphic", "Monomorphic", "Cumulative", "NonCumulative",
+              "Private", "Program", "Export", "Import"}
+
+
+def in_section_with_variables(sentences: tuple[Sentence, ...]) -> bool:
+    """Whether the end of these sentences lies inside a Section that declared variables."""
+    stack: list[list[object]] = []  # [kind, name, has_variables]
+    for s in sentences:
+        words = re.sub(r"^#\[[^\]]*\]\s*", "", s.text).split()
+        while words and words[0] in _MODIFIERS:
+            words = words[1:]
+        if not words:
+            continue
+        head = words[0]
+        name = words[1].rstrip(".") if len(words) > 1 else ""
+        if head == "Section":
+            stack.append(["section", name, False])
+        elif head == "Module" and ":=" not in s.text:
+            if name == "Type":
+                name = words[2].rstrip(".") if len(words) > 2 else ""
+            stack.append(["module", name, False])
+        elif head == "End":
+            for k in range(len(stack) - 1, -1, -1):
+                if stack[k][1] == name:
+                    del stack[k:]
+                    break
+        elif head in _SECTION_VARS and stack and stack[-1][0] == "section":
+            stack[-1][2] = True
+    return any(kind == "section" and has for kind, _, has in stack)
