@@ -82,6 +82,15 @@ def load_transcript(name: str, fixtures: Path | None = None) -> list[tuple[Any, 
     return list(zip(requests, responses, strict=True))
 
 
+def write_transcript(folder: Path, name: str, pairs: list[tuple[Any, Any]]) -> None:
+    """A transcript written by hand (request JSON, response JSON) in the recorded framing, for
+    answers no recording has; copy the REPL's real shapes, never invent fields."""
+    requests = "\n\n".join(json.dumps(q, ensure_ascii=False) for q, _ in pairs)
+    answers = "".join(json.dumps(a, ensure_ascii=False, indent=1) + "\n\n" for _, a in pairs)
+    (folder / f"{name}.in").write_text(requests + "\n", encoding="utf-8")
+    (folder / f"{name}.expected.out").write_text(answers, encoding="utf-8")
+
+
 class Replay:
     """Answers requests from transcripts; knows only the ids it has handed out.
 

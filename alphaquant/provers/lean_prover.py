@@ -10,9 +10,8 @@ Lean version is built, each failure one line naming the fix.
 
 from __future__ import annotations
 
-import re
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from alphaquant.errors import (
@@ -23,7 +22,7 @@ from alphaquant.errors import (
     ProverStartError,
 )
 from alphaquant.goals import GoalSite
-from alphaquant.provers import lean_setup
+from alphaquant.provers import lean_probe, lean_setup
 from alphaquant.provers.base import (
     FileCheck,
     Outcome,
@@ -52,6 +51,7 @@ from alphaquant.provers.lean_repl import (
     one_line,
     repl_options,
 )
+from alphaquant.provers.lean_source import Source, split_source
 from alphaquant.provers.negation import lean_negation, lean_universes
 
 
@@ -67,73 +67,7 @@ def lake_root(path: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------
-# Lean text: the import header, the negation of a statement
-
-
-# A Lean file cut where the REPL needs it: the header starts a session, the body runs in it.
-@dataclass(frozen=True)
-class Source:
-    header: str  # comments, imports and leading `open`s; "" if none
-    body: str  # the rest; its line 1 is the file's line ``line_offset + 1``, columns unchanged
-    line_offset: int
-    body_start: int  # offset in the file of the body's first character (after the padding)
-    padding: int  # spaces put before the body to keep the columns of its first line
-
-
-_SPACE = re.compile(r"\s+|--[^\n]*|/-")
-_HEADER_COMMAND = re.compile(
-    r"(?:module|prelude)\b"
-    r"|(?:(?:public|private)\s+)?(?:meta\s+)?import\s+(?:all\s+)?[^\s/]+"
-    r"|open\s+[^\n]*"
-)
-
-
-def split_source(text: str) -> Source:
-    """Cut a file after its imports and the `open` lines right after them.
-
-    The header is sent once without an environment (``import`` needs a fresh session); the body
-    is sent with the header's environment, with its positions mapped back by ``line_offset``.
-    """
-    i = end = 0
-    while True:
-        i = _skip_space(text, i)
-        m = _HEADER_COMMAND.match(text, i)
-        if m is None or (m[0].startswith("open") and re.search(r"\bin\s*(--.*)?$", m[0])):
-            break
-        i = end = m.end()
-    line_end = text.find("\n", end)
-    line_end = len(text) if line_end < 0 else line_end
-    rest = text[end:line_end]
-    if not rest.strip() or rest.strip().startswith("--"):
-        start, padding = min(line_end + 1, len(text)), 0
-    else:
-        start, padding = end, end - (text.rfind("\n", 0, end) + 1)
-    if end == 0:
-        start, padding = 0, 0
-    return Source(
-        header=text[:end],
-        body=" " * padding + text[start:],
-        line_offset=text.count("\n", 0, start),
-        body_start=start,
-        padding=padding,
-    )
-
-
-def _skip_space(text: str, i: int) -> int:
-    """Past whitespace and comments (block comments nest)."""
-    while m := _SPACE.match(text, i):
-        if m[0] != "/-":
-            i = m.end()
-            continue
-        depth, i = 1, m.end()
-        while depth and i < len(text):
-            if text.startswith("/-", i):
-                depth, i = depth + 1, i + 2
-            elif text.startswith("-/", i):
-                depth, i = depth - 1, i + 2
-            else:
-                i += 1
-    return i
+# Lean text: the negation of a statement
 
 
 def negation_statement(statement: str, name: str = "aq_negation") -> str | None:
@@ -255,27 +189,33 @@ class LeanProver:
             return FileCheck(False, one_line(first.data), first.pos.line + source.line_offset)
         return FileCheck(ok=True)
 
-    def axioms(self, path: Path, text: str, theorem: str) -> frozenset[str]:
-        """``#print axioms`` in the environment of the elaborated file (``sorryAx`` included)."""
-        source = split_source(text)
+    def untrusted(self, path: Path, original: str, text: str, decl_start: int) -> tuple[str, ...]:
+        """``#print axioms`` of the declaration at ``decl_start``, asked through
+        ``lean_probe.build`` (qualified name, ``example`` renamed, other holes marked)."""
+        try:
+            probe = lean_probe.build(original, text, decl_start)
+        except ValueError as e:
+            raise InputError(f"cannot check the axioms of {path.name}: {e}") from None
+        source = split_source(probe.text)
         env = self._header_env(path, source)
-        for _ in range(2):
-            elaborated = self._elaborate(source, env, restorable=False)
-            if isinstance(elaborated, ReplError):
-                raise FileDoesNotCompile(f"Lean rejected {path}: {one_line(elaborated.message)}")
-            query = Command(f"#print axioms {theorem}", env=elaborated.env)
-            response = self.repl.send(query, restorable=False)
-            if isinstance(response, CommandResponse):
-                break
-            self._bodies.pop((env, source.body, False), None)  # lost in a restart: redo
-        else:
-            raise ProverCrashed(f"`#print axioms {theorem}` failed: {one_line(str(response))}")
-        printed = [p for m in response.messages if (p := parse_axioms(m.data)) is not None]
-        for name, axioms in printed:
-            if name == theorem or name.endswith("." + theorem) or len(printed) == 1:
-                return axioms
-        error = response.errors[0].data if response.errors else "no output"
-        raise InputError(f"no axioms for {theorem} in {path}: {one_line(error)}")
+        response = self.repl.send(Command(source.body, env=env), restorable=False)
+        if isinstance(response, ReplError):
+            why = one_line(response.message)
+            raise ProverCrashed(f"`#print axioms {probe.name}` failed: {why}")
+        if not isinstance(response, CommandResponse):
+            raise ProverCrashed(f"the Lean REPL answered a command with {one_line(str(response))}")
+        line = probe.print_line - source.line_offset
+        errors = [m for m in response.errors if m.pos.line != line]
+        if errors:
+            first = errors[0]
+            where = first.pos.line + source.line_offset
+            raise FileDoesNotCompile(f"{path.name}:{where}: {one_line(first.data)}")
+        for message in response.messages:
+            printed = parse_axioms(message.data)
+            if message.pos.line == line and printed is not None:
+                return probe.refused(printed[1])
+        said = next((m.data for m in response.messages if m.pos.line == line), "no answer")
+        raise FileDoesNotCompile(f"`#print axioms {probe.name}` in {path.name}: {one_line(said)}")
 
     def close(self) -> None:
         self.repl.close()

@@ -8,8 +8,7 @@ is recycled. Callers see *stable* ids: the REPL's own ids in the first process, 
 after a restart, and every stable env or proof state is restored on demand by re-running the
 request that made it (header command, declaration command, then the tactic path).
 
-The prover on top of it (``LeanProver``: files, goals, outcomes) is in ``lean_prover.py``; it is
-re-exported here, so ``from alphaquant.provers.lean_repl import LeanProver`` keeps working.
+The prover on top of it (``LeanProver``: files, goals, outcomes) is in ``lean_prover.py``.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Literal
+from typing import IO, Literal
 
 from alphaquant.errors import ProverCrashed, ProverNotInstalled, ProverStartError
 from alphaquant.provers import lean_setup
@@ -46,12 +45,6 @@ from alphaquant.provers.lean_protocol import (
     encode_request,
     parse_response,
 )
-
-if TYPE_CHECKING:  # re-exported lazily (lean_prover imports this module)
-    from alphaquant.provers.lean_prover import LeanProver as LeanProver
-    from alphaquant.provers.lean_prover import Source as Source
-    from alphaquant.provers.lean_prover import negation_statement as negation_statement
-    from alphaquant.provers.lean_prover import split_source as split_source
 
 log = logging.getLogger(__name__)
 
@@ -553,15 +546,3 @@ def one_line(text: str, limit: int = 200) -> str:
     """One line, at most ``limit`` characters (errors print on one line)."""
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-_REEXPORTED = frozenset({"LeanProver", "Source", "negation_statement", "split_source"})
-
-
-def __getattr__(name: str) -> object:
-    """``LeanProver`` and the Lean text helpers, from lean_prover (imported on first use)."""
-    if name in _REEXPORTED:
-        from alphaquant.provers import lean_prover
-
-        return getattr(lean_prover, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
