@@ -145,7 +145,7 @@ def goals(
     if as_json:
         items = [
             {"file": str(path), "theorem": s.theorem, "line": s.line, "col": s.col,
-             "kind": s.kind, "state": (shown or {}).get(i)}
+             "kind": s.kind, "statement": s.statement, "state": (shown or {}).get(i)}
             for i, s in enumerate(sites)
         ]
         sys.stdout.write(json.dumps({"goals": items}, indent=2) + "\n")
