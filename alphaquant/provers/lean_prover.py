@@ -11,9 +11,12 @@ Lean version is built, each failure one line naming the fix.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from alphaquant.config import LeanConfig
 from alphaquant.errors import (
     FileDoesNotCompile,
     InputError,
@@ -48,11 +51,15 @@ from alphaquant.provers.lean_repl import (
     LeanRepl,
     ReplDied,
     ReplTimeout,
+    default_memory_limit_mb,
     one_line,
     repl_options,
 )
 from alphaquant.provers.lean_source import Source, split_source
 from alphaquant.provers.negation import lean_negation, lean_universes
+
+if TYPE_CHECKING:
+    from alphaquant.provers.lean_pool import ReplPool
 
 
 def lake_root(path: Path) -> Path:
@@ -96,15 +103,39 @@ class LeanProver:
 
     name = "lean"
 
-    def __init__(self, repl: LeanRepl, *, cache_size: int = 32) -> None:
+    def __init__(
+        self,
+        repl: LeanRepl,
+        *,
+        cache_size: int = 32,
+        heartbeats_per_second: float | None = None,
+        pickles: bool = False,
+        on_close: Callable[[LeanProver], None] | None = None,
+    ) -> None:
+        """Args:
+          repl: the REPL process (shared with other provers when it comes from a pool).
+          cache_size: elaborated file bodies kept.
+          heartbeats_per_second: run each tactic as ``set_option maxHeartbeats N in`` with N
+            this rate times its time limit (Lean's unit, thousands of heartbeats), so a slow
+            tactic fails inside Lean as an ordinary error; None sends tactics unchanged.
+          pickles: pickle each header's environment and each root proof state, so a restarted
+            REPL restores them from the pickles instead of elaborating the file again.
+          on_close: called by ``close`` instead of closing the REPL (a pool's release).
+        """
         self.repl = repl
-        self._headers: dict[str, int] = {}
         self._bodies: dict[tuple[int | None, str, bool], CommandResponse] = {}
         self._cache_size = cache_size
+        self.heartbeats_per_second = heartbeats_per_second
+        self.pickles = pickles
+        self._on_close = on_close
 
     @classmethod
-    def for_file(cls, path: Path, *, repl_dir: Path | None = None) -> LeanProver:
-        """A prover for a file of a Lake project: the REPL runs in the project's root.
+    def for_file(
+        cls, path: Path, *, repl_dir: Path | None = None, pool: ReplPool | None = None,
+        config: LeanConfig | None = None,
+    ) -> LeanProver:
+        """A prover for a file of a Lake project: the REPL runs in the project's root, from
+        ``pool`` when one is given (shared with files of the same header), else its own.
 
         Raises, in this order (the first that applies is the one line a user sees):
             ProverNotInstalled: no ``lake`` on PATH (Lean is not installed: `make lean`).
@@ -119,7 +150,15 @@ class LeanProver:
         problem = lean_setup.repl_problem(folder, project)
         if problem is not None:
             raise ProverNotInstalled(problem)
-        return cls(LeanRepl(repl_options(project, repl_dir=folder)))
+        options = repl_options(project, repl_dir=folder)
+        if pool is not None:
+            return pool.prover_for_file(path, options)
+        config = config or LeanConfig()
+        options = replace(options, memory_limit_mb=config.memory_limit_mb or
+                          default_memory_limit_mb(), max_commands=config.max_commands,
+                          rss_limit_mb=config.rss_limit_mb)
+        return cls(LeanRepl(options), heartbeats_per_second=config.heartbeats_per_second,
+                   pickles=config.pickles)
 
     def open(self, site: GoalSite, text: str) -> ProofState:
         source = split_source(text)
@@ -134,6 +173,8 @@ class LeanProver:
                 raise FileDoesNotCompile(f"{site.file}:{line}: {one_line(first.data)}")
             where = f"{site.file}:{site.line}:{site.col}"
             raise InputError(f"Lean reports no `sorry` at {where}: is the file saved?")
+        if self.pickles:
+            self.repl.pickle("proofState", sorry.proof_state)
         return ProofState(goals=sorry.subgoals, handle=sorry.proof_state, path=())
 
     def open_negation(self, site: GoalSite, text: str) -> ProofState | None:
@@ -160,7 +201,7 @@ class LeanProver:
     def apply(self, state: ProofState, tactic: str, timeout: float) -> Outcome:
         if timeout <= 0:
             return TacticTimeout(timeout)  # no time left: don't kill the REPL for nothing
-        request = ProofStep(proof_state=state.handle, tactic=tactic)
+        request = ProofStep(proof_state=state.handle, tactic=self._limited(tactic, timeout))
         try:
             try:
                 response = self.repl.send(request, timeout)
@@ -218,7 +259,18 @@ class LeanProver:
         raise FileDoesNotCompile(f"`#print axioms {probe.name}` in {path.name}: {one_line(said)}")
 
     def close(self) -> None:
-        self.repl.close()
+        if self._on_close is not None:
+            self._on_close(self)
+        else:
+            self.repl.close()
+
+    def _limited(self, tactic: str, timeout: float) -> str:
+        """The tactic under a heartbeat limit scaled to ``timeout`` (see ``__init__``)."""
+        if self.heartbeats_per_second is None:
+            return tactic
+        beats = max(1, round(self.heartbeats_per_second * timeout))
+        body = "\n".join("  " + line for line in tactic.splitlines())
+        return f"set_option maxHeartbeats {beats} in\n{body}"
 
     # -- elaboration -----------------------------------------------------------------------------
 
@@ -236,7 +288,8 @@ class LeanProver:
         """The header's environment, or the check that failed; successes are cached."""
         if not source.header:
             return None
-        if source.header not in self._headers:
+        headers = self.repl.headers
+        if source.header not in headers:
             response = self.repl.send(Command(source.header))
             if isinstance(response, ReplError):
                 return FileCheck(ok=False, message=one_line(response.message), line=1)
@@ -244,8 +297,10 @@ class LeanProver:
                 first = response.errors[0]
                 return FileCheck(ok=False, message=one_line(first.data), line=first.pos.line)
             assert isinstance(response, CommandResponse)
-            self._headers[source.header] = response.env
-        return self._headers[source.header]
+            headers[source.header] = response.env
+            if self.pickles:
+                self.repl.pickle("env", response.env)
+        return headers[source.header]
 
     def _elaborate(
         self, source: Source, env: int | None, *, restorable: bool = True

@@ -16,13 +16,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import select
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Literal
@@ -41,6 +44,7 @@ from alphaquant.provers.lean_protocol import (
     ReplError,
     Request,
     Response,
+    UnpickleEnvironment,
     UnpickleProofState,
     encode_request,
     parse_response,
@@ -73,9 +77,22 @@ class ReplOptions:
     cwd: Path  # the Lake project root
     command_timeout: float = 600.0  # seconds for a command (imports, whole files)
     rss_limit_mb: float | None = 16_000.0  # recycle the process tree past this resident size
+    memory_limit_mb: float | None = None  # hard address-space limit (RLIMIT_AS) of the child
+    max_commands: int | None = None  # recycle the process after this many answers
+    pickle_dir: Path | None = None  # where pickles go (default: a temporary folder of our own)
     max_restarts: int = 3  # consecutive deaths tolerated before giving up
     backoff: float = 0.5  # first wait before a restart; doubles per consecutive death
     backoff_max: float = 8.0
+
+
+def default_memory_limit_mb(workers: int = 1, *, repls_per_worker: int = 1) -> float:
+    """An address-space limit for one REPL: 80 % of the machine's memory, shared by every REPL
+    of every worker (at least 4 GiB: importing Mathlib maps its .olean files, several GB)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    except (ValueError, OSError):
+        total = 16_384.0
+    return max(4096.0, 0.8 * total / max(1, workers * repls_per_worker))
 
 
 def repl_options(project: Path, *, repl_dir: Path | None = None) -> ReplOptions:
@@ -207,6 +224,8 @@ class LeanRepl:
         self._deaths = 0  # consecutive deaths, reset by any good answer
         self._last_death = ""
         self._ids = _Ids()
+        self._pickles: tempfile.TemporaryDirectory[str] | None = None
+        self.headers: dict[str, int] = {}  # header text -> stable env (kept across restarts)
 
     # -- public --------------------------------------------------------------------------------
 
@@ -231,8 +250,44 @@ class LeanRepl:
                 return prepared
             response = self._exchange(prepared, seconds)
             answer = self._adopt(request, response, seconds, restorable)
-            self._recycle_if_large()
+            self._recycle_if_due()
             return answer
+
+    def pickle(self, kind: Kind, sid: int) -> Path | None:
+        """Pickle the stable env or proof state ``sid`` (the REPL's ``pickleTo``); after a restart
+        it is restored from that file (``unpickleEnvFrom`` / ``unpickleProofStateFrom``) instead
+        of by re-running the request that made it. None (nothing changes) if the REPL refused.
+        """
+        with self._lock:
+            origin = self._ids.origin[kind].get(sid)
+            if origin is None:
+                return None
+            path = self._pickle_folder() / f"{kind}-{sid}.olean"
+            request: Request = (PickleEnvironment(env=sid, pickle_to=str(path)) if kind == "env"
+                                else PickleProofState(proof_state=sid, pickle_to=str(path)))
+            prepared = self._prepare(request)
+            if isinstance(prepared, ReplError):
+                return None
+            response = self._exchange(prepared, self.options.command_timeout)
+            if isinstance(response, ReplError):
+                log.info("the Lean REPL would not pickle %s %d: %s", kind, sid, response.message)
+                return None
+            env = _ref(origin.request)
+            restore: Request = (
+                UnpickleEnvironment(str(path)) if kind == "env"
+                else UnpickleProofState(str(path), env[1] if env and env[0] == "env" else None)
+            )
+            selector: Selector = ("env", 0) if kind == "env" else ("proofState", 0)
+            self._ids.origin[kind][sid] = _Origin(restore, origin.timeout, [(selector, kind, sid)])
+            return path
+
+    def _pickle_folder(self) -> Path:
+        if self.options.pickle_dir is not None:
+            self.options.pickle_dir.mkdir(parents=True, exist_ok=True)
+            return self.options.pickle_dir
+        if self._pickles is None:
+            self._pickles = tempfile.TemporaryDirectory(prefix="alphaquant-lean-")
+        return Path(self._pickles.name)
 
     @property
     def pid(self) -> int | None:
@@ -250,9 +305,12 @@ class LeanRepl:
             self._kill()
 
     def close(self) -> None:
-        """Kill the REPL's process group. Safe to call twice."""
+        """Kill the REPL's process group and remove its pickles. Safe to call twice."""
         with self._lock:
             self._kill()
+            if self._pickles is not None:
+                self._pickles.cleanup()
+                self._pickles = None
 
     def __enter__(self) -> LeanRepl:
         return self
@@ -367,6 +425,7 @@ class LeanRepl:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
+                preexec_fn=_address_space_limit(self.options.memory_limit_mb),
             )
         except OSError as e:
             raise ProverStartError(f"could not run the Lean REPL ({command[0]}): {e}") from None
@@ -474,14 +533,36 @@ class LeanRepl:
         last = next((line for line in reversed(self._stderr) if line.strip()), "")
         return code, one_line(last)
 
-    def _recycle_if_large(self) -> None:
+    def _recycle_if_due(self) -> None:
+        """Recycle after ``max_commands`` answers or past ``rss_limit_mb`` resident; the next
+        request starts a fresh process and restores what it needs."""
+        if self._proc is None:
+            return
+        most = self.options.max_commands
+        if most is not None and self._answers >= most:
+            log.info("recycling the Lean REPL after %d answers", self._answers)
+            self._kill()
+            return
         limit = self.options.rss_limit_mb
-        if limit is not None and self._proc is not None and (rss := self.rss_mb()) > limit:
+        if limit is not None and (rss := self.rss_mb()) > limit:
             log.info("recycling the Lean REPL: %.0f MiB resident > %.0f MiB", rss, limit)
             self._kill()
 
 
 _UNKNOWN: dict[Kind, str] = {"env": "Unknown environment.", "proofState": "Unknown proof state."}
+
+
+def _address_space_limit(megabytes: float | None) -> Callable[[], None] | None:
+    """A preexec function that caps the child's address space (inherited by ``lake env``'s
+    child, the REPL), so that a runaway elaboration fails inside Lean, not the machine."""
+    if megabytes is None:
+        return None
+    limit = int(megabytes * 2**20)
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
 
 
 def _ready(fd: int, event: int, deadline: float) -> bool:

@@ -6,9 +6,13 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alphaquant.errors import InputError
 from alphaquant.provers.base import Prover
+
+if TYPE_CHECKING:
+    from alphaquant.provers.lean_pool import ReplPool
 
 LANGUAGES = {".v": "coq", ".lean": "lean"}
 PROVERS = {"coq": "coq", "lean": "lean", "lean-dojo": "lean"}
@@ -25,8 +29,9 @@ def language_of(path: Path) -> str:
         ) from None
 
 
-def make_prover(path: Path, choice: str = "auto") -> Prover:
-    """A prover session for ``path``; ``choice`` is auto, coq, lean or lean-dojo."""
+def make_prover(path: Path, choice: str = "auto", *, pool: ReplPool | None = None) -> Prover:
+    """A prover session for ``path``; ``choice`` is auto, coq, lean or lean-dojo. A Lean REPL
+    comes from ``pool`` when one is given (its settings then apply)."""
     language = language_of(path)
     if choice == "auto":
         choice = language
@@ -44,7 +49,7 @@ def make_prover(path: Path, choice: str = "auto") -> Prover:
         return LeanDojoProver(path)
     from alphaquant.provers.lean_prover import LeanProver
 
-    return LeanProver.for_file(path)
+    return LeanProver.for_file(path, pool=pool)
 
 
 # One line of `alphaquant doctor`.
