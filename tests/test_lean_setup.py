@@ -129,7 +129,8 @@ def test_repl_tag_mismatch_is_reported_with_the_fix(
 def test_lean_checks_without_lean_name_the_fix(no_lean: Path) -> None:
     checks = {c.name: c for c in lean_checks(REPO / "lean_project")}
     assert list(checks) == ["elan", "lake", "Lean toolchain", "Mathlib cache",
-                            "lean_project build", "Lean REPL", "Lean REPL toolchain"]
+                            "lean_project build", "Lean REPL tag", "Lean REPL",
+                            "Lean REPL toolchain"]
     assert not checks["elan"].found and checks["elan"].fix == "make lean"
     assert not checks["lake"].found and checks["lake"].fix == "make lean"
     assert checks["Lean toolchain"].version == "v4.32.0"
@@ -260,3 +261,47 @@ def test_cli_header_that_does_not_import(tmp_path: Path) -> None:
                                    timeout=120))
     assert "T.lean:1 does not compile before search: its imports do not load in Lean" in line
     assert "unknown module prefix 'Nope'" in line and "lake build" in line
+
+
+# ---------------------------------------------------------------------------------------------
+# Which REPL tag serves which toolchain: a table in the package, not a guess
+
+
+def test_tag_table_is_package_data_parsed_and_sorted() -> None:
+    tags = lean_setup.repl_tags()
+    keys = [lean_setup.version_key(t) for t in tags]
+    assert None not in keys and len(tags) >= 50
+    assert keys == sorted(keys)  # type: ignore[type-var]
+    assert len(set(tags)) == len(tags)
+    assert lean_setup.version_key("v4.29.0-rc2") < lean_setup.version_key("v4.29.0")  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(("version", "tag"), [
+    ("v4.32.0", "v4.32.0"),       # tagged: itself
+    ("v4.29.1", "v4.29.0"),       # a patch release without a tag
+    ("v4.20.0", "v4.19.0"),       # a whole minor version without a tag
+    ("v4.20.1", "v4.19.0"),
+    ("v4.23.0", "v4.23.0-rc2"),   # only a release candidate was tagged
+    ("v4.12.0", "v4.11.0-rc1"),
+    ("v4.13.0", "v4.11.0-rc1"),
+    ("v4.33.0-rc3", "v4.33.0-rc2"),
+])
+def test_toolchain_without_a_tag_maps_to_the_nearest_lower_tag(version: str, tag: str) -> None:
+    assert lean_setup.repl_tag(version) == tag
+
+
+@pytest.mark.parametrize("version", ["v4.2.0", "nightly-2026-01-01", "v5.0.0"])
+def test_no_fitting_tag_is_one_clear_line(version: str) -> None:
+    with pytest.raises(lean_setup.NoReplTag) as info:
+        lean_setup.repl_tag(version)
+    assert "\n" not in str(info.value) and version in str(info.value)
+    ok, note = lean_setup.repl_tag_note(version)
+    assert not ok and note == str(info.value)
+
+
+def test_a_lower_tag_too_far_away_is_refused() -> None:
+    with pytest.raises(lean_setup.NoReplTag, match="too old"):
+        lean_setup.repl_tag("v4.14.0", tags=["v4.10.0", "v4.15.0"])
+    assert lean_setup.repl_tag("v4.12.0", tags=["v4.10.0", "v4.15.0"]) == "v4.10.0"
+    assert lean_setup.repl_tag_note("v4.29.1") == (
+        True, "v4.29.0 (no tag v4.29.1: the nearest lower one, built with v4.29.1)")

@@ -28,6 +28,7 @@ import urllib.error
 import urllib.request
 from collections import deque
 from collections.abc import Iterable, Mapping
+from importlib import resources
 from pathlib import Path
 
 import platformdirs
@@ -75,9 +76,71 @@ def read_toolchain(folder: Path) -> str | None:
         return None
 
 
-def repl_tag(version: str) -> str:
-    """The tag of leanprover-community/repl that builds with Lean ``version``."""
-    return version
+# A Lean version as a sortable key: v4.29.0-rc2 < v4.29.0 < v4.29.1.
+VersionKey = tuple[int, int, int, float]
+
+MAX_MINOR_GAP = 2  # a lower tag serves a Lean version at most this many minor versions newer
+
+
+class NoReplTag(ValueError):
+    """No REPL tag fits a Lean version; the message is one line naming what to do."""
+
+
+def version_key(version: str) -> VersionKey | None:
+    """``v4.29.0-rc2`` -> (4, 29, 0, 2); a release sorts after its release candidates."""
+    m = re.fullmatch(r"v?(\d+)\.(\d+)\.(\d+)(?:-rc(\d+))?", version.strip())
+    if m is None:
+        return None
+    rc = float(m[4]) if m[4] is not None else float("inf")
+    return int(m[1]), int(m[2]), int(m[3]), rc
+
+
+def repl_tags() -> list[str]:
+    """The REPL's tags, oldest first: package data ``alphaquant/data/lean_repl_tags.txt``."""
+    text = resources.files("alphaquant").joinpath("data/lean_repl_tags.txt").read_text("utf-8")
+    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+def repl_tag(version: str, tags: list[str] | None = None) -> str:
+    """The tag of leanprover-community/repl to build for Lean ``version``: the tag of that name
+    when there is one, else the nearest lower tag (built with the project's own toolchain),
+    at most ``MAX_MINOR_GAP`` minor versions older.
+
+    Raises:
+        NoReplTag: the version is not a Lean release (a nightly, say), older than every tag,
+            or too far from the nearest lower one.
+    """
+    tags = repl_tags() if tags is None else tags
+    if version in tags:
+        return version
+    key = version_key(version)
+    if key is None:
+        raise NoReplTag(f"Lean {version} is not a release the REPL is tagged for: use a release "
+                        "toolchain in lean-toolchain, or set ALPHAQUANT_LEAN_REPL to a REPL built "
+                        "with it")
+    lower = [(k, t) for t in tags if (k := version_key(t)) is not None and k < key]
+    if not lower:
+        raise NoReplTag(f"Lean {version} is older than every REPL tag (the oldest is {tags[0]}): "
+                        "use a newer toolchain")
+    best_key, best = max(lower)
+    if best_key[0] != key[0] or key[1] - best_key[1] > MAX_MINOR_GAP:
+        raise NoReplTag(f"the REPL has no tag for Lean {version} and the nearest lower one "
+                        f"({best}) is too old to build with it: set ALPHAQUANT_LEAN_REPL to a "
+                        "REPL checkout that builds with your toolchain")
+    return best
+
+
+def repl_tag_note(version: str | None) -> tuple[bool, str]:
+    """Whether a tag fits ``version``, and what `doctor` and `make lean` say about it."""
+    if version is None:
+        return False, "no lean-toolchain in the project"
+    try:
+        tag = repl_tag(version)
+    except NoReplTag as e:
+        return False, str(e)
+    if tag == version:
+        return True, tag
+    return True, f"{tag} (no tag {version}: the nearest lower one, built with {version})"
 
 
 def repl_dir(version: str | None) -> Path:
@@ -85,7 +148,7 @@ def repl_dir(version: str | None) -> Path:
     override = os.environ.get(REPL_ENV)
     if override:
         return Path(override).expanduser()
-    return repl_cache() / repl_tag(version or "unknown")
+    return repl_cache() / (version or "unknown")  # one build per toolchain
 
 
 def repl_cache() -> Path:
@@ -119,9 +182,14 @@ def repl_fix(version: str | None, project: Path) -> str:
 def _repl_build(version: str | None, project: Path) -> str:
     if version is None or project.resolve() == default_project().resolve():
         return "make lean"
-    folder = repl_cache() / repl_tag(version)
+    folder = repl_cache() / version
+    try:
+        tag = repl_tag(version)
+    except NoReplTag as e:
+        return str(e)
+    toolchain = "" if tag == version else f" && cp {project / 'lean-toolchain'} {folder}/"
     return (
-        f"git clone --depth 1 --branch {repl_tag(version)} {REPL_URL} {folder} "
+        f"git clone --depth 1 --branch {tag} {REPL_URL} {folder}{toolchain} "
         f"&& cd {folder} && lake build"
     )
 
@@ -166,6 +234,8 @@ def lean_checks(project: Path | None = None) -> list[Check]:
     built = _project_built(project)
     checks.append(Check(f"{project.name} build", built, "", "" if built else
                         f"cd {project} && lake build"))
+    tag_ok, note = repl_tag_note(version)
+    checks.append(Check("Lean REPL tag", tag_ok, note if tag_ok else "", "" if tag_ok else note))
     folder = repl_dir(version)
     binary = repl_binary(folder)
     checks.append(_path_check("Lean REPL", binary, repl_fix(version, project)))
@@ -350,7 +420,10 @@ def _build_project(project: Path, env: dict[str, str]) -> None:
 
 def _ensure_repl(project: Path, version: str, env: dict[str, str]) -> None:
     folder = repl_dir(version)
-    tag = repl_tag(version)
+    try:
+        tag = repl_tag(version)
+    except NoReplTag as e:
+        raise SetupError(str(e)) from None
     if not (folder / "lakefile.lean").exists() and not (folder / "lakefile.toml").exists():
         if os.environ.get(REPL_ENV):
             raise SetupError(f"{REPL_ENV}={folder} is not a REPL checkout: unset it, or clone "
@@ -361,6 +434,9 @@ def _ensure_repl(project: Path, version: str, env: dict[str, str]) -> None:
         partial.parent.mkdir(parents=True, exist_ok=True)
         _run(["git", "clone", "--quiet", "--depth", "1", "--branch", tag, REPL_URL, str(partial)],
              partial.parent, env, CLONE_TIMEOUT, f"cannot clone {REPL_URL} at {tag}")
+        if tag != version:
+            _say(f"REPL: {repl_tag_note(version)[1]}")
+            shutil.copy(project / "lean-toolchain", partial / "lean-toolchain")
         partial.rename(folder)
     mismatch = version_mismatch(read_toolchain(folder), version)
     if mismatch is not None:
