@@ -109,6 +109,7 @@ def search(
             "goals": [g.to_json() for g in result.goals],
             "written": result.backup is not None,
             "backup": str(result.backup) if result.backup else None,
+            "rebuild_error": result.rebuild_error,
         }
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
     else:
@@ -118,6 +119,8 @@ def search(
             out.print(results_table(result.goals))
             if result.backup is not None:
                 out.print(f"wrote {path} (backup: {result.backup})")
+            if result.rebuild_error:
+                err.print(f"alphaquant: {result.rebuild_error}", markup=False, highlight=False)
             elif result.diff:
                 sys.stdout.write(result.diff)
     closed = all(g.status in ("proved", "disproved") for g in result.goals)

@@ -44,6 +44,7 @@ from alphaquant import proof
 from alphaquant.config import CONFIG_DIR, Settings, apply_overrides, load_settings
 from alphaquant.errors import AlphaquantError, InputError
 from alphaquant.goals import GoalSite, locate
+from alphaquant.provers.lean_build import rebuild
 from alphaquant.provers.lean_pool import ReplPool
 from alphaquant.provers.registry import LANGUAGES, language_of, make_prover
 from alphaquant.runs.attempt import GoalResult, attempt_goal
@@ -829,24 +830,28 @@ def combine(text: str, proofs: list[tuple[GoalSite, list[str]]]) -> str:
     return text
 
 
-def check_combined(prover: Any, path: Path, original: str, combined: str, count: int,
-                   theorems: list[str]) -> proof.Verdict:
-    """Whether the file with ``count`` proofs spliced in checks whole, with one hole fewer per
-    proof and no theorem depending on an axiom the file did not have."""
-    if len(locate(combined, path)) != len(locate(original, path)) - count:
+def check_combined(prover: Any, path: Path, original: str, combined: str,
+                   proofs: list[tuple[GoalSite, list[str]]]) -> proof.Verdict:
+    """Whether the file with ``proofs`` spliced in (``combined``) checks whole, with one hole
+    fewer per proof and no closed declaration using an assumption the acceptance rule refuses
+    (``Prover.untrusted``)."""
+    if len(locate(combined, path)) != len(locate(original, path)) - len(proofs):
         return proof.Verdict(False, "the combined proofs do not close exactly their goals")
     check = prover.check_file(path, combined)
     if not check.ok:
         where = f" (line {check.line})" if check.line else ""
         return proof.Verdict(False, f"the whole file does not check{where}: {check.message}")
-    language = language_of(path)
-    own, declared = proof.project_modules(path), proof.declared_axioms(original)
-    still_open = {s.theorem for s in locate(combined, path)}
-    for theorem in sorted(set(theorems) - still_open):
-        bad = sorted(a for a in prover.axioms(path, combined, theorem) if not proof.axiom_allowed(
-            a, language=language, own_modules=own, declared=declared))
+    done: set[int] = set()
+    for site, _ in sorted(proofs, key=lambda p: p[0].start):
+        if site.decl_start in done:
+            continue  # holes the declaration still has are the prover's markers, not refusals
+        done.add(site.decl_start)
+        before = [p for p in proofs if p[0].start < site.decl_start]
+        shift = len(combine(original, before)) - len(original)
+        bad = prover.untrusted(path, original, combined, site.decl_start + shift)
         if bad:
-            return proof.Verdict(False, f"{theorem} depends on new axioms: {', '.join(bad)}")
+            name = site.theorem or f"the declaration at line {site.line}"
+            return proof.Verdict(False, f"{name} depends on {', '.join(bad)}")
     return proof.Verdict(True)
 
 
@@ -861,7 +866,11 @@ def write_back(store: RunStore, settings: Settings,
     project = store.info().project
     latest = store.latest()
     out = []
-    for file, original in store.files().items():
+    files = store.files()
+    texts = {project / f: text for f, text in files.items()}
+    ordered = [p.relative_to(project).as_posix() for p in dependency_order(list(texts), texts)]
+    for file in ordered:  # imported modules first: each is rebuilt before its dependants' check
+        original = files[file]
         goals = [g for g in store.goals() if g.file == file]
         proved = [(g, latest[g.id].item["proof"]) for g in goals
                   if g.id in latest and latest[g.id].status == "proved"]
@@ -871,6 +880,9 @@ def write_back(store: RunStore, settings: Settings,
         sites = locate(original, path)
         proofs = [(sites[g.ordinal], tactics) for g, tactics in proved]
         status, message = _write_file(path, original, proofs, settings)
+        if status == "written" and path.suffix == ".lean":
+            failed = rebuild(path)
+            message += f"; {failed}" if failed else "; rebuilt with lake build"
         store.record_write(file, status, message)
         emit("write", f"{file}: {status}{f' ({message})' if message else ''}")
         out.append((file, status, message))
@@ -887,8 +899,7 @@ def _write_file(path: Path, original: str, proofs: list[tuple[GoalSite, list[str
         return "skipped", "the file changed on disk since the run began"
     prover = make_prover(path, settings.prover)
     try:
-        theorems = [s.theorem for s, _ in proofs]
-        verdict = check_combined(prover, path, original, combined, len(proofs), theorems)
+        verdict = check_combined(prover, path, original, combined, proofs)
         if not verdict.ok:
             return "kept", _culprit(prover, path, original, proofs, verdict.reason)
     finally:
@@ -904,7 +915,7 @@ def _culprit(prover: Any, path: Path, original: str,
     for k in range(1, len(ordered) + 1):
         subset = ordered[:k]
         text = combine(original, subset)
-        verdict = check_combined(prover, path, original, text, k, [s.theorem for s, _ in subset])
+        verdict = check_combined(prover, path, original, text, subset)
         if not verdict.ok:
             site = ordered[k - 1][0]
             return (f"original kept: the proof of {site.theorem} (line {site.line}) breaks the "

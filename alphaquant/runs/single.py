@@ -13,6 +13,7 @@ from alphaquant.config import Settings
 from alphaquant.errors import FileDoesNotCompile, InputError
 from alphaquant.goals import GoalSite, declaration_names, locate
 from alphaquant.provers.base import Prover
+from alphaquant.provers.lean_build import rebuild
 from alphaquant.provers.registry import language_of, make_prover
 from alphaquant.runs.attempt import GoalResult, GoalSink, attempt_goal
 from alphaquant.tactics.base import TacticSource
@@ -29,6 +30,7 @@ class FileResult:
     original: str
     final: str
     backup: Path | None = None  # set when --write wrote the file
+    rebuild_error: str | None = None  # a written Lean module that `lake build` did not rebuild
 
     @property
     def diff(self) -> str:
@@ -182,4 +184,5 @@ def search_file(
         if prover is None:
             session.close()
     backup = proof.write_atomic(path, text) if write and text != original else None
-    return FileResult(path, results, original, text, backup)
+    rebuilt = rebuild(path) if backup is not None and path.suffix == ".lean" else None
+    return FileResult(path, results, original, text, backup, rebuilt)
