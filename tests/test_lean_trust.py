@@ -230,3 +230,10 @@ def test_lean_dojo_untrusted_probes_with_lake_env_lean(
     assert log.read_text() == NAMESPACED_PROBE
     with pytest.raises(Exception, match="unknown constant"):
         prover.untrusted(path, EXAMPLE, EXAMPLE_PROVED, 0)
+
+
+def test_a_proof_naming_the_marker_does_not_get_it() -> None:
+    text = HOLES_PROVED.replace("· rfl", "· exact aq_hole_0")
+    probe = lean_probe.build(HOLES, text, 0)
+    assert probe.marker == "aq_hole_1" and "axiom aq_hole_1" in probe.text
+    assert probe.refused(frozenset({"aq_hole_0"})) == ("aq_hole_0",)
