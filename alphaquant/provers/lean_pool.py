@@ -15,7 +15,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from alphaquant.config import LeanConfig
-from alphaquant.provers.lean_prover import LeanProver
+from alphaquant.provers.lean_prover import LeanProver, checked_options
 from alphaquant.provers.lean_repl import LeanRepl, ReplOptions, default_memory_limit_mb
 from alphaquant.provers.lean_source import split_source
 
@@ -46,9 +46,10 @@ class ReplPool:
         return LeanProver(repl, heartbeats_per_second=self.config.heartbeats_per_second,
                           pickles=self.config.pickles, on_close=_keep)
 
-    def prover_for_file(self, path: Path, options: ReplOptions) -> LeanProver:
-        """``prover`` for the file at ``path`` (its header read from disk)."""
-        return self.prover(options, path.read_text(encoding="utf-8"))
+    def prover_for_file(self, path: Path) -> LeanProver:
+        """``prover`` for the file at ``path`` of a Lake project (its header read from disk;
+        raises what ``lean_prover.checked_options`` raises)."""
+        return self.prover(checked_options(path), path.read_text(encoding="utf-8"))
 
     @property
     def repls(self) -> list[LeanRepl]:

@@ -14,7 +14,6 @@ import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from alphaquant.config import LeanConfig
 from alphaquant.errors import (
@@ -50,6 +49,7 @@ from alphaquant.provers.lean_repl import (
     LAKE_MISSING,
     LeanRepl,
     ReplDied,
+    ReplOptions,
     ReplTimeout,
     default_memory_limit_mb,
     one_line,
@@ -58,8 +58,24 @@ from alphaquant.provers.lean_repl import (
 from alphaquant.provers.lean_source import Source, split_source
 from alphaquant.provers.negation import lean_negation, lean_universes
 
-if TYPE_CHECKING:
-    from alphaquant.provers.lean_pool import ReplPool
+
+def checked_options(path: Path, *, repl_dir: Path | None = None) -> ReplOptions:
+    """How to run the REPL for a file of a Lake project: in the project's root.
+
+    Raises, in this order (the first that applies is the one line a user sees):
+        ProverNotInstalled: no ``lake`` on PATH (Lean is not installed: `make lean`).
+        InputError: the file is not inside a Lake project.
+        ProverNotInstalled: no REPL built for the project's Lean version, or one built
+            for another version; the message names the command that builds the right one.
+    """
+    if shutil.which("lake") is None:
+        raise ProverNotInstalled(LAKE_MISSING)
+    project = lake_root(path)
+    folder = repl_dir or lean_setup.repl_dir(lean_setup.read_toolchain(project))
+    problem = lean_setup.repl_problem(folder, project)
+    if problem is not None:
+        raise ProverNotInstalled(problem)
+    return repl_options(project, repl_dir=folder)
 
 
 def lake_root(path: Path) -> Path:
@@ -131,28 +147,12 @@ class LeanProver:
 
     @classmethod
     def for_file(
-        cls, path: Path, *, repl_dir: Path | None = None, pool: ReplPool | None = None,
-        config: LeanConfig | None = None,
+        cls, path: Path, *, repl_dir: Path | None = None, config: LeanConfig | None = None
     ) -> LeanProver:
-        """A prover for a file of a Lake project: the REPL runs in the project's root, from
-        ``pool`` when one is given (shared with files of the same header), else its own.
-
-        Raises, in this order (the first that applies is the one line a user sees):
-            ProverNotInstalled: no ``lake`` on PATH (Lean is not installed: `make lean`).
-            InputError: the file is not inside a Lake project.
-            ProverNotInstalled: no REPL built for the project's Lean version, or one built
-                for another version; the message names the command that builds the right one.
-        """
-        if shutil.which("lake") is None:
-            raise ProverNotInstalled(LAKE_MISSING)
-        project = lake_root(path)
-        folder = repl_dir or lean_setup.repl_dir(lean_setup.read_toolchain(project))
-        problem = lean_setup.repl_problem(folder, project)
-        if problem is not None:
-            raise ProverNotInstalled(problem)
-        options = repl_options(project, repl_dir=folder)
-        if pool is not None:
-            return pool.prover_for_file(path, options)
+        """A prover with a REPL of its own for a file of a Lake project (``checked_options``
+        says what must hold), under ``config``'s limits (a ``lean_pool.ReplPool`` shares one
+        REPL between files of the same header instead)."""
+        options = checked_options(path, repl_dir=repl_dir)
         config = config or LeanConfig()
         options = replace(options, memory_limit_mb=config.memory_limit_mb or
                           default_memory_limit_mb(), max_commands=config.max_commands,

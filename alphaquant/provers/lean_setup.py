@@ -33,7 +33,7 @@ from pathlib import Path
 
 import platformdirs
 
-from alphaquant.provers.registry import Check
+from alphaquant.checks import Check
 
 REPL_URL = "https://github.com/leanprover-community/repl"
 ELAN_INIT_URL = "https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh"

@@ -700,7 +700,7 @@ class _Driver:
             path = self.project / file
             self.emit("compile", f"checking {file}")
             try:
-                prover = make_prover(path, self.settings.prover)
+                prover = make_prover(path, self.settings.prover, lean=self.settings.lean)
                 try:
                     check = prover.check_file(path, text)
                 finally:
@@ -897,7 +897,7 @@ def _write_file(path: Path, original: str, proofs: list[tuple[GoalSite, list[str
         return "unchanged", "already holds these proofs"
     if current != original:
         return "skipped", "the file changed on disk since the run began"
-    prover = make_prover(path, settings.prover)
+    prover = make_prover(path, settings.prover, lean=settings.lean)
     try:
         verdict = check_combined(prover, path, original, combined, proofs)
         if not verdict.ok:

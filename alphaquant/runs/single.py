@@ -149,7 +149,7 @@ def search_file(
         raise InputError(f"no such file: {path}")
     original = path.read_text(encoding="utf-8")
     sites = select_goals(path, original, theorem)
-    session = prover or make_prover(path, settings.prover)
+    session = prover or make_prover(path, settings.prover, lean=settings.lean)
     try:
         check = session.check_file(path, original)
         if not check.ok:
