@@ -419,6 +419,21 @@ def test_negation_on_synthetic_answers(tmp_path: Path) -> None:
         prover.close()
 
 
+def test_absolute_value_header_is_negated_whole_on_the_replay(tmp_path: Path) -> None:
+    text = "theorem t (x : Int) :\n    |x| ≥ 0 := by sorry"
+    negation = "theorem aq_negation : ¬ (∀ (x : Int), |x| ≥ 0) := by sorry"
+    sorry = {"proofState": 0, "goal": "⊢ ¬∀ (x : ℤ), |x| ≥ 0",
+             "pos": {"line": 1, "column": 53}, "endPos": {"line": 1, "column": 58}}
+    _synthetic(tmp_path, "abs", [({"cmd": negation}, {"env": 0, "sorries": [sorry]})])
+    prover = replay_prover("abs", flags=("--fixtures", str(tmp_path)))
+    (located,) = locate(text, Path("T.lean"))
+    try:
+        state = prover.open_negation(located, text)
+        assert state is not None and state.goals == (Subgoal((), "¬∀ (x : ℤ), |x| ≥ 0"),)
+    finally:
+        prover.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # Faults: crash, hang, garbage, start-up failures, memory recycling
 
