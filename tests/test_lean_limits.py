@@ -186,3 +186,22 @@ def test_repl_is_recycled_after_max_commands(tmp_path: Path) -> None:
         assert repl.generation == 1
     finally:
         repl.close()
+
+
+def test_pool_keeps_at_most_pool_size_repls_closing_the_least_recently_used(
+    tmp_path: Path,
+) -> None:
+    pairs = [({"cmd": HEADER}, {"env": 0})]
+    pool = ReplPool(LeanConfig(pool_size=1, heartbeats_per_second=None, pickles=False,
+                               memory_limit_mb=4096.0))
+    replay = options(tmp_path, pairs)
+    try:
+        first = pool.prover(replay, TEXT)
+        first.repl.send(replay_command(HEADER))
+        assert first.repl.pid is not None
+        other = pool.prover(dataclass_with(replay, cwd=tmp_path), TEXT)
+        assert pool.repls == [other.repl]
+        assert first.repl.pid is None  # closed when it fell out of the pool
+    finally:
+        pool.close()
+    assert other.repl.pid is None
