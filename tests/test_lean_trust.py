@@ -237,3 +237,12 @@ def test_a_proof_naming_the_marker_does_not_get_it() -> None:
     probe = lean_probe.build(HOLES, text, 0)
     assert probe.marker == "aq_hole_1" and "axiom aq_hole_1" in probe.text
     assert probe.refused(frozenset({"aq_hole_0"})) == ("aq_hole_0",)
+
+
+def test_the_declaration_is_found_past_its_attributes_from_either_offset() -> None:
+    text = ("namespace N\n@[instance, simp] theorem foo : 1 = 1 ∧ True := by\n"
+            "  constructor\n  · rfl\n  · sorry\nend N\n")
+    from_attribute = lean_probe.build(text, text, text.index("@["))
+    from_keyword = lean_probe.build(text, text, text.index("theorem"))
+    assert from_attribute == from_keyword
+    assert from_attribute.name == "N.foo" and "· exact aq_hole_0" in from_attribute.text

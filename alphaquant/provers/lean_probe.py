@@ -66,13 +66,12 @@ def build(original: str, text: str, decl_start: int) -> Probe:
       ValueError: no declaration keyword at ``decl_start``, or one that has no name to ask about.
     """
     code = code_tokens(lex(text, "lean"))
-    kw = next((i for i, t in enumerate(code) if t.start >= decl_start and t.kind == "ident"
-               and t.text in _DECL_KEYWORDS), None)
+    kw = _keyword_at(code, decl_start)
     if kw is None:
         raise ValueError(f"no Lean declaration at offset {decl_start}")
     keyword = code[kw]
     holes = [(s.kind, s.start, s.end) for s in locate(text, Path("Probe.lean"))
-             if s.decl_start == decl_start]
+             if _keyword_at(code, s.decl_start) == kw]
     marker = _fresh(text, "aq_hole") if holes else ""
     probe = text
     for kind, start, end in sorted(holes, key=lambda h: h[1], reverse=True):
@@ -144,6 +143,22 @@ def declared_axioms(text: str) -> frozenset[str]:
             if name:
                 names.add(qualify(text, t.start, name))
     return frozenset(names)
+
+
+def _keyword_at(code: list[Token], offset: int) -> int | None:
+    """Index of the first declaration keyword at or after ``offset``, outside attributes
+    (``@[instance] theorem t`` is a theorem)."""
+    depth = 0
+    for i, t in enumerate(code):
+        if t.start < offset:
+            continue
+        if t.text in ("@[", "#["):
+            depth += 1
+        elif t.text == "]" and depth:
+            depth -= 1
+        elif not depth and t.kind == "ident" and t.text in _DECL_KEYWORDS:
+            return i
+    return None
 
 
 def _stand_in(kind: str, marker: str) -> str:
