@@ -205,3 +205,21 @@ def test_pool_keeps_at_most_pool_size_repls_closing_the_least_recently_used(
     finally:
         pool.close()
     assert other.repl.pid is None
+
+
+def test_a_pickle_the_repl_refuses_changes_nothing(tmp_path: Path) -> None:
+    pairs = [({"cmd": HEADER}, {"env": 0}),
+             ({"cmd": BODY + "\n", "env": 0},
+              {"env": 1, "sorries": [SORRY], "messages": [WARNING]}),
+             ({"tactic": "induction x", "proofState": 0},
+              {"proofStatus": "Incomplete: open goals remain", "proofState": 1, "goals": [GOAL]})]
+    repl = LeanRepl(options(tmp_path, pairs, pickle_dir=tmp_path / "p"))  # no pickle answers
+    prover = LeanProver(repl, pickles=True)
+    try:
+        root = prover.open(site(), TEXT)
+        repl.restart()
+        assert isinstance(prover.apply(root, "induction x", timeout=10), Progress)
+    finally:
+        prover.close()
+    after = [r for pid, r in requests(tmp_path) if pid != requests(tmp_path)[0][0]]
+    assert after[0] == {"cmd": HEADER}  # restored by re-running what made it

@@ -256,7 +256,8 @@ class LeanRepl:
     def pickle(self, kind: Kind, sid: int) -> Path | None:
         """Pickle the stable env or proof state ``sid`` (the REPL's ``pickleTo``); after a restart
         it is restored from that file (``unpickleEnvFrom`` / ``unpickleProofStateFrom``) instead
-        of by re-running the request that made it. None (nothing changes) if the REPL refused.
+        of by re-running the request that made it. None (nothing changes) if the REPL refused or
+        died trying.
         """
         with self._lock:
             origin = self._ids.origin[kind].get(sid)
@@ -265,10 +266,14 @@ class LeanRepl:
             path = self._pickle_folder() / f"{kind}-{sid}.olean"
             request: Request = (PickleEnvironment(env=sid, pickle_to=str(path)) if kind == "env"
                                 else PickleProofState(proof_state=sid, pickle_to=str(path)))
-            prepared = self._prepare(request)
-            if isinstance(prepared, ReplError):
+            try:
+                prepared = self._prepare(request)
+                if isinstance(prepared, ReplError):
+                    return None
+                response = self._exchange(prepared, self.options.command_timeout)
+            except ReplDied as e:  # killed already; the next request restarts it
+                log.info("pickling %s %d failed: %s", kind, sid, e)
                 return None
-            response = self._exchange(prepared, self.options.command_timeout)
             if isinstance(response, ReplError):
                 log.info("the Lean REPL would not pickle %s %d: %s", kind, sid, response.message)
                 return None
