@@ -46,6 +46,7 @@ from alphaquant.errors import AlphaquantError, InputError
 from alphaquant.goals import GoalSite, locate
 from alphaquant.provers.lean_build import rebuild
 from alphaquant.provers.lean_pool import ReplPool
+from alphaquant.provers.lean_repl import default_memory_limit_mb
 from alphaquant.provers.registry import LANGUAGES, language_of, make_prover
 from alphaquant.runs.attempt import GoalResult, attempt_goal
 from alphaquant.runs.single import SKIP_DIRS, imported_context
@@ -371,6 +372,11 @@ class LocalExecutor:
     def __init__(self, slots: int, settings: Settings, log_path: Path) -> None:
         self.slots = slots
         self.ctx = mp.get_context("spawn")
+        lean = settings.lean  # the machine's memory shared by this many workers' REPLs
+        limit = lean.memory_limit_mb or default_memory_limit_mb(
+            slots, repls_per_worker=lean.pool_size)
+        settings = dataclasses.replace(
+            settings, lean=dataclasses.replace(lean, memory_limit_mb=limit))
         self.settings_data = settings_json(settings)
         self.log_path = str(log_path)
         self.outbox = self.ctx.Queue()
