@@ -451,12 +451,16 @@ def _lean_statement_end(lean: _LeanText, kw: int, stop: int) -> int:
 
 
 def _opens_alternative(lean: _LeanText, bar: int, stop: int) -> bool:
-    """Whether the `|` at ``bar`` starts a match alternative: a `=>` follows (outside brackets)
-    before any `:=`, `where` or line-leading `|`."""
-    depth = 0
+    """Whether the `|` at ``bar`` starts a match alternative: a `=>` that closes no `fun` follows
+    (outside brackets) before any `:=`, `where` or line-leading `|`."""
+    depth, funs = 0, 0
     for j in range(bar + 1, stop):
         t = lean.code[j]
-        if depth == 0 and t.text == "=>":
+        if depth == 0 and t.kind == "ident" and t.text in ("fun", "λ"):
+            funs += 1
+        elif depth == 0 and t.text == "=>" and funs:
+            funs -= 1  # a `fun x =>` of the type
+        elif depth == 0 and t.text == "=>":
             return True
         if depth == 0 and (t.text in (":=", "where") or (t.text == "|" and lean.firsts[j])):
             return False

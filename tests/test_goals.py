@@ -327,6 +327,8 @@ ABS_SHAPES = [
     ("theorem n (v : ℝ) : 0 ≤\n  ‖v‖ := sorry", "theorem n (v : ℝ) : 0 ≤\n  ‖v‖"),
     ("theorem l : let a := 1\n  |a| = 1 := by sorry", "theorem l : let a := 1\n  |a| = 1"),
     ("def f : ℕ → ℕ\n  | 0 => sorry\n  | n + 1 => f n", "def f : ℕ → ℕ"),
+    ("theorem u (x : ℝ) :\n    |x| ≥ 0 ∧ ∀ f : ℕ → ℕ, f = fun n => f n := sorry",
+     "theorem u (x : ℝ) :\n    |x| ≥ 0 ∧ ∀ f : ℕ → ℕ, f = fun n => f n"),
     ("def g (n : ℕ) : ℕ :=\n  match n with\n  | 0 => sorry\n  | _ => 1", "def g (n : ℕ) : ℕ"),
 ]
 
