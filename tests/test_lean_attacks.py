@@ -1,6 +1,7 @@
 """The Lean attack corpus (tests/attacks/lean.txt): no cheating tactic text is ever accepted.
 
-Each entry goes through the sanitizer first. What passes it is run on the replay REPL, over a
+Each entry is tried on two goals, a named theorem and an `example` (checked through the probe's
+named copy). It goes through the sanitizer first. What passes is run on the replay REPL, over a
 transcript this test writes in the REPL's JSON shapes with a small double of Lean's answers: a
 tactic that mentions a lemma still proved by `sorry` (or an axiom of another module) is
 "Completed", as the real REPL says of a term that holds no `sorry` itself, and `#print axioms`
@@ -40,6 +41,8 @@ theorem helper : False := sorry
 end Bad
 
 theorem target : 1 = 2 := by sorry
+
+example : 1 = 2 := by sorry
 """
 # What `#print axioms` would list for each constant the double knows (its own axioms).
 KNOWN = {"helper": "sorryAx", "Bad.helper": "sorryAx", "Other.cheat": "Other.cheat"}
@@ -78,37 +81,43 @@ def info(data: str, line: int) -> dict[str, object]:
             "endPos": {"line": line, "column": 6}, "data": data}
 
 
-def double(site, tactics: list[str]) -> list[tuple[object, object]]:
-    """The transcript: the file, then each tactic's answer and, for a "Completed" one, the
-    probe's `#print axioms` answer."""
+def sorry_at(site, state: int) -> dict[str, object]:
+    """The REPL's sorry entry for the `by sorry` at ``site`` (positions in the body)."""
     source = split_source(TARGET)
-    body_line = TARGET.count("\n", 0, site.start) + 1 - source.line_offset
+    line = TARGET.count("\n", 0, site.start) + 1 - source.line_offset
     col = site.start - (TARGET.rfind("\n", 0, site.start) + 1) + len("by ")
+    return {"proofState": state, "goal": "⊢ 1 = 2", "pos": {"line": line, "column": col},
+            "endPos": {"line": line, "column": col + 5}}
+
+
+def double(sites, tactics: list[str]) -> list[tuple[object, object]]:
+    """The transcript: the file, then each tactic's answer on each goal and, for a "Completed"
+    one, the probe's `#print axioms` answer."""
     warning = {"severity": "warning", "pos": {"line": 1, "column": 8},
                "endPos": {"line": 1, "column": 14}, "data": "declaration uses `sorry`"}
     pairs: list[tuple[object, object]] = [
         ({"cmd": HEADER}, {"env": 0}),
-        ({"cmd": source.body, "env": 0}, {
-            "env": 1,
-            "sorries": [{"proofState": 0, "goal": "⊢ 1 = 2",
-                         "pos": {"line": body_line, "column": col},
-                         "endPos": {"line": body_line, "column": col + 5}}],
+        ({"cmd": split_source(TARGET).body, "env": 0}, {
+            "env": 1, "sorries": [sorry_at(site, n) for n, site in enumerate(sites)],
             "messages": [warning],
         }),
     ]
-    for n, tactic in enumerate(tactics, start=1):
-        names = mentioned(tactic)
-        request = {"tactic": tactic, "proofState": 0}
-        if not names:
-            pairs.append((request, {"message": "Lean error:\n<input>:1:1: unknown tactic"}))
-            continue
-        pairs.append((request, {"proofState": n, "goals": [], "proofStatus": "Completed"}))
-        probe = lean_probe.build(TARGET, splice(TARGET, site, (tactic,)), site.decl_start)
-        cut = split_source(probe.text)
-        axioms = ", ".join(sorted({KNOWN[k] for k in names}))
-        answer = info(f"'{probe.name}' depends on axioms: [{axioms}]",
-                      probe.print_line - cut.line_offset)
-        pairs.append(({"cmd": cut.body, "env": 0}, {"env": 1 + n, "messages": [answer]}))
+    fresh = len(sites)
+    for state, site in enumerate(sites):
+        for tactic in tactics:
+            names = mentioned(tactic)
+            request = {"tactic": tactic, "proofState": state}
+            if not names:
+                pairs.append((request, {"message": "Lean error:\n<input>:1:1: unknown tactic"}))
+                continue
+            pairs.append((request, {"proofState": fresh, "goals": [], "proofStatus": "Completed"}))
+            fresh += 1
+            probe = lean_probe.build(TARGET, splice(TARGET, site, (tactic,)), site.decl_start)
+            cut = split_source(probe.text)
+            axioms = ", ".join(sorted({KNOWN[k] for k in names}))
+            answer = info(f"'{probe.name}' depends on axioms: [{axioms}]",
+                          probe.print_line - cut.line_offset)
+            pairs.append(({"cmd": cut.body, "env": 0}, {"env": 1 + fresh, "messages": [answer]}))
     return pairs
 
 
@@ -116,31 +125,35 @@ def test_no_attack_is_accepted(tmp_path: Path, record_property) -> None:
     entries = corpus()
     assert len(entries) >= 100
     passed = [clean_tactic(e, "lean") for e in entries if check_tactic(e, "lean") is None]
-    site = next(s for s in locate(TARGET, Path("T.lean")) if s.theorem == "target")
-    replay_repl.write_transcript(tmp_path, "attacks", double(site, passed))
+    sites = locate(TARGET, Path("T.lean"))[-2:]  # the theorem `target` and the `example`
+    assert [s.theorem for s in sites] == ["target", ""]
+    replay_repl.write_transcript(tmp_path, "attacks", double(sites, passed))
     command = (sys.executable, str(Path(__file__).with_name("replay_repl.py")),
                "--transcript", "attacks", "--fixtures", str(tmp_path))
     prover = LeanProver(LeanRepl(ReplOptions(command=command, cwd=REPO, backoff=0.01)))
     by_lean, by_rule, accepted = [], [], []
     try:
-        root = prover.open(site, TARGET)
-        for tactic in passed:
-            outcome = prover.apply(root, tactic, timeout=10)
-            if isinstance(outcome, TacticError):
-                by_lean.append(tactic)
-                continue
-            assert isinstance(outcome, Solved), (tactic, outcome)
-            spliced = splice(TARGET, site, outcome.path)
-            refused = prover.untrusted(Path("T.lean"), TARGET, spliced, site.decl_start)
-            (by_rule if refused else accepted).append(tactic)
+        for site in sites:
+            root = prover.open(site, TARGET)
+            for tactic in passed:
+                outcome = prover.apply(root, tactic, timeout=10)
+                if isinstance(outcome, TacticError):
+                    by_lean.append((site.theorem, tactic))
+                    continue
+                assert isinstance(outcome, Solved), (tactic, outcome)
+                spliced = splice(TARGET, site, outcome.path)
+                refused = prover.untrusted(Path("T.lean"), TARGET, spliced, site.decl_start)
+                (by_rule if refused else accepted).append((site.theorem, tactic))
     finally:
         prover.close()
-    counts = {"tried": len(entries), "refused by the sanitizer": len(entries) - len(passed),
+    tried = len(entries) * len(sites)
+    counts = {"tried": tried, "refused by the sanitizer": (len(entries) - len(passed)) * len(sites),
               "refused by Lean": len(by_lean), "refused by the acceptance rule": len(by_rule),
               "accepted": len(accepted)}
-    print("Lean attack corpus:", ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print("Lean attack corpus (a theorem and an example goal):",
+          ", ".join(f"{k} {v}" for k, v in counts.items()))
     for key, value in counts.items():
         record_property(key, value)
     assert accepted == []
-    assert by_rule  # the corpus does reach the acceptance rule
-    assert sum(counts.values()) - counts["tried"] == counts["tried"]
+    assert {theorem for theorem, _ in by_rule} == {"target", ""}  # both goals reach the rule
+    assert sum(counts.values()) - tried == tried
