@@ -305,3 +305,46 @@ def test_a_lower_tag_too_far_away_is_refused() -> None:
     assert lean_setup.repl_tag("v4.12.0", tags=["v4.10.0", "v4.15.0"]) == "v4.10.0"
     assert lean_setup.repl_tag_note("v4.29.1") == (
         True, "v4.29.0 (no tag v4.29.1: the nearest lower one, built with v4.29.1)")
+
+
+FAKE_GIT = """#!{python}
+import sys
+from pathlib import Path
+args = sys.argv[1:]
+tag, dest = args[args.index("--branch") + 1], Path(args[-1])
+dest.mkdir(parents=True)
+(dest / "lakefile.lean").write_text("-- the REPL")
+(dest / "lean-toolchain").write_text("leanprover/lean4:" + tag + "\\n")
+Path({log!r}).write_text(tag)
+"""
+FAKE_BUILD = """#!/bin/sh
+[ "$1" = build ] || exit 1
+grep -q v4.29.1 lean-toolchain || exit 1
+mkdir -p .lake/build/bin && touch .lake/build/bin/repl
+"""
+
+
+def test_make_lean_builds_the_nearest_lower_tag_with_the_project_toolchain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "cloned-tag"
+    (bin_dir / "git").write_text(FAKE_GIT.format(python=sys.executable, log=str(log)))
+    (bin_dir / "lake").write_text(FAKE_BUILD)
+    for tool in ("git", "lake"):
+        (bin_dir / tool).chmod(0o755)
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "lean-toolchain").write_text("leanprover/lean4:v4.29.1\n")
+    monkeypatch.delenv(lean_setup.REPL_ENV, raising=False)
+    monkeypatch.setattr(lean_setup, "repl_cache", lambda: tmp_path / "cache")
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    lean_setup._ensure_repl(project, "v4.29.1", env)
+    folder = tmp_path / "cache" / "v4.29.1"
+    assert log.read_text() == "v4.29.0"
+    assert lean_setup.read_toolchain(folder) == "v4.29.1"
+    assert lean_setup.repl_binary(folder).exists()
+    assert "v4.29.0 (no tag v4.29.1: the nearest lower one" in capsys.readouterr().out
+    with pytest.raises(SetupError, match="older than every REPL tag"):
+        lean_setup._ensure_repl(project, "v4.0.0", env)
