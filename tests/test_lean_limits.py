@@ -5,6 +5,7 @@ over hand-written transcripts in the REPL's JSON shapes), no mocks."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -170,8 +171,9 @@ def replay_command(text: str):
 
 def test_default_memory_limit_shares_the_machine_between_repls() -> None:
     one, four = default_memory_limit_mb(1), default_memory_limit_mb(4)
-    assert one >= four >= 4096.0
-    assert default_memory_limit_mb(1, repls_per_worker=2) <= one
+    assert one >= four >= 8192.0
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    assert one == max(8192.0, 0.8 * total)
 
 
 def test_repl_is_recycled_after_max_commands(tmp_path: Path) -> None:

@@ -27,8 +27,7 @@ class ReplPool:
 
     def __init__(self, config: LeanConfig | None = None, *, workers: int = 1) -> None:
         self.config = config or LeanConfig()
-        self.memory_limit_mb = self.config.memory_limit_mb or default_memory_limit_mb(
-            workers, repls_per_worker=self.config.pool_size)
+        self.memory_limit_mb = self.config.memory_limit_mb or default_memory_limit_mb(workers)
         self._repls: OrderedDict[PoolKey, LeanRepl] = OrderedDict()
 
     def prover(self, options: ReplOptions, text: str) -> LeanProver:

@@ -85,14 +85,19 @@ class ReplOptions:
     backoff_max: float = 8.0
 
 
-def default_memory_limit_mb(workers: int = 1, *, repls_per_worker: int = 1) -> float:
-    """An address-space limit for one REPL: 80 % of the machine's memory, shared by every REPL
-    of every worker (at least 4 GiB: importing Mathlib maps its .olean files, several GB)."""
+MIN_MEMORY_LIMIT_MB = 8192.0  # importing Mathlib maps its .olean files: several GB of address space
+
+
+def default_memory_limit_mb(workers: int = 1) -> float:
+    """An address-space limit for one REPL: 80 % of the machine's memory shared by the workers,
+    at least ``MIN_MEMORY_LIMIT_MB``. It stops a runaway elaboration, not an ordinary one:
+    the limit counts mapped files, and idle REPLs of a pool hold resident memory that
+    ``rss_limit_mb`` recycles instead."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
     except (ValueError, OSError):
         total = 16_384.0
-    return max(4096.0, 0.8 * total / max(1, workers * repls_per_worker))
+    return max(MIN_MEMORY_LIMIT_MB, 0.8 * total / max(1, workers))
 
 
 def repl_options(project: Path, *, repl_dir: Path | None = None) -> ReplOptions:

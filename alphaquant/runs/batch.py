@@ -373,8 +373,7 @@ class LocalExecutor:
         self.slots = slots
         self.ctx = mp.get_context("spawn")
         lean = settings.lean  # the machine's memory shared by this many workers' REPLs
-        limit = lean.memory_limit_mb or default_memory_limit_mb(
-            slots, repls_per_worker=lean.pool_size)
+        limit = lean.memory_limit_mb or default_memory_limit_mb(slots)
         settings = dataclasses.replace(
             settings, lean=dataclasses.replace(lean, memory_limit_mb=limit))
         self.settings_data = settings_json(settings)
