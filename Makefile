@@ -25,4 +25,4 @@ lint:
 	mypy alphaquant/provers alphaquant/search
 
 lean:
-	$(PY) -m alphaquant.provers.lean_setup
+	$(PY) -m alphaquant.setup_lean

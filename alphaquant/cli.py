@@ -111,6 +111,7 @@ def search(
             "written": result.backup is not None,
             "backup": str(result.backup) if result.backup else None,
             "write_error": result.write_error,
+            "rebuild_error": result.rebuild_error,
         }
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
     else:
@@ -120,6 +121,8 @@ def search(
             out.print(results_table(result.goals))
             if result.backup is not None:
                 out.print(f"wrote {path} (backup: {result.backup})")
+            if result.rebuild_error:
+                err.print(f"alphaquant: {result.rebuild_error}", markup=False, highlight=False)
             elif result.diff:
                 sys.stdout.write(result.diff)
     if result.write_error is not None:
@@ -150,7 +153,7 @@ def goals(
     if as_json:
         items = [
             {"file": str(path), "theorem": s.theorem, "line": s.line, "col": s.col,
-             "kind": s.kind, "state": (shown or {}).get(i)}
+             "kind": s.kind, "statement": s.statement, "state": (shown or {}).get(i)}
             for i, s in enumerate(sites)
         ]
         sys.stdout.write(json.dumps({"goals": items}, indent=2) + "\n")

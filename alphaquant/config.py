@@ -36,11 +36,23 @@ class DisproofConfig:
 
 
 # Everything one `alphaquant search` needs besides the file.
+# The Lean REPL backend: limits inside Lean first, the process's limits as the last resort.
+@dataclass(frozen=True)
+class LeanConfig:
+    heartbeats_per_second: float | None = 40_000.0  # maxHeartbeats per second of a tactic's limit
+    memory_limit_mb: float | None = None  # address-space cap per REPL; None: from RAM and workers
+    rss_limit_mb: float | None = 16_000.0  # recycle a REPL past this resident size
+    max_commands: int | None = 5_000  # recycle a REPL after this many answers
+    pool_size: int = 2  # REPLs a process keeps for reuse, keyed by file header
+    pickles: bool = True  # restart from pickled header environments and root proof states
+
+
 @dataclass(frozen=True)
 class Settings:
     search: SearchConfig = field(default_factory=SearchConfig)
     tactics: TacticsConfig = field(default_factory=TacticsConfig)
     disproof: DisproofConfig = field(default_factory=DisproofConfig)
+    lean: LeanConfig = field(default_factory=LeanConfig)
     prover: str = "auto"  # auto | coq | lean | lean-dojo
     offline: bool = False
     llm: dict[str, Any] = field(default_factory=dict)  # raw [llm] table; tactics/llm.py reads it
@@ -85,6 +97,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         search=search,
         tactics=_build(TacticsConfig, tactics, str(source)),
         disproof=_build(DisproofConfig, data.get("disproof", {}), str(source)),
+        lean=_build(LeanConfig, data.get("lean", {}), str(source)),
         prover=data.get("prover", "auto"),
         offline=bool(data.get("offline", False)),
         llm=dict(data.get("llm", {})),

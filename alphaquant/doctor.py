@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from alphaquant.checks import Check, tool_check
 from alphaquant.config import Settings
-from alphaquant.provers.registry import Check, tool_check
 
 
 def model_check(settings: Settings) -> Check:

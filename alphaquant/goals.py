@@ -29,7 +29,8 @@ declaration before them.
 doc comment — ``@[simp] private theorem``, ``#[local] Program Instance`` — so that text inserted
 there goes before all of them; ``statement`` starts at the keyword itself (``theorem``, ``Lemma``)
 and has comments removed: Coq through the header's final ``.``, Lean up to (excluding) the body's
-``:=`` (or ``where`` / a leading ``|`` of a pattern-matching definition), trailing blanks dropped.
+``:=`` (or ``where`` / the first ``| pat =>`` alternative of a pattern-matching definition; a
+line-leading ``|x|`` of the type stays in), trailing blanks dropped.
 """
 
 from __future__ import annotations
@@ -426,14 +427,48 @@ def _lean_name(code: list[Token], kw: int, stop: int) -> str:
 
 
 def _lean_statement_end(lean: _LeanText, kw: int, stop: int) -> int:
-    """Offset where the header ends: the body's `:=`, a `where`, or a line-leading `|`."""
-    depth = 0
+    """Offset where the header ends: the body's `:=`, a `where`, or the first alternative of a
+    pattern-matching definition.
+
+    A `:=` that belongs to a `let` of the type does not end it. A line-leading `|` ends it only
+    when it opens an alternative (`| pat => rhs`: a `=>` before any `:=`) and no `match` of the
+    type is open; any other `|` after the colon is the type's own (`|x - y| ≤ e`, an absolute
+    value or a norm at the start of a line).
+    """
+    depth, lets, matches = 0, 0, 0
     for j in range(kw + 1, stop):
         t = lean.code[j]
-        if depth == 0 and (t.text in (":=", "where") or (t.text == "|" and lean.firsts[j])):
+        if depth == 0 and t.kind == "ident" and t.text == "let":
+            lets += 1
+        elif depth == 0 and t.kind == "ident" and t.text == "match":
+            matches += 1
+        elif depth == 0 and t.text == ":=" and lets:
+            lets -= 1
+        elif depth == 0 and t.text in (":=", "where"):
+            return t.start
+        elif (depth == 0 and t.text == "|" and lean.firsts[j] and not matches
+              and _opens_alternative(lean, j, stop)):
             return t.start
         depth = _depth_after(depth, t)
     return lean.code[stop - 1].end
+
+
+def _opens_alternative(lean: _LeanText, bar: int, stop: int) -> bool:
+    """Whether the `|` at ``bar`` starts a match alternative: a `=>` that closes no `fun` follows
+    (outside brackets) before any `:=`, `where` or line-leading `|`."""
+    depth, funs = 0, 0
+    for j in range(bar + 1, stop):
+        t = lean.code[j]
+        if depth == 0 and t.kind == "ident" and t.text in ("fun", "λ"):
+            funs += 1
+        elif depth == 0 and t.text == "=>" and funs:
+            funs -= 1  # a `fun x =>` of the type
+        elif depth == 0 and t.text == "=>":
+            return True
+        if depth == 0 and (t.text in (":=", "where") or (t.text == "|" and lean.firsts[j])):
+            return False
+        depth = _depth_after(depth, t)
+    return False
 
 
 def _lean_decl_start(lean: _LeanText, kw: int) -> int:

@@ -4,7 +4,8 @@
     The seed states [|x - dequantize (quantize x p) p| <= s/2] for every [x];
     that is false once clamping is active (inputs outside the representable
     range), so the true theorems carry an in-range hypothesis and the seed's
-    clamped form is kept as its own, clearly named, false goal. *)
+    clamped forms (Theorems 1 and 2) are kept as their own, clearly named,
+    false goals. *)
 
 From Coq Require Import Reals ZArith Lra Lia.
 From Quant Require Import Basic.
@@ -35,6 +36,17 @@ Admitted.
 Theorem quantization_3p5bit_error_bound :
   forall (x : R) (idx : nat) (p : Quant3p5Params),
   in_range_3p5bit x idx p ->
+  Rabs (x - dequantize_3p5bit (quantize_3p5bit x idx p) idx p)
+    <= Rmax (scale_4bit p / 2) (scale_3bit p / 2).
+Proof.
+Admitted.
+
+(** FALSE — the seed's Theorem 2 as written, with no range hypothesis: the
+    3.5-bit code saturates like the INT4 one. At an even index with scale 1
+    and zero point 0, [x = 100] quantizes to the code 7 and
+    [|100 - 7| = 93 > 1/2]. *)
+Theorem quantization_3p5bit_error_bound_clamped_seed :
+  forall (x : R) (idx : nat) (p : Quant3p5Params),
   Rabs (x - dequantize_3p5bit (quantize_3p5bit x idx p) idx p)
     <= Rmax (scale_4bit p / 2) (scale_3bit p / 2).
 Proof.

@@ -156,3 +156,15 @@ Theorem no_int32_overflow : forall (k : nat) (qa qw : nat -> Z),
   (Z.abs (zsum_k k (fun l => qa l * qw l)) < 2 ^ 31)%Z.
 Proof.
 Admitted.
+
+(** FALSE — the seed's [no_int32_overflow] as written: the accumulator of
+    [matmul_int4] for an arbitrary [p], whose [n_bits] is unbounded.  With
+    33-bit codes one product already passes [2^31]: [k = 1], both factors
+    [2^32], scale 1, zero point 0 give the code [2^32 - 1] twice and the
+    accumulator [(2^32 - 1)^2]. *)
+Theorem no_int32_overflow_seed :
+  forall (k : nat) (A W : nat -> nat -> R) (p : QuantParams) (i j : nat),
+  (Z.of_nat k <= 8192)%Z ->
+  (matmul_int4 k A W p i j < 2 ^ 31)%Z.
+Proof.
+Admitted.

@@ -15,6 +15,8 @@ waits on the REPL), ``--garbage-at N`` answers with text that is not JSON. ``--f
 fires the fault only if PATH does not exist yet, and creates it. ``--exit-at-start CODE`` dies
 before reading anything, as a REPL that cannot start does. ``--renumber`` numbers ids from 0 in
 each process, as a fresh REPL does (answers are then re-serialised, not byte for byte).
+``--log PATH`` appends every request it reads, with its pid, as a JSON line (what a test asserts
+was, or was not, sent).
 
 Transcripts live in ``$ALPHAQUANT_LEAN_FIXTURES`` (default ``<repo>/../shared/fixtures/lean-repl``,
 else the copy in ``tests/fixtures/lean-repl``).
@@ -80,6 +82,15 @@ def load_transcript(name: str, fixtures: Path | None = None) -> list[tuple[Any, 
     if len(requests) != len(responses):
         raise ValueError(f"{name}: {len(requests)} requests but {len(responses)} responses")
     return list(zip(requests, responses, strict=True))
+
+
+def write_transcript(folder: Path, name: str, pairs: list[tuple[Any, Any]]) -> None:
+    """A transcript written by hand (request JSON, response JSON) in the recorded framing, for
+    answers no recording has; copy the REPL's real shapes, never invent fields."""
+    requests = "\n\n".join(json.dumps(q, ensure_ascii=False) for q, _ in pairs)
+    answers = "".join(json.dumps(a, ensure_ascii=False, indent=1) + "\n\n" for _, a in pairs)
+    (folder / f"{name}.in").write_text(requests + "\n", encoding="utf-8")
+    (folder / f"{name}.expected.out").write_text(answers, encoding="utf-8")
 
 
 class Replay:
@@ -184,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault-once", type=Path, default=None)
     parser.add_argument("--exit-at-start", type=int, default=None)
     parser.add_argument("--renumber", action="store_true", help="number ids as a fresh REPL")
+    parser.add_argument("--log", type=Path, default=None, help="append each request (JSON line)")
     args = parser.parse_args(argv)
     if args.exit_at_start is not None:
         print("replay: error: the REPL could not start (asked to)", file=sys.stderr)
@@ -203,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
             message = json.dumps({"message": f"Could not parse JSON:\n{e}"})
             print(f"uncaught exception: {message}", file=sys.stderr)
             return 1
+        if args.log is not None:
+            with args.log.open("a", encoding="utf-8") as log:
+                log.write(json.dumps({"pid": os.getpid(), "request": request}) + "\n")
         answer = replay.answer(request).encode("utf-8")
         fault = _fault(args, count)
         if fault == "crash":

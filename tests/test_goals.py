@@ -316,3 +316,50 @@ def test_coq_sentences_split_like_coq():
         "rewrite Nat.add_0_r.", "apply (f 0.5).", "-", "{", "auto...", "}",
         "(x .. (y ..)) (* a. b *) done.",
     ]
+
+
+# --- Lean statements: a `|` after the colon belongs to the type ----------------------------
+
+ABS_SHAPES = [
+    ("theorem t (x : Int) :\n    |x| ≥ 0 := by sorry", "theorem t (x : Int) :\n    |x| ≥ 0"),
+    ("theorem e (x y : ℝ) (h : x ≤ y) :\n    |x - y| ≤ |y - x|\n    := by sorry",
+     "theorem e (x y : ℝ) (h : x ≤ y) :\n    |x - y| ≤ |y - x|"),
+    ("theorem n (v : ℝ) : 0 ≤\n  ‖v‖ := sorry", "theorem n (v : ℝ) : 0 ≤\n  ‖v‖"),
+    ("theorem l : let a := 1\n  |a| = 1 := by sorry", "theorem l : let a := 1\n  |a| = 1"),
+    ("def f : ℕ → ℕ\n  | 0 => sorry\n  | n + 1 => f n", "def f : ℕ → ℕ"),
+    ("theorem u (x : ℝ) :\n    |x| ≥ 0 ∧ ∀ f : ℕ → ℕ, f = fun n => f n := sorry",
+     "theorem u (x : ℝ) :\n    |x| ≥ 0 ∧ ∀ f : ℕ → ℕ, f = fun n => f n"),
+    ("def g (n : ℕ) : ℕ :=\n  match n with\n  | 0 => sorry\n  | _ => 1", "def g (n : ℕ) : ℕ"),
+]
+
+
+@pytest.mark.parametrize(("text", "statement"), ABS_SHAPES)
+def test_lean_line_leading_bar_of_the_type_stays_in_the_statement(text, statement):
+    (site,) = locate(text, LEAN)
+    assert site.statement == statement
+
+
+def test_lean_absolute_value_header_is_negated_whole():
+    from alphaquant.provers.negation import lean_negation
+
+    (site,) = locate("theorem t (x : Int) :\n    |x| ≥ 0 := by sorry", LEAN)
+    assert lean_negation(site.statement) == "¬ (∀ (x : Int), |x| ≥ 0)"
+
+
+LEAN_PROJECT = Path(__file__).resolve().parents[1] / "lean_project"
+LEAN_FILES = sorted((LEAN_PROJECT / "Quantization3p5bit").glob("*.lean"))
+
+
+@pytest.mark.parametrize("path", LEAN_FILES, ids=lambda p: p.name)
+def test_every_lean_project_statement_is_whole_and_negatable(path):
+    from alphaquant.lexing import code_tokens, lex
+    from alphaquant.provers.negation import lean_negation
+
+    text = path.read_text(encoding="utf-8")
+    sites = find_goals(path)
+    assert sites
+    for site in sites:
+        at = text.index(site.statement, site.decl_start) + len(site.statement)
+        following = next(t for t in code_tokens(lex(text[at:], "lean")))
+        assert following.text == ":=", (site.theorem, text[at : at + 20])
+        assert lean_negation(site.statement) is not None, site.theorem

@@ -49,14 +49,9 @@ from alphaquant.provers.lean_protocol import (
     parse_response,
     sorry_warnings,
 )
-from alphaquant.provers.lean_repl import (
-    LeanProver,
-    LeanRepl,
-    ReplOptions,
-    ReplTimeout,
-    negation_statement,
-    split_source,
-)
+from alphaquant.provers.lean_prover import LeanProver, negation_statement
+from alphaquant.provers.lean_repl import LeanRepl, ReplOptions, ReplTimeout
+from alphaquant.provers.lean_source import split_source
 from alphaquant.provers.negation import lean_negation, lean_universes
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -398,11 +393,7 @@ def test_check_file() -> None:
 
 
 def _synthetic(tmp_path: Path, name: str, pairs: list[tuple[object, object]]) -> None:
-    """A transcript written by hand in the REPL's format, for answers no recording has."""
-    requests = "\n\n".join(json.dumps(q, ensure_ascii=False) for q, _ in pairs)
-    answers = "".join(json.dumps(a, ensure_ascii=False, indent=1) + "\n\n" for _, a in pairs)
-    (tmp_path / f"{name}.in").write_text(requests + "\n", encoding="utf-8")
-    (tmp_path / f"{name}.expected.out").write_text(answers, encoding="utf-8")
+    replay_repl.write_transcript(tmp_path, name, pairs)
 
 
 def _message(data: str, severity: str = "info") -> dict[str, object]:
@@ -410,29 +401,35 @@ def _message(data: str, severity: str = "info") -> dict[str, object]:
     return {"severity": severity, "pos": pos, "endPos": pos, "data": data}
 
 
-def test_axioms_and_negation_on_synthetic_answers(tmp_path: Path) -> None:
+def test_negation_on_synthetic_answers(tmp_path: Path) -> None:
     text = "theorem t (x : Nat) : x + 0 = x := by sorry"
     negation = "theorem aq_negation : ¬ (∀ (x : Nat), x + 0 = x) := by sorry"
     sorry = {"proofState": 0, "goal": "⊢ ¬∀ (x : Nat), x + 0 = x"}
     pos = {"pos": {"line": 1, "column": 56}, "endPos": {"line": 1, "column": 61}}
-    axioms = "'t' depends on axioms: [propext, sorryAx]"
-    _synthetic(
-        tmp_path,
-        "synthetic",
-        [
-            ({"cmd": negation}, {"env": 0, "sorries": [{**sorry, **pos}]}),
-            ({"cmd": text}, {"env": 1}),
-            ({"cmd": "#print axioms t", "env": 1}, {"env": 2, "messages": [_message(axioms)]}),
-        ],
-    )
+    answer = {"env": 0, "sorries": [{**sorry, **pos}]}
+    _synthetic(tmp_path, "synthetic", [({"cmd": negation}, answer)])
     prover = replay_prover("synthetic", flags=("--fixtures", str(tmp_path)))
     try:
         state = prover.open_negation(site(text), text)
         assert state is not None and state.goals == (Subgoal((), "¬∀ (x : Nat), x + 0 = x"),)
-        assert prover.axioms(Path("T.lean"), text, "t") == {"propext", "sorryAx"}
         assert (
             prover.open_negation(dataclasses.replace(site(text), statement="def t"), text) is None
         )
+    finally:
+        prover.close()
+
+
+def test_absolute_value_header_is_negated_whole_on_the_replay(tmp_path: Path) -> None:
+    text = "theorem t (x : Int) :\n    |x| ≥ 0 := by sorry"
+    negation = "theorem aq_negation : ¬ (∀ (x : Int), |x| ≥ 0) := by sorry"
+    sorry = {"proofState": 0, "goal": "⊢ ¬∀ (x : ℤ), |x| ≥ 0",
+             "pos": {"line": 1, "column": 53}, "endPos": {"line": 1, "column": 58}}
+    _synthetic(tmp_path, "abs", [({"cmd": negation}, {"env": 0, "sorries": [sorry]})])
+    prover = replay_prover("abs", flags=("--fixtures", str(tmp_path)))
+    (located,) = locate(text, Path("T.lean"))
+    try:
+        state = prover.open_negation(located, text)
+        assert state is not None and state.goals == (Subgoal((), "¬∀ (x : ℤ), |x| ≥ 0"),)
     finally:
         prover.close()
 
@@ -608,7 +605,7 @@ def test_real_lean_on_a_tiny_project(tmp_path: Path) -> None:
         assert isinstance(prover.apply(root, "exact nonsense", 60), TacticError)
         proved = text.replace("by sorry", "⟨h1.1, h2 h1.2⟩")
         assert prover.check_file(tmp_path / "Tiny.lean", proved).ok
-        assert prover.axioms(tmp_path / "Tiny.lean", proved, "complex_and") == frozenset()
+        assert prover.untrusted(tmp_path / "Tiny.lean", text, proved, 0) == ()
         assert prover.open_negation(site(text), text) is not None
     finally:
         prover.close()

@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from alphaquant.goals import locate
-from alphaquant.provers.lean_repl import LeanProver, LeanRepl, ReplOptions
+from alphaquant.provers.lean_prover import LeanProver
+from alphaquant.provers.lean_repl import LeanRepl, ReplOptions
 from alphaquant.search.base import SearchConfig
 from alphaquant.search.mcts import run_search
 from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic

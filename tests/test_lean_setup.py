@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from alphaquant import setup_lean
 from alphaquant.errors import ProverNotInstalled
 from alphaquant.provers import lean_setup
 from alphaquant.provers.lean_prover import LeanProver
@@ -129,7 +130,8 @@ def test_repl_tag_mismatch_is_reported_with_the_fix(
 def test_lean_checks_without_lean_name_the_fix(no_lean: Path) -> None:
     checks = {c.name: c for c in lean_checks(REPO / "lean_project")}
     assert list(checks) == ["elan", "lake", "Lean toolchain", "Mathlib cache",
-                            "lean_project build", "Lean REPL", "Lean REPL toolchain"]
+                            "lean_project build", "Lean REPL tag", "Lean REPL",
+                            "Lean REPL toolchain"]
     assert not checks["elan"].found and checks["elan"].fix == "make lean"
     assert not checks["lake"].found and checks["lake"].fix == "make lean"
     assert checks["Lean toolchain"].version == "v4.32.0"
@@ -169,7 +171,7 @@ def test_make_lean_without_network_stops_with_one_line(tmp_path: Path) -> None:
         lean_setup.ELAN_URL_ENV: "http://127.0.0.1:1/elan-init.sh",  # refused at once
     }
     done = subprocess.run(
-        [sys.executable, "-m", "alphaquant.provers.lean_setup"], cwd=REPO, env=env,
+        [sys.executable, "-m", "alphaquant.setup_lean"], cwd=REPO, env=env,
         capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 2, done
@@ -184,10 +186,10 @@ def test_make_lean_without_network_stops_with_one_line(tmp_path: Path) -> None:
 def test_make_lean_steps_have_deadlines_and_name_their_failure(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin"}
     with pytest.raises(SetupError, match=r"sleepy: no result within 0.3 s"):
-        lean_setup._run(["sh", "-c", "sleep 30"], tmp_path, env, 0.3, "sleepy")
+        setup_lean._run(["sh", "-c", "sleep 30"], tmp_path, env, 0.3, "sleepy")
     script = "echo working; echo 'fatal: unable to access repl' >&2; exit 128"
     with pytest.raises(SetupError, match=r"clone \(exit code 128: fatal: unable to access repl\)"):
-        lean_setup._run(["sh", "-c", script], tmp_path, env, 10, "clone")
+        setup_lean._run(["sh", "-c", script], tmp_path, env, 10, "clone")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -260,3 +262,90 @@ def test_cli_header_that_does_not_import(tmp_path: Path) -> None:
                                    timeout=120))
     assert "T.lean:1 does not compile before search: its imports do not load in Lean" in line
     assert "unknown module prefix 'Nope'" in line and "lake build" in line
+
+
+# ---------------------------------------------------------------------------------------------
+# Which REPL tag serves which toolchain: a table in the package, not a guess
+
+
+def test_tag_table_is_package_data_parsed_and_sorted() -> None:
+    tags = lean_setup.repl_tags()
+    keys = [lean_setup.version_key(t) for t in tags]
+    assert None not in keys and len(tags) >= 50
+    assert keys == sorted(keys)  # type: ignore[type-var]
+    assert len(set(tags)) == len(tags)
+    assert lean_setup.version_key("v4.29.0-rc2") < lean_setup.version_key("v4.29.0")  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(("version", "tag"), [
+    ("v4.32.0", "v4.32.0"),       # tagged: itself
+    ("v4.29.1", "v4.29.0"),       # a patch release without a tag
+    ("v4.20.0", "v4.19.0"),       # a whole minor version without a tag
+    ("v4.20.1", "v4.19.0"),
+    ("v4.23.0", "v4.23.0-rc2"),   # only a release candidate was tagged
+    ("v4.12.0", "v4.11.0-rc1"),
+    ("v4.13.0", "v4.11.0-rc1"),
+    ("v4.33.0-rc3", "v4.33.0-rc2"),
+])
+def test_toolchain_without_a_tag_maps_to_the_nearest_lower_tag(version: str, tag: str) -> None:
+    assert lean_setup.repl_tag(version) == tag
+
+
+@pytest.mark.parametrize("version", ["v4.2.0", "nightly-2026-01-01", "v5.0.0"])
+def test_no_fitting_tag_is_one_clear_line(version: str) -> None:
+    with pytest.raises(lean_setup.NoReplTag) as info:
+        lean_setup.repl_tag(version)
+    assert "\n" not in str(info.value) and version in str(info.value)
+    ok, note = lean_setup.repl_tag_note(version)
+    assert not ok and note == str(info.value)
+
+
+def test_a_lower_tag_too_far_away_is_refused() -> None:
+    with pytest.raises(lean_setup.NoReplTag, match="too old"):
+        lean_setup.repl_tag("v4.14.0", tags=["v4.10.0", "v4.15.0"])
+    assert lean_setup.repl_tag("v4.12.0", tags=["v4.10.0", "v4.15.0"]) == "v4.10.0"
+    assert lean_setup.repl_tag_note("v4.29.1") == (
+        True, "v4.29.0 (no tag v4.29.1: the nearest lower one, built with v4.29.1)")
+
+
+FAKE_GIT = """#!{python}
+import sys
+from pathlib import Path
+args = sys.argv[1:]
+tag, dest = args[args.index("--branch") + 1], Path(args[-1])
+dest.mkdir(parents=True)
+(dest / "lakefile.lean").write_text("-- the REPL")
+(dest / "lean-toolchain").write_text("leanprover/lean4:" + tag + "\\n")
+Path({log!r}).write_text(tag)
+"""
+FAKE_BUILD = """#!/bin/sh
+[ "$1" = build ] || exit 1
+grep -q v4.29.1 lean-toolchain || exit 1
+mkdir -p .lake/build/bin && touch .lake/build/bin/repl
+"""
+
+
+def test_make_lean_builds_the_nearest_lower_tag_with_the_project_toolchain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "cloned-tag"
+    (bin_dir / "git").write_text(FAKE_GIT.format(python=sys.executable, log=str(log)))
+    (bin_dir / "lake").write_text(FAKE_BUILD)
+    for tool in ("git", "lake"):
+        (bin_dir / tool).chmod(0o755)
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "lean-toolchain").write_text("leanprover/lean4:v4.29.1\n")
+    monkeypatch.delenv(lean_setup.REPL_ENV, raising=False)
+    monkeypatch.setattr(lean_setup, "repl_cache", lambda: tmp_path / "cache")
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    setup_lean._ensure_repl(project, "v4.29.1", env)
+    folder = tmp_path / "cache" / "v4.29.1"
+    assert log.read_text() == "v4.29.0"
+    assert lean_setup.read_toolchain(folder) == "v4.29.1"
+    assert lean_setup.repl_binary(folder).exists()
+    assert "v4.29.0 (no tag v4.29.1: the nearest lower one" in capsys.readouterr().out
+    with pytest.raises(SetupError, match="older than every REPL tag"):
+        setup_lean._ensure_repl(project, "v4.0.0", env)

@@ -147,3 +147,24 @@ def test_clean_coq(raw, cleaned):
 )
 def test_clean_lean(raw, cleaned):
     assert clean_tactic(raw, "lean") == cleaned
+
+
+LEAN_TIGHTENED = [
+    ("exact «sorryAx» False false", "forbidden: sorryAx"),
+    ("exact «sorry»", "forbidden: sorry"),
+    ("ѕorry", "forbidden: sorry (in lookalike letters)"),  # Cyrillic dze
+    ("exact (unsafeCast () : False)", "forbidden: unsafeCast"),
+    ("sleep 100000", "forbidden: sleep"),
+    ("termination_by 0", "forbidden: termination_by"),
+    ("decreasing_by simp", "forbidden: decreasing_by"),
+]
+
+
+@pytest.mark.parametrize(("tactic", "reason"), LEAN_TIGHTENED)
+def test_lean_quoted_names_lookalikes_and_clauses_are_refused(tactic, reason):
+    assert check_tactic(tactic, "lean") == reason
+
+
+@pytest.mark.parametrize("tactic", ["exact «Nat».add_comm _ _", "simp [α]", "exact h.ε"])
+def test_lean_quoted_and_greek_names_still_pass(tactic):
+    assert check_tactic(tactic, "lean") is None

@@ -11,7 +11,8 @@ LeanError | ProofGivenUp``. Hence the limits of this backend, each reported as o
   a ``sorry`` inside a longer proof is an InputError (the REPL backend, the default, has no such
   limit); negations cannot be opened (they are not theorems of the traced commit).
 
-Whole-file checks and ``#print axioms`` run ``lake env lean`` on the text in the project's root.
+Whole-file checks and the axiom probe (``lean_probe``) run ``lake env lean`` on the text in the
+project's root.
 ``lean_dojo`` is imported on first use only: its import runs ``git --version``, reads a ``.env``
 file of the working directory, imports Ray and re-configures loguru's stderr sink. ``Dojo``
 changes the process's working directory while it starts: do not share one process between
@@ -34,6 +35,7 @@ from typing import Any
 
 from alphaquant.errors import (
     AlphaquantError,
+    FileDoesNotCompile,
     InputError,
     ProverCrashed,
     ProverNotInstalled,
@@ -41,6 +43,7 @@ from alphaquant.errors import (
 )
 from alphaquant.goals import GoalSite
 from alphaquant.lexing import code_tokens, lex
+from alphaquant.provers import lean_probe
 from alphaquant.provers.base import (
     FileCheck,
     Outcome,
@@ -149,29 +152,7 @@ _CLOSERS = frozenset({")", "]", "}", "⟩", "⦄", "›"})
 
 def full_name(text: str, site: GoalSite) -> str:
     """The theorem's name with the namespaces open at its declaration (``_root_.`` dropped)."""
-    if site.theorem.startswith("_root_."):
-        return site.theorem.removeprefix("_root_.")
-    prefix = ".".join(_namespaces_at(text, site.decl_start))
-    return f"{prefix}.{site.theorem}" if prefix else site.theorem
-
-
-def _namespaces_at(text: str, offset: int) -> list[str]:
-    """The namespace parts open at ``offset`` (``namespace A.B`` opens A and B)."""
-    blocks: list[tuple[str, list[str]]] = []  # ("namespace" | "section", name parts)
-    tokens = [t for t in code_tokens(lex(text, "lean")) if t.start < offset]
-    for i, t in enumerate(tokens):
-        if t.text not in ("namespace", "section", "end"):
-            continue
-        following = tokens[i + 1] if i + 1 < len(tokens) else None
-        same_line = following is not None and "\n" not in text[t.start : following.start]
-        name = following.text if following is not None and same_line else ""
-        if name and not re.match(r"[^\W\d]|«", name):
-            name = ""
-        if t.text in ("namespace", "section"):
-            blocks.append((t.text, name.split(".") if name else []))
-        elif blocks:
-            blocks.pop()
-    return [part for kind, parts in blocks if kind == "namespace" for part in parts]
+    return lean_probe.qualify(text, site.decl_start, site.theorem)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,16 +250,23 @@ class LeanDojoProver:
             return FileCheck(False, one_line(output) or f"lean exited with code {code}")
         return FileCheck(ok=True)
 
-    def axioms(self, path: Path, text: str, theorem: str) -> frozenset[str]:
-        """``#print axioms`` after the text (the name qualified by its namespaces)."""
-        name = _qualified(text, theorem)
-        _, output = self._lean(path, f"{text.rstrip()}\n\n#print axioms {name}\n")
+    def untrusted(self, path: Path, original: str, text: str, decl_start: int) -> tuple[str, ...]:
+        """``lake env lean`` on ``lean_probe.build``'s probe; its last command's answer."""
+        try:
+            probe = lean_probe.build(original, text, decl_start)
+        except ValueError as e:
+            raise InputError(f"cannot check the axioms of {path.name}: {e}") from None
+        _, output = self._lean(path, probe.text)
+        errors = [m for m in _LEAN_MESSAGE.finditer(output) if m["severity"] == "error"]
+        if errors:
+            first = errors[0]
+            raise FileDoesNotCompile(f"{path.name}:{first['line']}: {one_line(first['message'])}")
         messages = re.split(r"\n(?=\S)", output)  # continuation lines are indented
         printed = [p for m in messages if (p := parse_axioms(m)) is not None]
-        for found, axioms in printed:
-            if found in (name, theorem) or found.endswith("." + theorem):
-                return axioms
-        raise InputError(f"no axioms for {theorem} in {path}: {one_line(output) or 'no output'}")
+        if not printed:
+            said = one_line(output) or "no output"
+            raise FileDoesNotCompile(f"`#print axioms {probe.name}` in {path.name}: {said}")
+        return probe.refused(printed[-1][1])  # the probe's command is the file's last
 
     def close(self) -> None:
         self._close_session()
@@ -416,14 +404,6 @@ _LEAN_MESSAGE = re.compile(
     r"^.*?:(?P<line>\d+):(?P<col>\d+): (?P<severity>error|warning|info): (?P<message>.*)$",
     re.MULTILINE,
 )
-
-
-def _qualified(text: str, theorem: str) -> str:
-    """``theorem`` qualified by the namespaces open where the file declares it."""
-    for m in re.finditer(r"\b(?:theorem|lemma)\s+" + re.escape(theorem) + r"(?=[\s({\[⦃:.])", text):
-        site = GoalSite(Path("T.lean"), theorem, 0, 0, "", 0, 0, m.start(), "")
-        return full_name(text, site)
-    return theorem
 
 
 def _git(folder: Path, *args: str) -> str:

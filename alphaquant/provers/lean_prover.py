@@ -10,11 +10,12 @@ Lean version is built, each failure one line naming the fix.
 
 from __future__ import annotations
 
-import re
 import shutil
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+from alphaquant.config import LeanConfig
 from alphaquant.errors import (
     FileDoesNotCompile,
     InputError,
@@ -23,7 +24,7 @@ from alphaquant.errors import (
     ProverStartError,
 )
 from alphaquant.goals import GoalSite
-from alphaquant.provers import lean_setup
+from alphaquant.provers import lean_probe, lean_setup
 from alphaquant.provers.base import (
     FileCheck,
     Outcome,
@@ -48,11 +49,33 @@ from alphaquant.provers.lean_repl import (
     LAKE_MISSING,
     LeanRepl,
     ReplDied,
+    ReplOptions,
     ReplTimeout,
+    default_memory_limit_mb,
     one_line,
     repl_options,
 )
+from alphaquant.provers.lean_source import Source, split_source
 from alphaquant.provers.negation import lean_negation, lean_universes
+
+
+def checked_options(path: Path, *, repl_dir: Path | None = None) -> ReplOptions:
+    """How to run the REPL for a file of a Lake project: in the project's root.
+
+    Raises, in this order (the first that applies is the one line a user sees):
+        ProverNotInstalled: no ``lake`` on PATH (Lean is not installed: `make lean`).
+        InputError: the file is not inside a Lake project.
+        ProverNotInstalled: no REPL built for the project's Lean version, or one built
+            for another version; the message names the command that builds the right one.
+    """
+    if shutil.which("lake") is None:
+        raise ProverNotInstalled(LAKE_MISSING)
+    project = lake_root(path)
+    folder = repl_dir or lean_setup.repl_dir(lean_setup.read_toolchain(project))
+    problem = lean_setup.repl_problem(folder, project)
+    if problem is not None:
+        raise ProverNotInstalled(problem)
+    return repl_options(project, repl_dir=folder)
 
 
 def lake_root(path: Path) -> Path:
@@ -67,73 +90,7 @@ def lake_root(path: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------
-# Lean text: the import header, the negation of a statement
-
-
-# A Lean file cut where the REPL needs it: the header starts a session, the body runs in it.
-@dataclass(frozen=True)
-class Source:
-    header: str  # comments, imports and leading `open`s; "" if none
-    body: str  # the rest; its line 1 is the file's line ``line_offset + 1``, columns unchanged
-    line_offset: int
-    body_start: int  # offset in the file of the body's first character (after the padding)
-    padding: int  # spaces put before the body to keep the columns of its first line
-
-
-_SPACE = re.compile(r"\s+|--[^\n]*|/-")
-_HEADER_COMMAND = re.compile(
-    r"(?:module|prelude)\b"
-    r"|(?:(?:public|private)\s+)?(?:meta\s+)?import\s+(?:all\s+)?[^\s/]+"
-    r"|open\s+[^\n]*"
-)
-
-
-def split_source(text: str) -> Source:
-    """Cut a file after its imports and the `open` lines right after them.
-
-    The header is sent once without an environment (``import`` needs a fresh session); the body
-    is sent with the header's environment, with its positions mapped back by ``line_offset``.
-    """
-    i = end = 0
-    while True:
-        i = _skip_space(text, i)
-        m = _HEADER_COMMAND.match(text, i)
-        if m is None or (m[0].startswith("open") and re.search(r"\bin\s*(--.*)?$", m[0])):
-            break
-        i = end = m.end()
-    line_end = text.find("\n", end)
-    line_end = len(text) if line_end < 0 else line_end
-    rest = text[end:line_end]
-    if not rest.strip() or rest.strip().startswith("--"):
-        start, padding = min(line_end + 1, len(text)), 0
-    else:
-        start, padding = end, end - (text.rfind("\n", 0, end) + 1)
-    if end == 0:
-        start, padding = 0, 0
-    return Source(
-        header=text[:end],
-        body=" " * padding + text[start:],
-        line_offset=text.count("\n", 0, start),
-        body_start=start,
-        padding=padding,
-    )
-
-
-def _skip_space(text: str, i: int) -> int:
-    """Past whitespace and comments (block comments nest)."""
-    while m := _SPACE.match(text, i):
-        if m[0] != "/-":
-            i = m.end()
-            continue
-        depth, i = 1, m.end()
-        while depth and i < len(text):
-            if text.startswith("/-", i):
-                depth, i = depth + 1, i + 2
-            elif text.startswith("-/", i):
-                depth, i = depth - 1, i + 2
-            else:
-                i += 1
-    return i
+# Lean text: the negation of a statement
 
 
 def negation_statement(statement: str, name: str = "aq_negation") -> str | None:
@@ -162,30 +119,46 @@ class LeanProver:
 
     name = "lean"
 
-    def __init__(self, repl: LeanRepl, *, cache_size: int = 32) -> None:
+    def __init__(
+        self,
+        repl: LeanRepl,
+        *,
+        cache_size: int = 32,
+        heartbeats_per_second: float | None = None,
+        pickles: bool = False,
+        on_close: Callable[[LeanProver], None] | None = None,
+    ) -> None:
+        """Args:
+          repl: the REPL process (shared with other provers when it comes from a pool).
+          cache_size: elaborated file bodies kept.
+          heartbeats_per_second: run each tactic as ``set_option maxHeartbeats N in`` with N
+            this rate times its time limit (Lean's unit, thousands of heartbeats), so a slow
+            tactic fails inside Lean as an ordinary error; None sends tactics unchanged.
+          pickles: pickle each header's environment and each root proof state, so a restarted
+            REPL restores them from the pickles instead of elaborating the file again.
+          on_close: called by ``close`` instead of closing the REPL (a pool's release).
+        """
         self.repl = repl
-        self._headers: dict[str, int] = {}
         self._bodies: dict[tuple[int | None, str, bool], CommandResponse] = {}
         self._cache_size = cache_size
+        self.heartbeats_per_second = heartbeats_per_second
+        self.pickles = pickles
+        self._on_close = on_close
 
     @classmethod
-    def for_file(cls, path: Path, *, repl_dir: Path | None = None) -> LeanProver:
-        """A prover for a file of a Lake project: the REPL runs in the project's root.
-
-        Raises, in this order (the first that applies is the one line a user sees):
-            ProverNotInstalled: no ``lake`` on PATH (Lean is not installed: `make lean`).
-            InputError: the file is not inside a Lake project.
-            ProverNotInstalled: no REPL built for the project's Lean version, or one built
-                for another version; the message names the command that builds the right one.
-        """
-        if shutil.which("lake") is None:
-            raise ProverNotInstalled(LAKE_MISSING)
-        project = lake_root(path)
-        folder = repl_dir or lean_setup.repl_dir(lean_setup.read_toolchain(project))
-        problem = lean_setup.repl_problem(folder, project)
-        if problem is not None:
-            raise ProverNotInstalled(problem)
-        return cls(LeanRepl(repl_options(project, repl_dir=folder)))
+    def for_file(
+        cls, path: Path, *, repl_dir: Path | None = None, config: LeanConfig | None = None
+    ) -> LeanProver:
+        """A prover with a REPL of its own for a file of a Lake project (``checked_options``
+        says what must hold), under ``config``'s limits (a ``lean_pool.ReplPool`` shares one
+        REPL between files of the same header instead)."""
+        options = checked_options(path, repl_dir=repl_dir)
+        config = config or LeanConfig()
+        options = replace(options, memory_limit_mb=config.memory_limit_mb or
+                          default_memory_limit_mb(), max_commands=config.max_commands,
+                          rss_limit_mb=config.rss_limit_mb)
+        return cls(LeanRepl(options), heartbeats_per_second=config.heartbeats_per_second,
+                   pickles=config.pickles)
 
     def open(self, site: GoalSite, text: str) -> ProofState:
         source = split_source(text)
@@ -200,6 +173,8 @@ class LeanProver:
                 raise FileDoesNotCompile(f"{site.file}:{line}: {one_line(first.data)}")
             where = f"{site.file}:{site.line}:{site.col}"
             raise InputError(f"Lean reports no `sorry` at {where}: is the file saved?")
+        if self.pickles:
+            self.repl.pickle("proofState", sorry.proof_state)
         return ProofState(goals=sorry.subgoals, handle=sorry.proof_state, path=())
 
     def open_negation(self, site: GoalSite, text: str) -> ProofState | None:
@@ -226,7 +201,7 @@ class LeanProver:
     def apply(self, state: ProofState, tactic: str, timeout: float) -> Outcome:
         if timeout <= 0:
             return TacticTimeout(timeout)  # no time left: don't kill the REPL for nothing
-        request = ProofStep(proof_state=state.handle, tactic=tactic)
+        request = ProofStep(proof_state=state.handle, tactic=self._limited(tactic, timeout))
         try:
             try:
                 response = self.repl.send(request, timeout)
@@ -255,30 +230,47 @@ class LeanProver:
             return FileCheck(False, one_line(first.data), first.pos.line + source.line_offset)
         return FileCheck(ok=True)
 
-    def axioms(self, path: Path, text: str, theorem: str) -> frozenset[str]:
-        """``#print axioms`` in the environment of the elaborated file (``sorryAx`` included)."""
-        source = split_source(text)
+    def untrusted(self, path: Path, original: str, text: str, decl_start: int) -> tuple[str, ...]:
+        """``#print axioms`` of the declaration at ``decl_start``, asked through
+        ``lean_probe.build`` (qualified name, ``example`` renamed, other holes marked)."""
+        try:
+            probe = lean_probe.build(original, text, decl_start)
+        except ValueError as e:
+            raise InputError(f"cannot check the axioms of {path.name}: {e}") from None
+        source = split_source(probe.text)
         env = self._header_env(path, source)
-        for _ in range(2):
-            elaborated = self._elaborate(source, env, restorable=False)
-            if isinstance(elaborated, ReplError):
-                raise FileDoesNotCompile(f"Lean rejected {path}: {one_line(elaborated.message)}")
-            query = Command(f"#print axioms {theorem}", env=elaborated.env)
-            response = self.repl.send(query, restorable=False)
-            if isinstance(response, CommandResponse):
-                break
-            self._bodies.pop((env, source.body, False), None)  # lost in a restart: redo
-        else:
-            raise ProverCrashed(f"`#print axioms {theorem}` failed: {one_line(str(response))}")
-        printed = [p for m in response.messages if (p := parse_axioms(m.data)) is not None]
-        for name, axioms in printed:
-            if name == theorem or name.endswith("." + theorem) or len(printed) == 1:
-                return axioms
-        error = response.errors[0].data if response.errors else "no output"
-        raise InputError(f"no axioms for {theorem} in {path}: {one_line(error)}")
+        response = self.repl.send(Command(source.body, env=env), restorable=False)
+        if isinstance(response, ReplError):
+            why = one_line(response.message)
+            raise ProverCrashed(f"`#print axioms {probe.name}` failed: {why}")
+        if not isinstance(response, CommandResponse):
+            raise ProverCrashed(f"the Lean REPL answered a command with {one_line(str(response))}")
+        line = probe.print_line - source.line_offset
+        errors = [m for m in response.errors if m.pos.line != line]
+        if errors:
+            first = errors[0]
+            where = first.pos.line + source.line_offset
+            raise FileDoesNotCompile(f"{path.name}:{where}: {one_line(first.data)}")
+        for message in response.messages:
+            printed = parse_axioms(message.data)
+            if message.pos.line == line and printed is not None:
+                return probe.refused(printed[1])
+        said = next((m.data for m in response.messages if m.pos.line == line), "no answer")
+        raise FileDoesNotCompile(f"`#print axioms {probe.name}` in {path.name}: {one_line(said)}")
 
     def close(self) -> None:
-        self.repl.close()
+        if self._on_close is not None:
+            self._on_close(self)
+        else:
+            self.repl.close()
+
+    def _limited(self, tactic: str, timeout: float) -> str:
+        """The tactic under a heartbeat limit scaled to ``timeout`` (see ``__init__``)."""
+        if self.heartbeats_per_second is None:
+            return tactic
+        beats = max(1, round(self.heartbeats_per_second * timeout))
+        body = "\n".join("  " + line for line in tactic.splitlines())
+        return f"set_option maxHeartbeats {beats} in\n{body}"
 
     # -- elaboration -----------------------------------------------------------------------------
 
@@ -296,7 +288,8 @@ class LeanProver:
         """The header's environment, or the check that failed; successes are cached."""
         if not source.header:
             return None
-        if source.header not in self._headers:
+        headers = self.repl.headers
+        if source.header not in headers:
             response = self.repl.send(Command(source.header))
             if isinstance(response, ReplError):
                 return FileCheck(ok=False, message=one_line(response.message), line=1)
@@ -304,8 +297,10 @@ class LeanProver:
                 first = response.errors[0]
                 return FileCheck(ok=False, message=one_line(first.data), line=first.pos.line)
             assert isinstance(response, CommandResponse)
-            self._headers[source.header] = response.env
-        return self._headers[source.header]
+            headers[source.header] = response.env
+            if self.pickles:
+                self.repl.pickle("env", response.env)
+        return headers[source.header]
 
     def _elaborate(
         self, source: Source, env: int | None, *, restorable: bool = True

@@ -8,8 +8,7 @@ is recycled. Callers see *stable* ids: the REPL's own ids in the first process, 
 after a restart, and every stable env or proof state is restored on demand by re-running the
 request that made it (header command, declaration command, then the tactic path).
 
-The prover on top of it (``LeanProver``: files, goals, outcomes) is in ``lean_prover.py``; it is
-re-exported here, so ``from alphaquant.provers.lean_repl import LeanProver`` keeps working.
+The prover on top of it (``LeanProver``: files, goals, outcomes) is in ``lean_prover.py``.
 """
 
 from __future__ import annotations
@@ -17,16 +16,19 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import select
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Literal
+from typing import IO, Literal
 
 from alphaquant.errors import ProverCrashed, ProverNotInstalled, ProverStartError
 from alphaquant.provers import lean_setup
@@ -42,16 +44,11 @@ from alphaquant.provers.lean_protocol import (
     ReplError,
     Request,
     Response,
+    UnpickleEnvironment,
     UnpickleProofState,
     encode_request,
     parse_response,
 )
-
-if TYPE_CHECKING:  # re-exported lazily (lean_prover imports this module)
-    from alphaquant.provers.lean_prover import LeanProver as LeanProver
-    from alphaquant.provers.lean_prover import Source as Source
-    from alphaquant.provers.lean_prover import negation_statement as negation_statement
-    from alphaquant.provers.lean_prover import split_source as split_source
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +77,27 @@ class ReplOptions:
     cwd: Path  # the Lake project root
     command_timeout: float = 600.0  # seconds for a command (imports, whole files)
     rss_limit_mb: float | None = 16_000.0  # recycle the process tree past this resident size
+    memory_limit_mb: float | None = None  # hard address-space limit (RLIMIT_AS) of the child
+    max_commands: int | None = None  # recycle the process after this many answers
+    pickle_dir: Path | None = None  # where pickles go (default: a temporary folder of our own)
     max_restarts: int = 3  # consecutive deaths tolerated before giving up
     backoff: float = 0.5  # first wait before a restart; doubles per consecutive death
     backoff_max: float = 8.0
+
+
+MIN_MEMORY_LIMIT_MB = 8192.0  # importing Mathlib maps its .olean files: several GB of address space
+
+
+def default_memory_limit_mb(workers: int = 1) -> float:
+    """An address-space limit for one REPL: 80 % of the machine's memory shared by the workers,
+    at least ``MIN_MEMORY_LIMIT_MB``. It stops a runaway elaboration, not an ordinary one:
+    the limit counts mapped files, and idle REPLs of a pool hold resident memory that
+    ``rss_limit_mb`` recycles instead."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    except (ValueError, OSError):
+        total = 16_384.0
+    return max(MIN_MEMORY_LIMIT_MB, 0.8 * total / max(1, workers))
 
 
 def repl_options(project: Path, *, repl_dir: Path | None = None) -> ReplOptions:
@@ -214,6 +229,8 @@ class LeanRepl:
         self._deaths = 0  # consecutive deaths, reset by any good answer
         self._last_death = ""
         self._ids = _Ids()
+        self._pickles: tempfile.TemporaryDirectory[str] | None = None
+        self.headers: dict[str, int] = {}  # header text -> stable env (kept across restarts)
 
     # -- public --------------------------------------------------------------------------------
 
@@ -238,8 +255,49 @@ class LeanRepl:
                 return prepared
             response = self._exchange(prepared, seconds)
             answer = self._adopt(request, response, seconds, restorable)
-            self._recycle_if_large()
+            self._recycle_if_due()
             return answer
+
+    def pickle(self, kind: Kind, sid: int) -> Path | None:
+        """Pickle the stable env or proof state ``sid`` (the REPL's ``pickleTo``); after a restart
+        it is restored from that file (``unpickleEnvFrom`` / ``unpickleProofStateFrom``) instead
+        of by re-running the request that made it. None (nothing changes) if the REPL refused or
+        died trying.
+        """
+        with self._lock:
+            origin = self._ids.origin[kind].get(sid)
+            if origin is None:
+                return None
+            path = self._pickle_folder() / f"{kind}-{sid}.olean"
+            request: Request = (PickleEnvironment(env=sid, pickle_to=str(path)) if kind == "env"
+                                else PickleProofState(proof_state=sid, pickle_to=str(path)))
+            try:
+                prepared = self._prepare(request)
+                if isinstance(prepared, ReplError):
+                    return None
+                response = self._exchange(prepared, self.options.command_timeout)
+            except ReplDied as e:  # killed already; the next request restarts it
+                log.info("pickling %s %d failed: %s", kind, sid, e)
+                return None
+            if isinstance(response, ReplError):
+                log.info("the Lean REPL would not pickle %s %d: %s", kind, sid, response.message)
+                return None
+            env = _ref(origin.request)
+            restore: Request = (
+                UnpickleEnvironment(str(path)) if kind == "env"
+                else UnpickleProofState(str(path), env[1] if env and env[0] == "env" else None)
+            )
+            selector: Selector = ("env", 0) if kind == "env" else ("proofState", 0)
+            self._ids.origin[kind][sid] = _Origin(restore, origin.timeout, [(selector, kind, sid)])
+            return path
+
+    def _pickle_folder(self) -> Path:
+        if self.options.pickle_dir is not None:
+            self.options.pickle_dir.mkdir(parents=True, exist_ok=True)
+            return self.options.pickle_dir
+        if self._pickles is None:
+            self._pickles = tempfile.TemporaryDirectory(prefix="alphaquant-lean-")
+        return Path(self._pickles.name)
 
     @property
     def pid(self) -> int | None:
@@ -257,9 +315,12 @@ class LeanRepl:
             self._kill()
 
     def close(self) -> None:
-        """Kill the REPL's process group. Safe to call twice."""
+        """Kill the REPL's process group and remove its pickles. Safe to call twice."""
         with self._lock:
             self._kill()
+            if self._pickles is not None:
+                self._pickles.cleanup()
+                self._pickles = None
 
     def __enter__(self) -> LeanRepl:
         return self
@@ -374,6 +435,7 @@ class LeanRepl:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
+                preexec_fn=_address_space_limit(self.options.memory_limit_mb),
             )
         except OSError as e:
             raise ProverStartError(f"could not run the Lean REPL ({command[0]}): {e}") from None
@@ -481,14 +543,36 @@ class LeanRepl:
         last = next((line for line in reversed(self._stderr) if line.strip()), "")
         return code, one_line(last)
 
-    def _recycle_if_large(self) -> None:
+    def _recycle_if_due(self) -> None:
+        """Recycle after ``max_commands`` answers or past ``rss_limit_mb`` resident; the next
+        request starts a fresh process and restores what it needs."""
+        if self._proc is None:
+            return
+        most = self.options.max_commands
+        if most is not None and self._answers >= most:
+            log.info("recycling the Lean REPL after %d answers", self._answers)
+            self._kill()
+            return
         limit = self.options.rss_limit_mb
-        if limit is not None and self._proc is not None and (rss := self.rss_mb()) > limit:
+        if limit is not None and (rss := self.rss_mb()) > limit:
             log.info("recycling the Lean REPL: %.0f MiB resident > %.0f MiB", rss, limit)
             self._kill()
 
 
 _UNKNOWN: dict[Kind, str] = {"env": "Unknown environment.", "proofState": "Unknown proof state."}
+
+
+def _address_space_limit(megabytes: float | None) -> Callable[[], None] | None:
+    """A preexec function that caps the child's address space (inherited by ``lake env``'s
+    child, the REPL), so that a runaway elaboration fails inside Lean, not the machine."""
+    if megabytes is None:
+        return None
+    limit = int(megabytes * 2**20)
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
 
 
 def _ready(fd: int, event: int, deadline: float) -> bool:
@@ -553,15 +637,3 @@ def one_line(text: str, limit: int = 200) -> str:
     """One line, at most ``limit`` characters (errors print on one line)."""
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-_REEXPORTED = frozenset({"LeanProver", "Source", "negation_statement", "split_source"})
-
-
-def __getattr__(name: str) -> object:
-    """``LeanProver`` and the Lean text helpers, from lean_prover (imported on first use)."""
-    if name in _REEXPORTED:
-        from alphaquant.provers import lean_prover
-
-        return getattr(lean_prover, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

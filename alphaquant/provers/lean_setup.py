@@ -18,21 +18,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
-import tempfile
-import threading
-import time
-import urllib.error
-import urllib.request
-from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 
 import platformdirs
 
-from alphaquant.provers.registry import Check
+from alphaquant.checks import Check
 
 REPL_URL = "https://github.com/leanprover-community/repl"
 ELAN_INIT_URL = "https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh"
@@ -75,9 +68,71 @@ def read_toolchain(folder: Path) -> str | None:
         return None
 
 
-def repl_tag(version: str) -> str:
-    """The tag of leanprover-community/repl that builds with Lean ``version``."""
-    return version
+# A Lean version as a sortable key: v4.29.0-rc2 < v4.29.0 < v4.29.1.
+VersionKey = tuple[int, int, int, float]
+
+MAX_MINOR_GAP = 2  # a lower tag serves a Lean version at most this many minor versions newer
+
+
+class NoReplTag(ValueError):
+    """No REPL tag fits a Lean version; the message is one line naming what to do."""
+
+
+def version_key(version: str) -> VersionKey | None:
+    """``v4.29.0-rc2`` -> (4, 29, 0, 2); a release sorts after its release candidates."""
+    m = re.fullmatch(r"v?(\d+)\.(\d+)\.(\d+)(?:-rc(\d+))?", version.strip())
+    if m is None:
+        return None
+    rc = float(m[4]) if m[4] is not None else float("inf")
+    return int(m[1]), int(m[2]), int(m[3]), rc
+
+
+def repl_tags() -> list[str]:
+    """The REPL's tags, oldest first: package data ``alphaquant/data/lean_repl_tags.txt``."""
+    text = resources.files("alphaquant").joinpath("data/lean_repl_tags.txt").read_text("utf-8")
+    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+def repl_tag(version: str, tags: list[str] | None = None) -> str:
+    """The tag of leanprover-community/repl to build for Lean ``version``: the tag of that name
+    when there is one, else the nearest lower tag (built with the project's own toolchain),
+    at most ``MAX_MINOR_GAP`` minor versions older.
+
+    Raises:
+        NoReplTag: the version is not a Lean release (a nightly, say), older than every tag,
+            or too far from the nearest lower one.
+    """
+    tags = repl_tags() if tags is None else tags
+    if version in tags:
+        return version
+    key = version_key(version)
+    if key is None:
+        raise NoReplTag(f"Lean {version} is not a release the REPL is tagged for: use a release "
+                        "toolchain in lean-toolchain, or set ALPHAQUANT_LEAN_REPL to a REPL built "
+                        "with it")
+    lower = [(k, t) for t in tags if (k := version_key(t)) is not None and k < key]
+    if not lower:
+        raise NoReplTag(f"Lean {version} is older than every REPL tag (the oldest is {tags[0]}): "
+                        "use a newer toolchain")
+    best_key, best = max(lower)
+    if best_key[0] != key[0] or key[1] - best_key[1] > MAX_MINOR_GAP:
+        raise NoReplTag(f"the REPL has no tag for Lean {version} and the nearest lower one "
+                        f"({best}) is too old to build with it: set ALPHAQUANT_LEAN_REPL to a "
+                        "REPL checkout that builds with your toolchain")
+    return best
+
+
+def repl_tag_note(version: str | None) -> tuple[bool, str]:
+    """Whether a tag fits ``version``, and what `doctor` and `make lean` say about it."""
+    if version is None:
+        return False, "no lean-toolchain in the project"
+    try:
+        tag = repl_tag(version)
+    except NoReplTag as e:
+        return False, str(e)
+    if tag == version:
+        return True, tag
+    return True, f"{tag} (no tag {version}: the nearest lower one, built with {version})"
 
 
 def repl_dir(version: str | None) -> Path:
@@ -85,7 +140,7 @@ def repl_dir(version: str | None) -> Path:
     override = os.environ.get(REPL_ENV)
     if override:
         return Path(override).expanduser()
-    return repl_cache() / repl_tag(version or "unknown")
+    return repl_cache() / (version or "unknown")  # one build per toolchain
 
 
 def repl_cache() -> Path:
@@ -119,9 +174,14 @@ def repl_fix(version: str | None, project: Path) -> str:
 def _repl_build(version: str | None, project: Path) -> str:
     if version is None or project.resolve() == default_project().resolve():
         return "make lean"
-    folder = repl_cache() / repl_tag(version)
+    folder = repl_cache() / version
+    try:
+        tag = repl_tag(version)
+    except NoReplTag as e:
+        return str(e)
+    toolchain = "" if tag == version else f" && cp {project / 'lean-toolchain'} {folder}/"
     return (
-        f"git clone --depth 1 --branch {repl_tag(version)} {REPL_URL} {folder} "
+        f"git clone --depth 1 --branch {tag} {REPL_URL} {folder}{toolchain} "
         f"&& cd {folder} && lake build"
     )
 
@@ -156,16 +216,18 @@ def lean_checks(project: Path | None = None) -> list[Check]:
     if not (elan_home() / "bin" / "elan").exists() and shutil.which("elan") is None:
         checks.append(Check("Lean toolchain", False, version or "", "make lean"))
     else:
-        ok = version in _installed_toolchains(_with_elan(os.environ))
-        fix = "" if ok else f"elan toolchain install {_toolchain_line(project)}"
+        ok = version in installed_toolchains(with_elan(os.environ))
+        fix = "" if ok else f"elan toolchain install {toolchain_line(project)}"
         checks.append(Check("Lean toolchain", ok, version or "", fix))
     checks.append(_path_check(
         "Mathlib cache", project / ".lake" / "packages" / "mathlib" / ".lake" / "build",
         f"cd {project} && lake exe cache get",
     ))
-    built = _project_built(project)
+    built = project_built(project)
     checks.append(Check(f"{project.name} build", built, "", "" if built else
                         f"cd {project} && lake build"))
+    tag_ok, note = repl_tag_note(version)
+    checks.append(Check("Lean REPL tag", tag_ok, note if tag_ok else "", "" if tag_ok else note))
     folder = repl_dir(version)
     binary = repl_binary(folder)
     checks.append(_path_check("Lean REPL", binary, repl_fix(version, project)))
@@ -188,10 +250,10 @@ def _tool(name: str) -> Check:
             fix = f'export PATH="{local.parent}:$PATH" (or open a new shell)'
             return Check(name, False, "", fix)
         return Check(name, False, "", "make lean")
-    return Check(name, True, _first_line([found, "--version"], os.environ, 20), "")
+    return Check(name, True, first_line([found, "--version"], os.environ, 20), "")
 
 
-def _with_elan(env: Mapping[str, str]) -> dict[str, str]:
+def with_elan(env: Mapping[str, str]) -> dict[str, str]:
     """``env`` with elan's bin folder first on PATH (it is there once elan is installed)."""
     return {**env, "PATH": f"{elan_home() / 'bin'}{os.pathsep}{env.get('PATH', '')}"}
 
@@ -200,7 +262,7 @@ def _path_check(name: str, path: Path, fix: str) -> Check:
     return Check(name, True, str(path), "") if path.exists() else Check(name, False, "", fix)
 
 
-def _installed_toolchains(env: Mapping[str, str]) -> set[str]:
+def installed_toolchains(env: Mapping[str, str]) -> set[str]:
     """The Lean versions elan has installed (``elan toolchain list``)."""
     try:
         done = subprocess.run(["elan", "toolchain", "list"], capture_output=True, text=True,
@@ -212,7 +274,7 @@ def _installed_toolchains(env: Mapping[str, str]) -> set[str]:
     return {v for v in versions if v}
 
 
-def _toolchain_line(project: Path) -> str:
+def toolchain_line(project: Path) -> str:
     """The toolchain as lean-toolchain spells it (for `elan toolchain install`)."""
     try:
         text = (project / "lean-toolchain").read_text(encoding="utf-8")
@@ -221,7 +283,7 @@ def _toolchain_line(project: Path) -> str:
     return next((ln.strip() for ln in text.splitlines() if ln.strip()), "stable")
 
 
-def _project_built(project: Path) -> bool:
+def project_built(project: Path) -> bool:
     """Every .lean file of the project has an .olean at least as new (what `lake build` makes)."""
     out = project / ".lake" / "build" / "lib" / "lean"
     sources = [p for p in project.rglob("*.lean")
@@ -235,7 +297,7 @@ def _project_built(project: Path) -> bool:
     return True
 
 
-def _first_line(cmd: list[str], env: Mapping[str, str], timeout: float) -> str:
+def first_line(cmd: list[str], env: Mapping[str, str], timeout: float) -> str:
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=dict(env))
     except (OSError, subprocess.TimeoutExpired):
@@ -258,175 +320,3 @@ INSTALL_TIMEOUT = 900.0
 TOOLCHAIN_TIMEOUT = 1800.0
 CLONE_TIMEOUT = 900.0
 BUILD_TIMEOUT = 4 * 3600.0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`make lean`: install and build what is missing.
-
-    Returns 0 when everything is in place, 2 (after one line on stderr) when a step failed.
-    """
-    if argv:
-        print("usage: python -m alphaquant.provers.lean_setup   (no arguments)", file=sys.stderr)
-        return 2
-    project = default_project()
-    env = _with_elan(os.environ)
-    env["GIT_TERMINAL_PROMPT"] = "0"  # a clone must fail, not ask for a password
-    try:
-        version = read_toolchain(project)
-        if version is None:
-            raise SetupError(f"{project}/lean-toolchain is missing: run `make lean` in the "
-                             "alphaquant checkout")
-        _ensure_elan(env)
-        _ensure_toolchain(project, version, env)
-        _ensure_mathlib(project, env)
-        _build_project(project, env)
-        _ensure_repl(project, version, env)
-    except SetupError as e:
-        print(f"alphaquant: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("alphaquant: error: interrupted", file=sys.stderr)
-        return 130
-    _say(f"done: Lean {version}, Mathlib and the REPL ({repl_binary(repl_dir(version))}) are ready;"
-         f" try `alphaquant search {project.name}/Quantization3p5bit/ErrorBounds.lean`")
-    return 0
-
-
-def _say(line: str) -> None:
-    print(f"make lean: {line}", flush=True)
-
-
-def _ensure_elan(env: dict[str, str]) -> None:
-    found = shutil.which("elan", path=env["PATH"])
-    if found is not None:
-        _say(f"elan: found ({_first_line([found, '--version'], env, 20) or found})")
-        return
-    url = os.environ.get(ELAN_URL_ENV) or ELAN_INIT_URL
-    _say(f"elan: installing into {elan_home()} with the official installer ({url})")
-    try:
-        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as answer:
-            script = answer.read()
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        reason = getattr(e, "reason", e)
-        raise SetupError(
-            f"cannot download the elan installer from {url} ({reason}): installing Lean needs "
-            "network access to GitHub; connect and run `make lean` again"
-        ) from None
-    with tempfile.TemporaryDirectory(prefix="alphaquant-elan-") as tmp:
-        installer = Path(tmp) / "elan-init.sh"
-        installer.write_bytes(script)
-        _run(["sh", str(installer), "-y", "--default-toolchain", "none"], Path(tmp), env,
-             INSTALL_TIMEOUT, "the elan installer failed")
-    if shutil.which("elan", path=env["PATH"]) is None:
-        raise SetupError(f"the elan installer ran but {elan_home() / 'bin' / 'elan'} is missing")
-
-
-def _ensure_toolchain(project: Path, version: str, env: dict[str, str]) -> None:
-    if version in _installed_toolchains(env):
-        _say(f"Lean {version}: installed")
-        return
-    line = _toolchain_line(project)
-    _say(f"Lean {version}: installing ({line})")
-    _run(["elan", "toolchain", "install", line], project, env, TOOLCHAIN_TIMEOUT,
-         f"cannot install the Lean toolchain {line}")
-
-
-def _ensure_mathlib(project: Path, env: dict[str, str]) -> None:
-    if (project / ".lake" / "packages" / "mathlib" / ".lake" / "build").is_dir():
-        _say("Mathlib: build cache present")
-        return
-    _say("Mathlib: fetching the package and its build cache (`lake exe cache get`; a few GB)")
-    _run(["lake", "exe", "cache", "get"], project, env, BUILD_TIMEOUT,
-         f"`lake exe cache get` failed in {project}")
-
-
-def _build_project(project: Path, env: dict[str, str]) -> None:
-    if _project_built(project):
-        _say(f"{project.name}: built")
-        return
-    _say(f"{project.name}: `lake build`")
-    _run(["lake", "build"], project, env, BUILD_TIMEOUT, f"`lake build` failed in {project}")
-
-
-def _ensure_repl(project: Path, version: str, env: dict[str, str]) -> None:
-    folder = repl_dir(version)
-    tag = repl_tag(version)
-    if not (folder / "lakefile.lean").exists() and not (folder / "lakefile.toml").exists():
-        if os.environ.get(REPL_ENV):
-            raise SetupError(f"{REPL_ENV}={folder} is not a REPL checkout: unset it, or clone "
-                             f"{REPL_URL} there")
-        _say(f"REPL: cloning {REPL_URL} at {tag} into {folder}")
-        partial = folder.with_name(folder.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.parent.mkdir(parents=True, exist_ok=True)
-        _run(["git", "clone", "--quiet", "--depth", "1", "--branch", tag, REPL_URL, str(partial)],
-             partial.parent, env, CLONE_TIMEOUT, f"cannot clone {REPL_URL} at {tag}")
-        partial.rename(folder)
-    mismatch = version_mismatch(read_toolchain(folder), version)
-    if mismatch is not None:
-        fix = repl_fix(version, project) if os.environ.get(REPL_ENV) else (
-            f"rm -rf {folder} && make lean")
-        raise SetupError(f"the REPL in {folder} {mismatch}: run `{fix}`")
-    if repl_binary(folder).exists():
-        _say(f"REPL: built ({repl_binary(folder)})")
-        return
-    _say(f"REPL: `lake build` in {folder}")
-    _run(["lake", "build"], folder, env, BUILD_TIMEOUT,
-         f"`lake build` of the REPL failed in {folder}")
-
-
-def _run(cmd: list[str], cwd: Path, env: Mapping[str, str], timeout: float, what: str) -> None:
-    """Run one step, its output streamed to stdout; SetupError (with its last line) if it fails.
-
-    The step runs in its own process group, killed whole at the deadline or on Ctrl-C.
-    """
-    try:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    except OSError as e:
-        raise SetupError(f"{what}: cannot run {cmd[0]} ({e})") from None
-    assert proc.stdout is not None
-    tail: deque[str] = deque(maxlen=20)
-    reader = threading.Thread(target=_echo, args=(proc.stdout, tail), daemon=True)
-    reader.start()
-    try:
-        code = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        raise SetupError(f"{what}: no result within {timeout:g} s (stopped)") from None
-    except KeyboardInterrupt:
-        _kill_group(proc)
-        raise
-    reader.join(timeout=5)
-    if code != 0:
-        last = _last_meaningful(tail)
-        raise SetupError(f"{what} (exit code {code}{': ' + last if last else ''})")
-
-
-def _echo(stream: Iterable[bytes], tail: deque[str]) -> None:
-    for raw in stream:
-        line = raw.decode("utf-8", errors="replace").rstrip()
-        tail.append(line)
-        print(f"    {line}", flush=True)
-
-
-def _last_meaningful(lines: Iterable[str]) -> str:
-    """The last non-empty output line, on one line and not too long."""
-    last = next((ln for ln in reversed(list(lines)) if ln.strip()), "")
-    last = " ".join(last.split())
-    return last if len(last) <= 300 else last[:297] + "..."
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    deadline = time.monotonic() + 10
-    while proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -1,22 +1,28 @@
-"""Which prover serves which file (the language of a file is goals.language_of), and the
-shape of a `doctor` line."""
+"""Which prover serves which file (the language of a file is goals.language_of)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alphaquant.errors import InputError
 from alphaquant.goals import language_of
 from alphaquant.provers.base import Prover
 
+if TYPE_CHECKING:
+    from alphaquant.config import LeanConfig
+    from alphaquant.provers.lean_pool import ReplPool
+
 PROVERS = {"coq": "coq", "lean": "lean", "lean-dojo": "lean"}
 
 
-def make_prover(path: Path, choice: str = "auto") -> Prover:
-    """A prover session for ``path``; ``choice`` is auto, coq, lean or lean-dojo."""
+def make_prover(
+    path: Path, choice: str = "auto", *, pool: ReplPool | None = None,
+    lean: LeanConfig | None = None,
+) -> Prover:
+    """A prover session for ``path``; ``choice`` is auto, coq, lean or lean-dojo. A Lean REPL
+    comes from ``pool`` when one is given (the pool's settings apply), else it is the session's
+    own, under ``lean``'s limits."""
     language = language_of(path)
     if choice == "auto":
         choice = language
@@ -34,29 +40,6 @@ def make_prover(path: Path, choice: str = "auto") -> Prover:
         return LeanDojoProver(path)
     from alphaquant.provers.lean_prover import LeanProver
 
-    return LeanProver.for_file(path)
-
-
-# One line of `alphaquant doctor`.
-@dataclass(frozen=True)
-class Check:
-    name: str
-    found: bool
-    version: str
-    fix: str  # the exact command that installs or repairs it ("" when found)
-
-
-def _version(cmd: list[str]) -> str:
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    out = (done.stdout or done.stderr).strip().splitlines()
-    return out[0] if out else ""
-
-
-def tool_check(name: str, binary: str, version_args: list[str], fix: str) -> Check:
-    """Whether ``binary`` is on PATH and what version it reports."""
-    if shutil.which(binary) is None:
-        return Check(name, False, "", fix)
-    return Check(name, True, _version([binary, *version_args]), "")
+    if pool is not None:
+        return pool.prover_for_file(path)
+    return LeanProver.for_file(path, config=lean)

@@ -195,7 +195,7 @@ class Driver:
             path = self.project / file
             self.emit("compile", f"checking {file}")
             try:
-                prover = make_prover(path, self.settings.prover)
+                prover = make_prover(path, self.settings.prover, lean=self.settings.lean)
                 try:
                     check = prover.check_file(path, text)
                 finally:

@@ -12,6 +12,7 @@ from alphaquant.config import Settings
 from alphaquant.errors import FileDoesNotCompile, InputError
 from alphaquant.goals import GoalSite, declaration_names, language_of, locate
 from alphaquant.provers.base import Prover
+from alphaquant.provers.lean_build import rebuild
 from alphaquant.provers.registry import make_prover
 from alphaquant.runs.attempt import GoalResult, GoalSink, attempt_goal
 from alphaquant.runs.sources import SKIP_DIRS, imported_context
@@ -28,6 +29,7 @@ class FileResult:
     final: str
     backup: Path | None = None  # set when --write wrote the file
     write_error: str | None = None  # why --write wrote nothing (the proofs are in the results)
+    rebuild_error: str | None = None  # a written Lean module that `lake build` did not rebuild
 
     @property
     def diff(self) -> str:
@@ -133,7 +135,7 @@ def search_file(
         raise InputError(f"no such file: {path}")
     original = path.read_text(encoding="utf-8")
     sites = select_goals(path, original, theorem)
-    session = prover or make_prover(path, settings.prover)
+    session = prover or make_prover(path, settings.prover, lean=settings.lean)
     try:
         check = session.check_file(path, original)
         if not check.ok:
@@ -176,4 +178,5 @@ def search_file(
             side = proof.write_side_file(path, proved)
             kept = f"; the proofs are kept in {side}" if side else ""
             write_error = f"nothing written: {e}{kept}"
-    return FileResult(path, results, original, text, backup, write_error)
+    rebuilt = rebuild(path) if backup is not None and path.suffix == ".lean" else None
+    return FileResult(path, results, original, text, backup, write_error, rebuilt)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alphaquant.config import DisproofConfig, Settings, TacticsConfig
+from alphaquant.config import DisproofConfig, LeanConfig, Settings, TacticsConfig
 from alphaquant.errors import InputError
 from alphaquant.search.base import SearchConfig
 
@@ -91,6 +91,7 @@ def settings_from_json(data: dict[str, Any]) -> Settings:
         search=SearchConfig(**data["search"]),
         tactics=TacticsConfig(**tactics),
         disproof=DisproofConfig(**data["disproof"]),
+        lean=LeanConfig(**data.get("lean", {})),
         prover=data["prover"],
         offline=data["offline"],
         llm=dict(data["llm"]),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 from alphaquant.config import Settings
 from alphaquant.errors import InputError
 from alphaquant.goals import locate
+from alphaquant.provers.lean_pool import ReplPool
 from alphaquant.provers.registry import make_prover
 from alphaquant.runs.attempt import GoalResult, attempt_goal
 from alphaquant.runs.sources import imported_context
@@ -83,10 +85,13 @@ class GoalRunner:
         self.provers: dict[str, Any] = {}  # path -> prover, least recently used first
         self.sources: dict[str, Any] = {}
         self.memories: dict[str, Any] = {}
+        # Lean REPLs shared by files of the same header (batch's default: a worker per CPU).
+        self.lean_pool = ReplPool(settings.lean, workers=os.cpu_count() or 1)
 
     def _prover(self, path: Path) -> Any:
         key = str(path)
-        prover = self.provers.pop(key, None) or make_prover(path, self.settings.prover)
+        prover = self.provers.pop(key, None) or make_prover(
+            path, self.settings.prover, pool=self.lean_pool)
         self.provers[key] = prover
         while len(self.provers) > KEEP_PROVERS:
             self._drop(next(iter(self.provers)))
@@ -146,6 +151,7 @@ class GoalRunner:
     def close(self) -> None:
         for key in list(self.provers):
             self._drop(key)
+        self.lean_pool.close()
 
 
 def _stop_checker(stop: Callable[[], bool] | None) -> Callable[[Any], None] | None:

@@ -13,7 +13,9 @@ from alphaquant import proof
 from alphaquant.config import Settings
 from alphaquant.errors import FileDoesNotCompile
 from alphaquant.goals import GoalSite, locate
+from alphaquant.provers.lean_build import rebuild
 from alphaquant.provers.registry import make_prover
+from alphaquant.runs.sources import dependency_order
 from alphaquant.runs.store import (
     RunStore,
 )
@@ -34,7 +36,11 @@ def check_combined(prover: Any, path: Path, original: str,
     if not check.ok:
         where = f" (line {check.line})" if check.line else ""
         return proof.Verdict(False, f"the whole file does not check{where}: {check.message}")
+    checked: set[int] = set()
     for (site, _), start in sorted(zip(proofs, starts, strict=True), key=lambda p: p[1]):
+        if start in checked:
+            continue  # another hole of a declaration already checked (with all its splices)
+        checked.add(start)
         try:
             bad = prover.untrusted(path, original, combined, start)
         except FileDoesNotCompile as e:
@@ -56,7 +62,11 @@ def write_back(store: RunStore, settings: Settings,
     project = store.info().project
     latest = store.latest()
     out = []
-    for file, original in store.files().items():
+    files = store.files()
+    texts = {project / f: text for f, text in files.items()}
+    ordered = [p.relative_to(project).as_posix() for p in dependency_order(list(texts), texts)]
+    for file in ordered:  # imported modules first: each is rebuilt before its dependants' check
+        original = files[file]
         goals = [g for g in store.goals() if g.file == file]
         proved = [(g, latest[g.id].item["proof"]) for g in goals
                   if g.id in latest and latest[g.id].status == "proved"]
@@ -66,6 +76,9 @@ def write_back(store: RunStore, settings: Settings,
         sites = locate(original, path)
         proofs = [(sites[g.ordinal], tactics) for g, tactics in proved]
         status, message = _write_file(path, original, proofs, settings)
+        if status == "written" and path.suffix == ".lean":
+            failed = rebuild(path)
+            message += f"; {failed}" if failed else "; rebuilt with lake build"
         store.record_write(file, status, message)
         emit("write", f"{file}: {status}{f' ({message})' if message else ''}")
         out.append((file, status, message))
@@ -81,7 +94,7 @@ def _write_file(path: Path, original: str, proofs: list[tuple[GoalSite, list[str
         return "unchanged", "already holds these proofs"
     if current != original:
         return "skipped", _kept_aside(path, proofs, "the file changed on disk since the run began")
-    prover = make_prover(path, settings.prover)
+    prover = make_prover(path, settings.prover, lean=settings.lean)
     try:
         verdict = check_combined(prover, path, original, chosen)
         if not verdict.ok:

@@ -26,9 +26,13 @@ Decisions: Coq ``Time``/``Fail``/``Timeout`` and every other command are refused
 its own timeout; their output would only confuse the prover session); ``Unshelve`` is allowed
 (it cheats nothing and closes goals ``eapply`` shelved); ``give_up`` is refused. ``Set`` is
 refused only as a command, since inside a term it is the sort. Lean ``set_option`` is refused
-in every form (``maxHeartbeats 0``, ``debug.skipKernelTC``, …: simplest and safe), as are
+in every form (``maxHeartbeats 0``, ``debug.skipKernelTC``, …: simplest and safe; the prover
+adds its own heartbeat limit), as are
 ``native_decide``, ``decide +native`` and ``bv_decide`` (they trust the compiler) and ``stop``
-(it closes the rest with sorry); ``open X in`` is allowed (it changes nothing outside the tactic).
+(it closes the rest with sorry), ``termination_by``/``decreasing_by`` (declaration clauses, never
+tactics), ``sleep`` and ``dbgSleep``; Lean names are compared as Lean reads them (``«sorryAx»`` is
+``sorryAx``; Cyrillic or Greek lookalike letters count as Latin); ``open X in`` is allowed (it
+changes nothing outside the tactic).
 Callers should hand the prover ``clean_tactic``'s output: that is the text the checks saw.
 """
 
@@ -60,6 +64,7 @@ LEAN_FORBIDDEN = frozenset({
     "class", "inductive", "mutual", "import", "elab", "elab_rules", "macro", "macro_rules",
     "syntax", "notation", "infix", "infixl", "infixr", "attribute", "namespace", "section",
     "end", "universe", "variable", "initialize", "builtin_initialize", "export", "deriving",
+    "termination_by", "decreasing_by", "sleep",
 })
 # Refused also as one part of a dotted name.
 COQ_FORBIDDEN_PARTS = frozenset({"admit", "Admitted", "exact_no_check", "vm_cast_no_check",
@@ -67,7 +72,15 @@ COQ_FORBIDDEN_PARTS = frozenset({"admit", "Admitted", "exact_no_check", "vm_cast
 LEAN_FORBIDDEN_PARTS = frozenset({
     "sorry", "admit", "sorryAx", "IO", "native_decide", "ofReduceBool", "ofReduceNat",
     "reduceBool", "reduceNat", "trustCompiler", "skipKernelTC", "MetaM", "TacticM", "TermElabM",
-    "CommandElabM", "CoreM", "addDecl",
+    "CommandElabM", "CoreM", "addDecl", "unsafeCast", "unsafeBaseIO", "unsafeIO", "unsafeEIO",
+    "mkSorry", "admitGoal", "dbgSleep",
+})
+# Letters of other scripts that look like Latin ones: a forbidden word spelt with them
+# (Cyrillic "ѕorry") is refused as that word.
+_LOOKALIKES = str.maketrans({
+    "а": "a", "с": "c", "ԁ": "d", "е": "e", "һ": "h", "і": "i", "ј": "j", "ӏ": "l", "о": "o",
+    "р": "p", "ԛ": "q", "ѕ": "s", "т": "t", "у": "y", "х": "x", "ο": "o", "α": "a", "ε": "e",
+    "ι": "i", "κ": "k", "ν": "v", "ρ": "p", "τ": "t", "υ": "u", "χ": "x",
 })
 
 _ALLOWED_CONTROLS = frozenset("\n\t\r")
@@ -102,20 +115,31 @@ def _is_control(c: str) -> bool:
 
 
 def _forbidden(
-    tokens: list[Token], words: frozenset[str], parts: frozenset[str], *, commands: bool = False
+    tokens: list[Token], words: frozenset[str], parts: frozenset[str], *, commands: bool = False,
+    lean_names: bool = False,
 ) -> str | None:
-    """The first forbidden word, forbidden dotted part or (if ``commands``) `#command`."""
+    """The first forbidden word, forbidden dotted part or (if ``commands``) `#command`.
+
+    With ``lean_names``, a name is compared as Lean reads it: each dotted part without its
+    «guillemets» (``«sorryAx»`` is ``sorryAx``).
+    """
     for prev, t in zip([None, *tokens], tokens, strict=False):
         if t.kind != "ident":
             continue
         if commands and prev is not None and prev.text == "#" and prev.end == t.start:
             return "#" + t.text.split(".")[0]
-        if t.text in words:
-            return t.text
-        hit = next((p for p in t.text.split(".") if p in parts or p in words), None)
+        name = _lean_reading(t.text) if lean_names else t.text
+        if name in words:
+            return name
+        hit = next((p for p in name.split(".") if p in parts or p in words), None)
         if hit is not None:
             return hit
     return None
+
+
+def _lean_reading(name: str) -> str:
+    """A Lean name with its guillemets dropped."""
+    return name.replace("«", "").replace("»", "")
 
 
 # --- Coq ----------------------------------------------------------------------------------
@@ -177,9 +201,16 @@ def _expand_indent(line: str) -> str:
 def _check_lean(cleaned: str) -> str | None:
     """The reason a cleaned Lean tactic is refused, or None."""
     tokens = lex(cleaned, "lean")
-    word = _forbidden(tokens, LEAN_FORBIDDEN, LEAN_FORBIDDEN_PARTS, commands=True)
+    word = _forbidden(tokens, LEAN_FORBIDDEN, LEAN_FORBIDDEN_PARTS, commands=True,
+                      lean_names=True)
     if word is not None:
         return f"forbidden: {word}"
+    latin = cleaned.translate(_LOOKALIKES)
+    if latin != cleaned:
+        word = _forbidden(lex(latin, "lean"), LEAN_FORBIDDEN, LEAN_FORBIDDEN_PARTS, commands=True,
+                          lean_names=True)
+        if word is not None:
+            return f"forbidden: {word} (in lookalike letters)"
     masked = mask(cleaned, tokens)
     if any(line[:1].strip() for line in masked.split("\n")[1:]):
         return "several tactics"

@@ -13,8 +13,8 @@ from rich.logging import RichHandler
 from rich.table import Table
 from rich.text import Text
 
+from alphaquant.checks import Check
 from alphaquant.goals import GoalSite
-from alphaquant.provers.registry import Check
 from alphaquant.runs.attempt import GoalEvent, GoalResult
 from alphaquant.tactics.memory import Stat
 

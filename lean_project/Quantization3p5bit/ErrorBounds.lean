@@ -4,8 +4,9 @@ import Quantization3p5bit.Basic
 # Quantization error bounds
 
 `quantization_error_bound` and `quantization_3p5bit_error_bound` are the TRUE forms (the input's
-rounded code is representable). `quantization_error_bound_clamped_seed` is the seed's statement,
-which is FALSE because of clamping; it is kept as a named goal so that it can be disproved.
+rounded code is representable). `quantization_error_bound_clamped_seed` and
+`quantization_3p5bit_error_bound_clamped_seed` are the seed's statements, which are FALSE because
+of clamping; each is kept as a named goal beside its corrected form so that it can be disproved.
 -/
 
 namespace Quantization3p5bit
@@ -32,6 +33,13 @@ theorem quantization_3p5bit_error_bound (x : ℝ) (idx : ℕ) (p : Quant3p5Param
     (h3 : idx % 2 = 1 →
       -4 ≤ round ((x - p.zero_point) / p.scale_3bit) ∧
         round ((x - p.zero_point) / p.scale_3bit) ≤ 3) :
+    |x - dequantize_3p5bit (quantize_3p5bit x idx p) idx p| ≤
+      max (p.scale_4bit / 2) (p.scale_3bit / 2) := by sorry
+
+-- SEED CLAIM — FALSE. The seed states the 3.5-bit bound for every `x`, with no range hypothesis.
+-- The code saturates as in the INT4 case: at an even `idx` with both scales `1` and zero point
+-- `0`, `x = 100` quantizes to `7`, dequantizes to `7`, and `|100 - 7| = 93 > 1/2`.
+theorem quantization_3p5bit_error_bound_clamped_seed (x : ℝ) (idx : ℕ) (p : Quant3p5Params) :
     |x - dequantize_3p5bit (quantize_3p5bit x idx p) idx p| ≤
       max (p.scale_4bit / 2) (p.scale_3bit / 2) := by sorry
 

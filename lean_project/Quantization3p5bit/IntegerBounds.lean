@@ -16,15 +16,13 @@ theorem activation_quantization_bounded (x : ℝ) (h : |x| ≤ 1) :
     -127 ≤ max (-127 : ℤ) (min 127 (round (x * 127))) ∧
       max (-127 : ℤ) (min 127 (round (x * 127))) ≤ 127 := by sorry
 
--- TRUE. INT32 accumulator bound at the LLaMA-70B shape `M = 1`, `N = K = 8192`, with INT8
--- activations (`pa.n_bits = 8`) and INT4 weights (`pw.n_bits = 4`):
--- `|acc| ≤ 8192 * (128 * 8) = 8388608 < 2^31`. Same argument as `no_int32_overflow`.
--- (The seed used one parameter set with `n_bits = 4` for both factors while describing INT8
--- activations; here the two factors have their own parameters.)
+-- TRUE. INT32 accumulator bound at the LLaMA-70B shape `M = 1`, `N = K = 8192`, with 4-bit codes
+-- for both factors (one parameter set `p` with `p.n_bits = 4`, as the seed states it): codes lie in
+-- `[-8, 7]`, so `|acc| ≤ 8192 * (8 * 8) = 524288 < 2^31`.
 theorem accumulator_bounded_70B (M N K : ℕ) (hM : M = 1) (hN : N = 8192) (hK : K = 8192) :
-    ∀ (A : Matrix (Fin M) (Fin K) ℝ) (W : Matrix (Fin K) (Fin N) ℝ) (pa pw : QuantParams),
+    ∀ (A : Matrix (Fin M) (Fin K) ℝ) (W : Matrix (Fin K) (Fin N) ℝ) (p : QuantParams),
       (∀ (i : Fin M) (l : Fin K), |A i l| ≤ 1) →
-      pa.n_bits = 8 → pw.n_bits = 4 →
-      ∀ (i : Fin M) (j : Fin N), |matmul_int4 A W pa pw i j| < 2 ^ 31 := by sorry
+      p.n_bits = 4 →
+      ∀ (i : Fin M) (j : Fin N), |matmul_int4 A W p p i j| < 2 ^ 31 := by sorry
 
 end Quantization3p5bit
