@@ -91,7 +91,7 @@ def search(
     file: Annotated[str, typer.Argument(help="A .v or .lean file (a bare name is looked up).")],
     theorem: Annotated[str | None, typer.Option(help="Only this theorem's goals.")] = None,
     budget: Annotated[float | None, typer.Option(
-        help=f"Seconds per goal [default: {_default_budget()}, from configs/default.toml]."
+        help=f"Seconds per goal (default: {_default_budget()}, from configs/default.toml)."
     )] = None,
     offline: Annotated[bool, typer.Option(
         "--offline", help="Heuristic tactics only; no network.")] = False,
@@ -398,7 +398,7 @@ def tree(
     goal: Annotated[str, typer.Argument(help="THEOREM or FILE:THEOREM (#INDEX for a 2nd hole).")],
     fmt: Annotated[str, typer.Option("--format", help="graphml, dot or json.")] = "graphml",
     phase: Annotated[str | None, typer.Option(
-        help="probe, prove or disprove [default: the phase that decided the goal].")] = None,
+        help="probe, prove or disprove (default: the phase that decided the goal).")] = None,
     output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
     verbose: Verbose = False,
     quiet: Quiet = False,

@@ -324,6 +324,8 @@ def export_tree(run_dir: Path, name: str, fmt: str, phase: str | None = None) ->
     phase that decided the goal) as graphml, dot or json."""
     if fmt not in TREE_FORMATS:
         raise InputError(f"--format must be one of {', '.join(TREE_FORMATS)}, got {fmt!r}")
+    if phase is not None and phase not in PHASE_ORDER:
+        raise InputError(f"--phase must be one of {', '.join(PHASE_ORDER)}, got {phase!r}")
     store = RunStore.open(run_dir)
     try:
         goal = find_goal(store.goals(), name)
@@ -333,8 +335,6 @@ def export_tree(run_dir: Path, name: str, fmt: str, phase: str | None = None) ->
     if not trees:
         raise InputError(f"{goal.label} has no stored search tree (not attempted yet, or its "
                          "file did not compile)")
-    if phase is not None and phase not in PHASE_ORDER:
-        raise InputError(f"--phase must be one of {', '.join(PHASE_ORDER)}, got {phase!r}")
     phase = phase or deciding_phase(trees)
     tree = trees.get(phase)
     if tree is None:

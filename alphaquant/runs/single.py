@@ -238,8 +238,11 @@ def search_file(
                 )
             if result.status == "proved":
                 pending.remove(ident)
-            results.append(dataclasses.replace(result, line=first_line[ident]))
-            text = after
+            result = dataclasses.replace(result, line=first_line[ident])
+            results, text = [*results, result], after  # together: Ctrl-C lands before or after
+            if on_event is not None:  # told only once recorded: a goal shown done is kept
+                on_event(GoalEvent(dataclasses.replace(site, line=result.line), "done",
+                                   result=result))
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -251,13 +254,13 @@ def search_file(
 
 def _in_original_lines(sink: GoalSink | None, line: int) -> GoalSink | None:
     """``sink`` told the goal's line in the original file, not in the text with earlier proofs
-    spliced in (the lines the results table and the user's file show)."""
+    spliced in (the lines the results table and the user's file show), and not told the result
+    (``search_file`` tells it once recorded)."""
     if sink is None:
         return None
 
     def tell(event: GoalEvent) -> None:
-        site = dataclasses.replace(event.site, line=line)
-        result = dataclasses.replace(event.result, line=line) if event.result else None
-        sink(dataclasses.replace(event, site=site, result=result))
+        if event.result is None:  # the goal's result is told once search_file recorded it
+            sink(dataclasses.replace(event, site=dataclasses.replace(event.site, line=line)))
 
     return tell
