@@ -274,3 +274,46 @@ def test_ctrl_c_with_write_and_json_keeps_the_rechecked_proofs(slow):
     assert text.count("Admitted.") == 1 and "Qed." in text
     assert (slow / "S.v.orig.bak").read_text(encoding="utf-8") == SLOW
     assert subprocess.run(["coqc", "S.v"], cwd=slow, capture_output=True).returncode == 0
+
+
+# -- items 5 and 9 on a batch run: the tree that decided a goal, the final re-check -------------
+
+BATCH_FILE = """Require Import Lia.
+
+Lemma plus_zero : forall n : nat, n + 0 = n.
+Proof.
+Admitted.
+
+Lemma fits : forall m : nat, m <= 320 -> m * 4 <= 1000.
+Proof.
+Admitted.
+"""
+
+
+def test_batch_shows_the_recheck_and_tree_defaults_to_the_deciding_phase(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "B.v").write_text(BATCH_FILE, encoding="utf-8")
+    config = write_config(tmp_path, [("intros.", 1.0), ("lia.", 1.0), ("intro H.", 1.0),
+                                     ("specialize (H 320).", 1.0)], budget_seconds=10)
+    run_dir = tmp_path / "run"
+    done = run_cli("batch", str(project), "--run-dir", str(run_dir), "--config", str(config),
+                   "--workers", "1", "--offline", "--second-pass", "0", "--write", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"re-checking B\.v with its 1 proof combined", done.stderr), done.stderr
+    report = json.loads(run_cli("report", str(run_dir), "--format", "json", cwd=tmp_path).stdout)
+    fits = next(g for g in report["goals"] if g["theorem"] == "fits")
+    assert fits["status"] == "disproved" and fits["counterexample"] == {"m": "320"}
+    trees = {}
+    for goal in ("plus_zero", "fits"):
+        shown = run_cli("tree", str(run_dir), goal, "--format", "json", cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        trees[goal] = json.loads(shown.stdout)
+        dot = run_cli("tree", str(run_dir), goal, "--format", "dot", cwd=tmp_path)
+        assert dot.returncode == 0 and "digraph search" in dot.stdout, dot.stderr
+    root = {g: next(n for n in t["nodes"] if n.get("root")) for g, t in trees.items()}
+    assert root["plus_zero"]["status"] == "proved" and "n + 0 = n" in root["plus_zero"]["goals"]
+    assert root["fits"]["status"] == "proved" and root["fits"]["goals"].lstrip().endswith(
+        "~ (forall m : nat, m <= 320 -> m * 4 <= 1000)")
+    probe = run_cli("tree", str(run_dir), "fits", "--phase", "prove", cwd=tmp_path)
+    one_line_error(probe, "no prove tree")

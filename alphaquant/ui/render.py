@@ -151,14 +151,16 @@ def goals_table(sites: list[GoalSite], states: dict[int, str] | None = None,
                 root: Path | None = None) -> Table:
     """The open goals of a file (or, with ``root``, of a project: a file column relative to it);
     with goal states when the prover could give them."""
-    table = Table(title="open goals", title_justify="left")
+    table = Table(title="open goals", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     if root is not None:
-        table.add_column("file", no_wrap=True)
-    table.add_column("theorem", no_wrap=True)
+        table.add_column("file", overflow="fold")
+    widest = max((len(s.theorem or "(anonymous)") for s in sites), default=7)
+    table.add_column("theorem", no_wrap=True, min_width=widest)
     for name in ("line", "col", "kind"):
-        table.add_column(name, no_wrap=True)
+        table.add_column(name, no_wrap=True, min_width=max(
+            [len(name), *(len(str(getattr(s, name))) for s in sites)]))
     if states is not None:
-        table.add_column("goal state", overflow="fold")
+        table.add_column("goal state", overflow="fold", ratio=1)
     for i, s in enumerate(sites):
         row: list[Text] = [plain(s.theorem or "(anonymous)"), plain(s.line), plain(s.col),
                            plain(s.kind)]
