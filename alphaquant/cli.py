@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -430,4 +431,7 @@ def main() -> None:
     except typer.Abort:
         err.print("alphaquant: interrupted", markup=False, highlight=False)
         code = 130
+    except BrokenPipeError:  # `alphaquant … | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
     sys.exit(code if isinstance(code, int) else 0)

@@ -108,7 +108,10 @@ def test_a_file_that_is_not_utf8_is_one_line(project):
     (project / "b.v").write_bytes(b"Lemma x : True.\n\xff\xfe\x80 Admitted.\n")
     before = (project / "b.v").read_bytes()
     one_line_error(run_cli("search", "b.v", "--offline", cwd=project), "b.v", "UTF-8")
+    one_line_error(run_cli("batch", ".", "--offline", "--run-dir", "run", cwd=project), "b.v",
+                   "UTF-8")
     assert (project / "b.v").read_bytes() == before
+    assert not (project / "run").exists()
 
 
 @pytest.mark.parametrize("args,needle", [
