@@ -19,11 +19,14 @@ from alphaquant.tactics.witness import forall_parts, split_binders
 
 def describe_disproof(site: GoalSite, tactics: tuple[str, ...] | list[str]) -> dict[str, Any]:
     """``{"negation": …, "counterexample": {binder: value}}`` for the GoalResult of a disproof
-    of the goal at ``site`` by ``tactics`` (an empty dict of values when none can be read)."""
+    of the goal at ``site`` by ``tactics``: the negation on one line, and an empty dict of values
+    when none can be read (Lean's are not read yet)."""
     if site.language == "lean":
-        return {"negation": lean_negation(site.statement) or "", "counterexample": {}}
-    negation = coq_negation(site.statement) or ""
-    return {"negation": negation, "counterexample": coq_values(site.statement, tactics)}
+        negation, values = lean_negation(site.statement) or "", {}
+    else:
+        negation = coq_negation(site.statement) or ""
+        values = coq_values(site.statement, tactics)
+    return {"negation": " ".join(negation.split()), "counterexample": values}
 
 
 def coq_binders(header: str) -> list[str]:
