@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.console import Console
 from alphaquant import __version__
 from alphaquant.config import load_settings
 from alphaquant.errors import AlphaquantError, InputError
+
+if TYPE_CHECKING:
+    from alphaquant.runs.single import FileResult
 
 try:  # typer >= 0.20 vendors click
     from typer._click.exceptions import ClickException, NoArgsIsHelpError
@@ -172,12 +175,10 @@ def search(
     raise typer.Exit(0 if closed else 1)
 
 
-def print_search_result(result: object, as_json: bool, total: int) -> None:
+def print_search_result(result: FileResult, as_json: bool, total: int) -> None:
     """The results table, every proof whole, and the diff (or what was written); or the JSON."""
-    from alphaquant.runs.single import FileResult
     from alphaquant.ui.render import proof_listing, results_table
 
-    assert isinstance(result, FileResult)
     path = result.path
     if as_json:
         payload = {

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -213,13 +215,32 @@ def test_dot_labels_hold_the_whole_conclusion_not_its_last_line():
     assert label.replace("\\l", " ").split() == "k * 4096 * 2 <= 2 * 220 * 1024 0 <= x".split()
 
 
-def test_a_large_tree_is_laid_out_by_depth_not_by_breadth():
-    nodes = [{"id": "n0", "root": True, "status": "open", "goals": "P"}]
+def search_like_tree(edges_wanted: int, branching: int = 8) -> dict:
+    """A tree shaped like a search's: every node expanded into ``branching`` children, breadth
+    first, goals of a few dozen characters."""
+    goal = "x : R\nH : 0 <= x\n====================\nRabs (x - IZR (Rround x)) + {} <= 1 / 2"
+    nodes = [{"id": "n0", "root": True, "status": "open", "goals": goal.format(0)}]
     edges = []
-    for i in range(1, 801):
-        nodes.append({"id": f"n{i}", "status": "open", "goals": f"P{i}"})
-        edges.append({"source": "n0", "target": f"n{i}", "tactic": f"t{i}."})
-    big = to_dot(tree(nodes, edges))
-    assert "rankdir=LR" in big
-    small = to_dot(tree(nodes[:3], edges[:2]))
-    assert "rankdir" not in small
+    parent = 0
+    while len(edges) < edges_wanted:
+        for _ in range(branching):
+            child = len(nodes)
+            nodes.append({"id": f"n{child}", "status": "open", "goals": goal.format(child)})
+            edges.append({"source": f"n{parent}", "target": f"n{child}",
+                          "tactic": "apply Rabs_le; lra."})
+        parent += 1
+    return tree(nodes, edges)
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
+def test_an_800_edge_tree_lays_out_at_a_sane_width():
+    text = to_dot(search_like_tree(800))
+    plain_layout = subprocess.run(["dot", "-Tplain"], input=text, capture_output=True, text=True,
+                                  timeout=300, check=True).stdout
+    _, _, width, height = plain_layout.splitlines()[0].split()
+    assert float(width) * 72 < 32767 / 4, (width, height)  # points; the issue saw 32 767 px
+
+
+def test_small_trees_keep_the_top_down_layout():
+    assert "rankdir" not in to_dot(search_like_tree(8))
+    assert "rankdir=LR" in to_dot(search_like_tree(800))
