@@ -154,13 +154,12 @@ def search(
         choice = ModelChoice(llm, base_url, model, not no_cache)
         memory = open_run_memory(settings, language_of(path))
         source, model_notice = build_source(settings, language_of(path), choice, memory)
-        if model_notice:
-            notice(model_notice, quiet)
         from alphaquant.runs.single import select_goals
         from alphaquant.ui.render import SearchProgress
 
         total = len(select_goals(path, read_source(path), theorem))
-        with SearchProgress(err, total, verbose=verbose, quiet=quiet) as progress:
+        with SearchProgress(err, total, verbose=verbose, quiet=quiet,
+                            notices=[model_notice] if model_notice else []) as progress:
             progress.status(f"checking {path.name} with the prover", printed=False)
             result = search_file(
                 path, settings, source, theorem=theorem, write=write, on_event=progress,

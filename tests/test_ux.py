@@ -114,6 +114,12 @@ def test_a_file_that_is_not_utf8_is_one_line(project):
     assert not (project / "run").exists()
 
 
+def test_a_missing_prover_is_the_only_line_even_online_without_a_key(project):
+    env = {"PATH": "/nonexistent", "GEMINI_API_KEY": "", "GOOGLE_API_KEY": ""}
+    done = run_cli("search", "T.v", cwd=project, env=env)  # no --offline: the model notice waits
+    one_line_error(done, "apt-get install -y coq")
+
+
 @pytest.mark.parametrize("args,needle", [
     (["search", "T.v", "--budget", "abc"], "--budget"),
     (["search", "T.v", "--no-such-flag"], "--no-such-flag"),

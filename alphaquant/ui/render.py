@@ -217,8 +217,10 @@ class SearchProgress:
     with ``quiet`` nothing."""
 
     def __init__(self, console: Console, total: int, *, verbose: bool = False,
-                 quiet: bool = False) -> None:
+                 quiet: bool = False, notices: Iterable[str] = ()) -> None:
         self.console = console
+        # Printed once the search really starts: an error before it stays the only line.
+        self.notices = list(notices)
         self.total = total
         self.done = 0
         self.verbose = verbose and not quiet
@@ -249,6 +251,11 @@ class SearchProgress:
                                  f" ({time.monotonic() - self.step_started:.0f}s)")
         return Text("")
 
+    def _flush_notices(self) -> None:
+        notices, self.notices = self.notices, []
+        for message in notices:
+            self._print(plain(f"alphaquant: {message}"))
+
     def _print(self, text: Text) -> None:
         if not self.quiet:
             self.console.print(text, soft_wrap=True)
@@ -259,6 +266,7 @@ class SearchProgress:
         starts."""
         self.step, self.step_started, self.current = message, time.monotonic(), None
         if printed:
+            self._flush_notices()
             self._print(plain(f"alphaquant: {message}", "dim"))
 
     def __call__(self, event: GoalEvent) -> None:
@@ -273,6 +281,7 @@ class SearchProgress:
                 plain(f"{name} (line {r.line}) in {r.seconds:.1f}s, {r.expansions} expansions"),
             ))
             return
+        self._flush_notices()
         e = event.event
         if self.verbose and e is not None and e.kind in ("expand", "solved"):
             what = "tried" if e.kind == "expand" else "solved by"
