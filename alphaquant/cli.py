@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
+from alphaquant import __version__
 from alphaquant.config import load_settings
 from alphaquant.errors import AlphaquantError, InputError
+
+if TYPE_CHECKING:
+    from alphaquant.runs.single import FileResult
+
+try:  # typer >= 0.20 vendors click
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+except ImportError:  # pragma: no cover - older typer on the real click
+    from click.exceptions import ClickException, NoArgsIsHelpError  # type: ignore[no-redef]
 
 app = typer.Typer(
     add_completion=False,
@@ -19,8 +30,40 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     help="alphaquant: AlphaProof-style tree search that closes open goals of Coq and Lean files.",
 )
-out = Console()
-err = Console(stderr=True)
+# Text from provers, files and models is never rich markup (ui.render.plain); the consoles do
+# not read markup either, so a plain string that slips through prints as written.
+out = Console(markup=False, highlight=False)
+err = Console(stderr=True, markup=False, highlight=False)
+LOGGING = {"verbose": False, "quiet": False}  # the global -v/-q, before the subcommand
+
+
+def _default_budget() -> str:
+    try:
+        return f"{load_settings(None).search.budget_seconds:g}"
+    except AlphaquantError:
+        return "see configs/default.toml"
+
+
+Verbose = Annotated[bool, typer.Option("--verbose", "-v",
+                                       help="Debug detail: log records and every tactic tried.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q",
+                                     help="No progress lines or notices; results and errors only.")]
+
+
+def logging_options(verbose: bool = False, quiet: bool = False) -> tuple[bool, bool]:
+    """-v/-q given after the subcommand, or before it: (verbose, quiet), logging set up so."""
+    from alphaquant.ui.render import setup_logging
+
+    verbose, quiet = verbose or LOGGING["verbose"], quiet or LOGGING["quiet"]
+    if verbose and quiet:
+        raise fail(InputError("--verbose and --quiet cannot be combined"))
+    setup_logging(err, verbose, quiet)
+    return verbose, quiet
+
+
+def notice(message: str, quiet: bool) -> None:
+    if not quiet:
+        err.print(f"alphaquant: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
 def fail(error: AlphaquantError) -> typer.Exit:
@@ -29,25 +72,38 @@ def fail(error: AlphaquantError) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"alphaquant {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def main_callback(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")] = False,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="Print the version and exit.",
+    )] = False,
 ) -> None:
     """Set up logging before any command runs."""
-    from alphaquant.ui.render import setup_logging
-
-    setup_logging(err, verbose)
+    LOGGING.update(verbose=verbose, quiet=quiet)
+    logging_options()
 
 
 @app.command()
 def search(
     file: Annotated[str, typer.Argument(help="A .v or .lean file (a bare name is looked up).")],
     theorem: Annotated[str | None, typer.Option(help="Only this theorem's goals.")] = None,
-    budget: Annotated[float | None, typer.Option(help="Seconds per goal.")] = None,
-    offline: Annotated[bool, typer.Option(help="Heuristic tactics only; no network.")] = False,
+    budget: Annotated[float | None, typer.Option(
+        help=f"Seconds per goal (default: {_default_budget()}, from configs/default.toml)."
+    )] = None,
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="Heuristic tactics only; no network.")] = False,
     prover: Annotated[str | None, typer.Option(help="auto, coq, lean or lean-dojo.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed of the search.")] = None,
-    write: Annotated[bool, typer.Option(help="Write proofs back (atomic, .orig.bak).")] = False,
+    write: Annotated[bool, typer.Option(
+        "--write", help="Write proofs back (atomic, .orig.bak).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
     config: Annotated[Path | None, typer.Option(help="A TOML config file.")] = None,
     expansions: Annotated[int | None, typer.Option(help="Tactic applications per goal.")] = None,
@@ -55,14 +111,23 @@ def search(
     llm: Annotated[str | None, typer.Option(help="Model provider: gemini or openai.")] = None,
     base_url: Annotated[str | None, typer.Option(help="Endpoint of the model server.")] = None,
     model: Annotated[str | None, typer.Option(help="Model name.")] = None,
-    no_cache: Annotated[bool, typer.Option(help="Bypass the model answer cache.")] = False,
-    no_disproof: Annotated[bool, typer.Option(help="Do not try to disprove.")] = False,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Bypass the model answer cache.")] = False,
+    no_disproof: Annotated[bool, typer.Option(
+        "--no-disproof", help="Do not try to disprove.")] = False,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
 ) -> None:
-    """Search for proofs of the open goals of FILE; print a diff, or --write it back."""
-    from alphaquant.runs.single import resolve_file, search_file
+    """Search for proofs of the open goals of FILE; print a diff, or --write it back.
+
+    Ctrl-C stops the search and prints the goals finished so far (exit code 130); with --write,
+    their proofs, each already re-checked in the whole file, are written.
+    """
+    from alphaquant.runs.single import read_source, resolve_file, search_file
     from alphaquant.tactics.factory import build_source, open_run_memory
     from alphaquant.tactics.llm_config import ModelChoice
 
+    verbose, quiet = logging_options(verbose, quiet)
     try:
         if budget is not None and budget <= 0:
             raise InputError(f"--budget must be positive, got {budget:g}")
@@ -90,85 +155,121 @@ def search(
 
         choice = ModelChoice(llm, base_url, model, not no_cache)
         memory = open_run_memory(settings, language_of(path))
-        source, notice = build_source(settings, language_of(path), choice, memory)
-        if notice:
-            err.print(f"alphaquant: {notice}", markup=False, highlight=False)
+        source, model_notice = build_source(settings, language_of(path), choice, memory)
         from alphaquant.runs.single import select_goals
-        from alphaquant.ui.render import SearchProgress, results_table
+        from alphaquant.ui.render import SearchProgress
 
-        total = len(select_goals(path, path.read_text(encoding="utf-8"), theorem))
-        with SearchProgress(err, total) as progress:
+        total = len(select_goals(path, read_source(path), theorem))
+        with SearchProgress(err, total, verbose=verbose, quiet=quiet,
+                            notices=[model_notice] if model_notice else []) as progress:
+            progress.status(f"checking {path.name} with the prover", printed=False)
             result = search_file(
                 path, settings, source, theorem=theorem, write=write, on_event=progress,
-                memory=memory,
+                on_status=progress.status, memory=memory,
             )
     except AlphaquantError as e:
         raise fail(e) from None
+    print_search_result(result, as_json, total)
+    if result.write_error is not None:
+        err.print(f"alphaquant: {result.write_error}", markup=False, highlight=False,
+                  soft_wrap=True)
+        raise typer.Exit(2)
+    if result.interrupted:
+        raise typer.Exit(130)
+    closed = all(g.status in ("proved", "disproved") for g in result.goals)
+    raise typer.Exit(0 if closed else 1)
+
+
+def print_search_result(result: FileResult, as_json: bool, total: int) -> None:
+    """The results table, every proof whole, and the diff (or what was written); or the JSON."""
+    from alphaquant.ui.render import proof_listing, results_table
+
+    path = result.path
     if as_json:
         payload = {
             "file": str(path),
             "goals": [g.to_json() for g in result.goals],
             "written": result.backup is not None,
             "backup": str(result.backup) if result.backup else None,
+            "interrupted": result.interrupted,
             "write_error": result.write_error,
             "rebuild_error": result.rebuild_error,
         }
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        sys.stdout.flush()
+    elif not result.goals and not result.interrupted:
+        out.print(f"{path}: no open goals")
     else:
-        if not result.goals:
-            out.print(f"{path}: no open goals")
-        else:
+        if result.goals:
             out.print(results_table(result.goals))
-            if result.backup is not None:
-                out.print(f"wrote {path} (backup: {result.backup})")
+            for line in proof_listing(result.goals):
+                out.print(line, soft_wrap=True)
+        if result.interrupted:
+            out.print(f"interrupted: {len(result.goals)} of {total} goals finished")
+        if result.backup is not None:
+            out.print(f"wrote {path} (backup: {result.backup})", soft_wrap=True)
             if result.rebuild_error:
                 err.print(f"alphaquant: {result.rebuild_error}", markup=False, highlight=False)
-            elif result.diff:
-                sys.stdout.write(result.diff)
-    if result.write_error is not None:
-        err.print(f"alphaquant: {result.write_error}", markup=False, highlight=False)
-        raise typer.Exit(2)
-    closed = all(g.status in ("proved", "disproved") for g in result.goals)
-    raise typer.Exit(0 if closed else 1)
+        elif result.diff:
+            out.file.flush()
+            sys.stdout.write(result.diff)
+            sys.stdout.flush()
 
 
 @app.command()
 def goals(
-    file: Annotated[str, typer.Argument(help="A .v or .lean file (a bare name is looked up).")],
+    file: Annotated[str, typer.Argument(
+        help="A .v or .lean file (a bare name is looked up), or a project directory.")],
     states: Annotated[bool, typer.Option(help="Ask the prover for goal states.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print goals as JSON.")] = False,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
 ) -> None:
-    """List the open goals of FILE (with goal states where the prover is installed)."""
-    from alphaquant.runs.goal_states import goal_states
+    """List the open goals of FILE, or of every file of a project directory (with goal states
+    where the prover is installed)."""
+    from alphaquant.runs.goal_states import goal_states, project_goal_states
     from alphaquant.runs.single import resolve_file
     from alphaquant.ui.render import goals_table
 
+    _, quiet = logging_options(verbose, quiet)
     try:
-        path = resolve_file(file)
-        sites, shown, notice = goal_states(path, with_states=states)
+        root: Path | None = None
+        if Path(file).is_dir():
+            root = Path(file)
+            sites, shown, notices = project_goal_states(root, with_states=states)
+        else:
+            path = resolve_file(file)
+            sites, shown, one = goal_states(path, with_states=states)
+            notices = [one] if one else []
     except AlphaquantError as e:
         raise fail(e) from None
-    if notice:
-        err.print(f"alphaquant: {notice}", markup=False, highlight=False)
+    for message in notices:
+        notice(message, quiet)
     if as_json:
         items = [
-            {"file": str(path), "theorem": s.theorem, "line": s.line, "col": s.col,
+            {"file": str(s.file), "theorem": s.theorem, "line": s.line, "col": s.col,
              "kind": s.kind, "statement": s.statement, "state": (shown or {}).get(i)}
             for i, s in enumerate(sites)
         ]
         sys.stdout.write(json.dumps({"goals": items}, indent=2) + "\n")
         return
-    out.print(goals_table(sites, shown))
+    if not sites:
+        out.print(f"{file}: no open goals")
+        return
+    out.print(goals_table(sites, shown, root))
 
 
 @app.command()
 def doctor(
     config: Annotated[Path | None, typer.Option(help="A TOML config file.")] = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
 ) -> None:
     """Check each prover and tool: found or not, version, and the command that installs it."""
     from alphaquant.doctor import doctor_checks
     from alphaquant.ui.render import doctor_table
 
+    logging_options(verbose, quiet)
     try:
         settings = load_settings(config)
     except AlphaquantError as e:
@@ -180,15 +281,25 @@ def doctor(
 def stats(
     language: Annotated[str, typer.Option(help="coq or lean.")] = "coq",
     limit: Annotated[int, typer.Option(help="Tactics shown per goal shape.")] = 5,
+    shapes: Annotated[int, typer.Option(
+        help="Goal shapes shown, the most tried first (0: all).")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
 ) -> None:
     """Show the tactics that worked best per goal shape, from the learned-priors record."""
     from alphaquant.tactics.memory import open_memory
     from alphaquant.ui.render import stats_table
 
+    logging_options(verbose, quiet)
     if language not in ("coq", "lean"):
         raise fail(InputError(f"--language must be coq or lean, got {language!r}"))
+    if limit <= 0 or shapes < 0:
+        raise fail(InputError("--limit must be positive and --shapes at least 0"))
     best = open_memory(None, language).best(limit)
+    hidden = max(0, len(best) - shapes) if shapes else 0
+    if hidden:
+        best = dict(list(best.items())[:shapes])
     if as_json:
         payload = {
             shape: [{"tactic": s.tactic, "tries": s.tries, "on_proof": s.on_proof,
@@ -200,7 +311,7 @@ def stats(
     if not best:
         out.print(f"no {language} tactics recorded yet: run a search first")
         return
-    out.print(stats_table(best))
+    out.print(stats_table(best, hidden))
 
 
 @app.command()
@@ -222,14 +333,17 @@ def batch(
         help="HOST:PORT of a Ray cluster's head (default: a Ray instance on this machine)."
     )] = None,
     write: Annotated[bool, typer.Option(
-        help="Write each file's proofs back at the end, re-checked together.")] = False,
-    offline: Annotated[bool, typer.Option(help="Heuristic tactics only; no network.")] = False,
+        "--write", help="Write each file's proofs back at the end, re-checked together.")] = False,
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="Heuristic tactics only; no network.")] = False,
     force: Annotated[bool, typer.Option(
-        help="Continue a run directory made with another config.")] = False,
+        "--force", help="Continue a run directory made with another config.")] = False,
     second_pass: Annotated[float | None, typer.Option(
         help="Budget factor of a second pass over goals that ran out of time (default 3; 0: "
         "none)."
     )] = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
 ) -> None:
     """Search every open goal of a project in parallel; results go to a resumable run store.
 
@@ -240,6 +354,7 @@ def batch(
     from alphaquant.runs.options import BatchOptions
     from alphaquant.ui.batch_view import BatchProgress, batch_summary
 
+    _, quiet = logging_options(verbose, quiet)
     options = BatchOptions(
         project=project, config=config, run_dir=run_dir, resume=resume, workers=workers,
         budget_per_goal=budget_per_goal, hours=hours, executor=executor,
@@ -247,7 +362,7 @@ def batch(
         second_pass=second_pass,
     )
     try:
-        with BatchProgress(err) as progress:
+        with BatchProgress(err, quiet=quiet) as progress:
             summary = run_batch(options, on_event=progress)
     except AlphaquantError as e:
         raise fail(e) from None
@@ -263,8 +378,11 @@ def _write_text(text: str, output: Path | None) -> None:
     """``text`` to ``output``, or to stdout."""
     if output is None:
         sys.stdout.write(text)
-    else:
+        return
+    try:
         output.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise fail(InputError(f"cannot write {output}: {e.strerror or e}")) from None
 
 
 @app.command()
@@ -272,10 +390,13 @@ def report(
     run_dir: Annotated[Path, typer.Argument(help="A batch run directory.")],
     fmt: Annotated[str, typer.Option("--format", help="md, html, json or latex.")] = "md",
     output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
 ) -> None:
     """Report a batch run: per file and goal the status, proof, time, expansions."""
     from alphaquant.runs.report import render_report
 
+    logging_options(verbose, quiet)
     try:
         text = render_report(run_dir, fmt)
     except AlphaquantError as e:
@@ -288,12 +409,16 @@ def tree(
     run_dir: Annotated[Path, typer.Argument(help="A batch run directory.")],
     goal: Annotated[str, typer.Argument(help="THEOREM or FILE:THEOREM (#INDEX for a 2nd hole).")],
     fmt: Annotated[str, typer.Option("--format", help="graphml, dot or json.")] = "graphml",
-    phase: Annotated[str, typer.Option(help="probe, prove or disprove.")] = "prove",
+    phase: Annotated[str | None, typer.Option(
+        help="probe, prove or disprove (default: the phase that decided the goal).")] = None,
     output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
 ) -> None:
     """Export a goal's stored search tree from a batch run."""
     from alphaquant.runs.report import export_tree
 
+    logging_options(verbose, quiet)
     try:
         text = export_tree(run_dir, goal, fmt, phase)
     except AlphaquantError as e:
@@ -307,14 +432,30 @@ def _terminated(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    """Entry point of the `alphaquant` script."""
-    import signal
+    """Entry point of the `alphaquant` script: a usage error is one line on stderr, exit 2; a
+    damaged run store too; SIGTERM ends a run as Ctrl-C does."""
     import sqlite3
 
     signal.signal(signal.SIGTERM, _terminated)
     try:
-        app()
+        code = app(standalone_mode=False)
     except sqlite3.DatabaseError as e:
         err.print(f"alphaquant: error: run store is damaged: {e}", markup=False,
                   highlight=False, soft_wrap=True)
-        sys.exit(2)
+        code = 2
+    except NoArgsIsHelpError as e:
+        e.show()
+        code = 2
+    except ClickException as e:
+        hint = f" (see: {e.ctx.command_path} --help)" if getattr(e, "ctx", None) else ""
+        message = " ".join(e.format_message().split())
+        err.print(f"alphaquant: error: {message}{hint}", markup=False, highlight=False,
+                  soft_wrap=True)
+        code = e.exit_code
+    except typer.Abort:
+        err.print("alphaquant: interrupted", markup=False, highlight=False)
+        code = 130
+    except BrokenPipeError:  # `alphaquant … | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)

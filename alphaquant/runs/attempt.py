@@ -17,6 +17,7 @@ from alphaquant.config import Settings
 from alphaquant.errors import AlphaquantError
 from alphaquant.goals import GoalSite
 from alphaquant.provers.base import Prover
+from alphaquant.runs.counterexample import describe_disproof
 from alphaquant.search.base import SearchEvent, SearchResult
 from alphaquant.search.mcts import run_search
 from alphaquant.tactics.base import TacticSource
@@ -55,6 +56,8 @@ class GoalResult:
     refused: dict[str, int] = field(default_factory=dict)
     rejected: int = 0  # complete paths the acceptance rule refused
     tactics_tried: int = 0
+    negation: str = ""  # disproved: the statement its proof proves, ~ (forall …)
+    counterexample: dict[str, str] = field(default_factory=dict)  # disproved: binder -> value
     trees: dict[str, Any] = field(default_factory=dict, repr=False)  # phase -> tree data
 
     def to_json(self) -> dict[str, Any]:
@@ -154,9 +157,9 @@ def attempt_goal(
             memory.record(result.tried, result.proof or ())
         return result
 
-    def finish(status: str, tactics: list[str] | None, message: str) -> GoalResult:
+    def finish(status: str, tactics: list[str] | None, message: str, **extra: Any) -> GoalResult:
         result = GoalResult(
-            **base, status=status, proof=tactics, message=message,
+            **base, status=status, proof=tactics, message=message, **extra,
             seconds=round(time.monotonic() - started, 3), **_merge([r for _, r in phases]),
             trees={p: r.tree for p, r in phases},
         )
@@ -171,7 +174,8 @@ def attempt_goal(
         if not verdict.ok:  # cannot happen: the search returns accepted paths only
             return finish("open", None, f"disproof rejected: {verdict.reason}"), text
         name = f"aq_disproof_{site.theorem or 'goal'}"
-        return finish("disproved", list(counter.proof), f"{name} proves the negation"), text
+        return finish("disproved", list(counter.proof), f"{name} proves the negation",
+                      **describe_disproof(site, counter.proof)), text
 
     def refusals() -> str:
         """What the acceptance rule refused, for the message of a goal left open."""

@@ -1,4 +1,5 @@
-"""`alphaquant goals`: a file's located goals, with goal states where a prover can give them."""
+"""`alphaquant goals`: a file's (or a project's) located goals, with goal states where a prover
+can give them."""
 
 from __future__ import annotations
 
@@ -34,3 +35,36 @@ def goal_states(
     finally:
         prover.close()
     return sites, shown, None
+
+
+def project_goal_states(
+    project: Path, *, with_states: bool = True
+) -> tuple[list[GoalSite], dict[int, str] | None, list[str]]:
+    """The goals of every .v and .lean file below ``project``, files in dependency order: (goals,
+    goal state text by position in that list or None, notices)."""
+    from alphaquant.runs.sources import dependency_order, project_files
+
+    files = project_files(project)
+    texts = {}
+    for f in files:
+        try:
+            texts[f] = f.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            texts[f] = ""
+    sites: list[GoalSite] = []
+    shown: dict[int, str] = {}
+    notices: list[str] = []
+    any_states = False
+    for f in dependency_order(files, texts):
+        try:
+            found, states, notice = goal_states(f, with_states=with_states)
+        except AlphaquantError as e:  # one unreadable file does not hide the others' goals
+            notices.append(f"{e}; skipped")
+            continue
+        if notice and notice not in notices:
+            notices.append(notice)
+        if states is not None:
+            any_states = True
+            shown.update({len(sites) + i: s for i, s in states.items()})
+        sites += found
+    return sites, (shown if with_states and (any_states or not sites) else None), notices

@@ -98,7 +98,17 @@ def _name(g: GoalLine) -> str:
 
 
 def _proof_text(g: GoalLine) -> str:
-    return " ".join(g.item["proof"]) if g.item.get("proof") else g.item.get("message", "")
+    """The proof, or why the goal is open; for a disproof also what it disproves and the
+    counterexample values."""
+    i = g.item
+    proof = " ".join(i["proof"]) if i.get("proof") else ""
+    if i["status"] == "disproved":
+        parts = [f"disproves {i['negation']}" if i.get("negation") else i.get("message", "")]
+        if i.get("counterexample"):
+            values = ", ".join(f"{k} = {v}" for k, v in i["counterexample"].items())
+            parts.append(f"counterexample: {values}")
+        return "; ".join([*parts, f"by: {proof}"])
+    return proof or i.get("message", "")
 
 
 # -- json --------------------------------------------------------------------------------------
@@ -119,7 +129,9 @@ def to_json(report: RunReport) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """``text`` as one Markdown table cell: HTML escaped (a proof's ``<`` is not a tag), pipes
+    escaped, on one line."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
 
 
 def _totals_line(t: dict[str, Any]) -> str:
@@ -130,11 +142,11 @@ def _totals_line(t: dict[str, Any]) -> str:
 
 
 def to_markdown(report: RunReport) -> str:
-    out = [f"# alphaquant run {report.run_dir.name}", "",
+    out = [f"# alphaquant run {_md_cell(report.run_dir.name)}", "",
            f"Project `{report.project}`, config `{report.config_hash}`.", "",
            _totals_line(report.totals()), ""]
     for file, lines in report.by_file().items():
-        out += [f"## {file}", "",
+        out += [f"## {_md_cell(file)}", "",
                 "| goal | line | status | proof / reason | time | expansions | tactics tried |",
                 "| --- | ---: | --- | --- | ---: | ---: | ---: |"]
         for g in lines:
@@ -144,7 +156,8 @@ def to_markdown(report: RunReport) -> str:
                        f"{i['tactics_tried']} |")
         out.append("")
     if report.writes:
-        out += ["## Write-back", ""] + [f"- `{f}`: {s} {m}" for f, s, m in report.writes] + [""]
+        out += ["## Write-back", ""] + [f"- `{f}`: {_md_cell(f'{s} {m}')}"
+                                        for f, s, m in report.writes] + [""]
     return "\n".join(out)
 
 
@@ -290,11 +303,29 @@ def find_goal(goals: list[GoalRow], name: str) -> GoalRow:
                      f"{', '.join(g.label for g in matches)}; give FILE:THEOREM#INDEX")
 
 
-def export_tree(run_dir: Path, name: str, fmt: str, phase: str = "prove") -> str:
-    """The stored search tree of goal ``name`` (phase probe, prove or disprove) as graphml, dot or
-    json."""
+PHASE_ORDER = ("probe", "prove", "disprove")
+
+
+def deciding_phase(trees: dict[str, Any]) -> str:
+    """The phase whose search decided the goal: the one whose root is proved (a proof, or the
+    disproof's negation); else the proof search; else the last phase that ran."""
+    for phase in PHASE_ORDER:
+        tree = trees.get(phase)
+        if tree and any(n.get("root") and n.get("status") == "proved" for n in tree["nodes"]):
+            return phase
+    if "prove" in trees:
+        return "prove"
+    ran = [p for p in PHASE_ORDER if p in trees] or sorted(trees)
+    return ran[-1]
+
+
+def export_tree(run_dir: Path, name: str, fmt: str, phase: str | None = None) -> str:
+    """The stored search tree of goal ``name`` (phase probe, prove or disprove; by default the
+    phase that decided the goal) as graphml, dot or json."""
     if fmt not in TREE_FORMATS:
         raise InputError(f"--format must be one of {', '.join(TREE_FORMATS)}, got {fmt!r}")
+    if phase is not None and phase not in PHASE_ORDER:
+        raise InputError(f"--phase must be one of {', '.join(PHASE_ORDER)}, got {phase!r}")
     store = RunStore.open(run_dir)
     try:
         goal = find_goal(store.goals(), name)
@@ -304,6 +335,7 @@ def export_tree(run_dir: Path, name: str, fmt: str, phase: str = "prove") -> str
     if not trees:
         raise InputError(f"{goal.label} has no stored search tree (not attempted yet, or its "
                          "file did not compile)")
+    phase = phase or deciding_phase(trees)
     tree = trees.get(phase)
     if tree is None:
         raise InputError(f"{goal.label} has no {phase} tree; it has: {', '.join(sorted(trees))}")

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from alphaquant import proof
 from alphaquant.config import Settings
-from alphaquant.errors import FileDoesNotCompile, InputError
+from alphaquant.errors import AlphaquantError, FileDoesNotCompile, InputError
 from alphaquant.goals import GoalSite, declaration_names, language_of, locate
 from alphaquant.provers.base import Prover
+from alphaquant.provers.coq.project import coqdep_graph, find_project
 from alphaquant.provers.lean_build import rebuild
 from alphaquant.provers.registry import make_prover
-from alphaquant.runs.attempt import GoalResult, GoalSink, attempt_goal
+from alphaquant.runs.attempt import GoalEvent, GoalResult, GoalSink, attempt_goal
 from alphaquant.runs.sources import SKIP_DIRS, imported_context
 from alphaquant.tactics.base import TacticSource
 from alphaquant.tactics.memory import TacticMemory
@@ -30,6 +33,7 @@ class FileResult:
     backup: Path | None = None  # set when --write wrote the file
     write_error: str | None = None  # why --write wrote nothing (the proofs are in the results)
     rebuild_error: str | None = None  # a written Lean module that `lake build` did not rebuild
+    interrupted: bool = False  # Ctrl-C ended the search: ``goals`` are those finished before
 
     @property
     def diff(self) -> str:
@@ -104,6 +108,52 @@ def close_given_up_proof(
     return GoalResult(**base, status="open", message=f"Qed rejected: {verdict.reason}"), text
 
 
+def read_source(path: Path) -> str:
+    """The text of ``path``; a file that is not UTF-8 text is an InputError."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset "
+                         f"{e.start}); save it as UTF-8") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a directory, not a proof file") from None
+
+
+def stale_dependencies(path: Path) -> list[Path]:
+    """The project files a Coq file imports, directly or not, that have no up-to-date ``.vo``:
+    the first check compiles them, which can take long ([] when unknown)."""
+    coqdep = shutil.which("coqdep")
+    if path.suffix != ".v" or coqdep is None:
+        return []
+    try:
+        project = find_project(path)
+        listed = path.resolve() in project.source_files()
+        graph = coqdep_graph(project, [] if listed else [path], coqdep, 60)
+    except (AlphaquantError, OSError):
+        return []
+    stale: dict[Path, bool] = {}
+
+    def is_stale(f: Path, seen: frozenset[Path]) -> bool:
+        if f not in stale:
+            vo = f.with_suffix(".vo")
+            own = not vo.exists() or vo.stat().st_mtime < f.stat().st_mtime
+            deps = [is_stale(d, seen | {f}) for d in graph.get(f, []) if d not in seen]
+            stale[f] = own or any(deps)
+        return stale[f]
+
+    order: list[Path] = []
+
+    def visit(f: Path, seen: frozenset[Path]) -> None:
+        for d in graph.get(f, []):
+            if d not in seen and d not in order:
+                visit(d, seen | {d})
+                order.append(d)
+
+    target = path.resolve()
+    visit(target, frozenset({target}))
+    return [f for f in order if f != target and is_stale(f, frozenset())]
+
+
 def search_file(
     path: Path,
     settings: Settings,
@@ -112,10 +162,14 @@ def search_file(
     theorem: str | None = None,
     write: bool = False,
     on_event: GoalSink | None = None,
+    on_status: Callable[[str], None] | None = None,
     prover: Prover | None = None,
     memory: TacticMemory | None = None,
 ) -> FileResult:
     """Search every open goal of ``path`` (or of one theorem); write back only if asked.
+
+    A KeyboardInterrupt ends the search early: the result holds the goals finished so far
+    (``interrupted`` set), and ``write`` writes only the proofs already re-checked in the file.
 
     Args:
       path: a .v or .lean file.
@@ -123,7 +177,8 @@ def search_file(
       source: the tactic source.
       theorem: only this declaration's goals.
       write: replace the file (atomically, with a backup) when anything was proved.
-      on_event: receives tagged search events.
+      on_event: receives tagged search events; lines are those of the original file.
+      on_status: told of long steps outside the search (building stale project files).
       prover: a prover session to use instead of a new one (the caller then closes it).
       memory: the learned-priors record, told every tactic tried.
 
@@ -133,10 +188,17 @@ def search_file(
     language_of(path)
     if not path.is_file():
         raise InputError(f"no such file: {path}")
-    original = path.read_text(encoding="utf-8")
+    original = read_source(path)
     sites = select_goals(path, original, theorem)
+    status = on_status or (lambda _message: None)
+    results: list[GoalResult] = []
+    text, interrupted = original, False
     session = prover or make_prover(path, settings.prover, lean=settings.lean)
     try:
+        stale = stale_dependencies(path)
+        if stale:
+            names = ", ".join(p.name for p in stale)
+            status(f"building {names} (imported by {path.name}) before checking {path.name}")
         check = session.check_file(path, original)
         if not check.ok:
             where = f":{check.line}" if check.line else ""
@@ -144,7 +206,6 @@ def search_file(
                 f"{path}{where} does not compile before search: {check.message}"
             )
         context = imported_context(path, original)
-        results, text = [], original
         originals = locate(original, path)
         pending = [(s.theorem, s.index) for s in originals]
         first_line = {ident: s.line for ident, s in zip(pending, originals, strict=True)}
@@ -157,15 +218,21 @@ def search_file(
             site = dict(zip(pending, current, strict=True))[ident]
             closed = close_given_up_proof(session, path, text, site, current, gave_up)
             if closed is not None:
-                result, text = closed
+                result, after = closed
             else:
-                result, text = attempt_goal(
-                    session, source, path, text, site, settings,
-                    context=context, on_event=on_event, memory=memory,
+                result, after = attempt_goal(
+                    session, source, path, text, site, settings, context=context,
+                    on_event=_in_original_lines(on_event, first_line[ident]), memory=memory,
                 )
             if result.status == "proved":
                 pending.remove(ident)
-            results.append(dataclasses.replace(result, line=first_line[ident]))
+            result = dataclasses.replace(result, line=first_line[ident])
+            results, text = [*results, result], after  # together: Ctrl-C lands before or after
+            if on_event is not None:  # told only once recorded: a goal shown done is kept
+                on_event(GoalEvent(dataclasses.replace(site, line=result.line), "done",
+                                   result=result))
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         if prover is None:
             session.close()
@@ -179,4 +246,18 @@ def search_file(
             kept = f"; the proofs are kept in {side}" if side else ""
             write_error = f"nothing written: {e}{kept}"
     rebuilt = rebuild(path) if backup is not None and path.suffix == ".lean" else None
-    return FileResult(path, results, original, text, backup, write_error, rebuilt)
+    return FileResult(path, results, original, text, backup, write_error, rebuilt, interrupted)
+
+
+def _in_original_lines(sink: GoalSink | None, line: int) -> GoalSink | None:
+    """``sink`` told the goal's line in the original file, not in the text with earlier proofs
+    spliced in (the lines the results table and the user's file show), and not told the result
+    (``search_file`` tells it once recorded)."""
+    if sink is None:
+        return None
+
+    def tell(event: GoalEvent) -> None:
+        if event.result is None:  # the goal's result is told once search_file recorded it
+            sink(dataclasses.replace(event, site=dataclasses.replace(event.site, line=line)))
+
+    return tell

@@ -73,7 +73,12 @@ def discover(project: Path) -> list[tuple[str, str, list[GoalSpec]]]:
     """(relative path, text, goals) of every file, in dependency order; goals as (ordinal,
     theorem, index, line, kind)."""
     files = project_files(project)
-    texts = {f: f.read_text(encoding="utf-8") for f in files}
+    texts = {}
+    for f in files:
+        try:
+            texts[f] = f.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise InputError(f"{f} is not UTF-8 text; save it as UTF-8") from None
     out = []
     for f in dependency_order(files, texts):
         sites = locate(texts[f], f)

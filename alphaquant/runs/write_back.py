@@ -75,6 +75,8 @@ def write_back(store: RunStore, settings: Settings,
         path = project / file
         sites = locate(original, path)
         proofs = [(sites[g.ordinal], tactics) for g, tactics in proved]
+        emit("recheck", f"re-checking {file} with its {len(proofs)} "
+                        f"proof{'s' if len(proofs) != 1 else ''} combined")
         status, message = _write_file(path, original, proofs, settings)
         if status == "written" and path.suffix == ".lean":
             failed = rebuild(path)

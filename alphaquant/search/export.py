@@ -6,6 +6,7 @@ formats are rendered from that dict, so a stored tree exports the same way as a 
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import networkx as nx
@@ -57,17 +58,38 @@ def to_graphml(data: dict[str, Any]) -> str:
     return "\n".join(nx.generate_graphml(to_graph(data)))
 
 
-def _dot_label(text: str, limit: int = 80) -> str:
+def _dot_label(text: str, limit: int = 80, width: int = 60) -> str:
+    """``text`` as a dot label: cut at ``limit`` characters; each of its lines with whitespace
+    runs folded and wrapped at ``width``, left-aligned."""
     text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\l")
+    lines = [piece for line in text.split("\n")
+             for piece in (textwrap.wrap(" ".join(line.split()), width, break_on_hyphens=False)
+                           or [""])]
+    escaped = [ln.replace("\\", "\\\\").replace('"', '\\"') for ln in lines]
+    return "\\l".join(escaped) + ("\\l" if len(escaped) > 1 else "")
+
+
+def goal_label(goals: str) -> str:
+    """The conclusion of each of a node's goals, whole and one per line (a conclusion printed
+    over several lines is one label, not its last line); the hypotheses are in the JSON and
+    GraphML exports."""
+    conclusions = [g.split("=" * 20)[-1] for g in goals.split("\n\n") if g.strip()]
+    return "\n".join(" ".join(c.split()) for c in conclusions)
+
+
+WIDE = 40  # a tree with more nodes than this is laid out left to right, ranks stacked
 
 
 def to_dot(data: dict[str, Any]) -> str:
-    """Graphviz dot text of a stored tree: nodes coloured by status, edges labelled by tactic."""
+    """Graphviz dot text of a stored tree: nodes coloured by status, labelled by their goals'
+    conclusions; edges labelled by tactic. A large tree is laid out left to right, so its width
+    grows with its depth, not with the number of nodes at one depth."""
     colours = {"proved": "palegreen", "failed": "lightpink", "open": "lightyellow"}
     lines = ["digraph search {", "  node [shape=box, style=filled, fontname=monospace];"]
+    if len(data["nodes"]) > WIDE:
+        lines.append("  graph [rankdir=LR, ranksep=0.3, nodesep=0.05];")
     for n in data["nodes"]:
-        label = "SOLVED" if n["id"] == "solved" else _dot_label(n["goals"].split("\n")[-1])
+        label = "SOLVED" if n["id"] == "solved" else _dot_label(goal_label(n["goals"]), 600)
         lines.append(
             f'  {n["id"]} [label="{label}", fillcolor={colours.get(n["status"], "white")}];'
         )

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from alphaquant.runs.driver import BatchEvent, BatchSummary, Counts
-from alphaquant.ui.render import STATUS_STYLE
+from alphaquant.ui.render import STATUS_STYLE, plain
 
 
 def _duration(seconds: float) -> str:
@@ -37,10 +37,12 @@ def counts_line(c: Counts, eta: float | None = None) -> Text:
 
 class BatchProgress:
     """The live batch display: counts, ETA and each worker's current goal; one printed line per
-    finished goal and per notable event."""
+    finished goal and per notable event (with ``quiet``: nothing)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, *, quiet: bool = False) -> None:
         self.console = console
+        self.quiet = quiet
+        self.step: tuple[str, float] | None = None  # a long driver step: (what, since)
         self.started = time.monotonic()
         self.finished_here = 0
         self.counts = Counts()
@@ -49,12 +51,14 @@ class BatchProgress:
                          get_renderable=self._render)
 
     def __enter__(self) -> BatchProgress:
-        self.live.__enter__()
+        if not self.quiet:
+            self.live.__enter__()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.live.__exit__(kind, value, tb)
+        if not self.quiet:
+            self.live.__exit__(kind, value, tb)
 
     def eta(self) -> float | None:
         """Seconds left at this session's pace (None before the first goal finishes)."""
@@ -70,11 +74,20 @@ class BatchProgress:
         table.add_column("for", justify="right")
         now = time.monotonic()
         for slot, (goal, since) in sorted(self.workers.items()):
-            table.add_row(str(slot), goal, _duration(now - since))
-        return Group(counts_line(self.counts, self.eta()), table)
+            table.add_row(str(slot), plain(goal), _duration(now - since))
+        parts = [counts_line(self.counts, self.eta()), table]
+        if self.step is not None:
+            what, since = self.step
+            parts.append(Text.assemble((what, "bold"), f" ({_duration(now - since)})"))
+        return Group(*parts)
 
     def __call__(self, event: BatchEvent) -> None:
         self.counts = event.counts
+        # compile and recheck are long driver steps: shown live until the next event
+        self.step = ((event.message, time.monotonic())
+                     if event.kind in ("compile", "recheck") else None)
+        if self.quiet:
+            return
         if event.kind == "start" and event.slot is not None:
             self.workers[event.slot] = (event.goal, time.monotonic())
             return
@@ -84,9 +97,10 @@ class BatchProgress:
             self.finished_here += 1
             status = event.item["status"]
             self.console.print(Text.assemble(
-                (f"{status:>9} ", STATUS_STYLE.get(status, "")), event.message))
+                (f"{status:>9} ", STATUS_STYLE.get(status, "")), plain(event.message)),
+                soft_wrap=True)
         elif event.kind not in ("finish", "done"):  # the summary table follows "done"
-            self.console.print(Text(f"alphaquant: {event.message}", style="dim"))
+            self.console.print(plain(f"alphaquant: {event.message}", "dim"), soft_wrap=True)
         self.live.refresh()
 
 
@@ -96,9 +110,9 @@ def batch_summary(summary: BatchSummary) -> Table:
     table = Table(title="alphaquant batch", title_justify="left", show_header=False)
     table.add_column("what")
     table.add_column("value")
-    table.add_row("run directory", str(summary.run_dir))
+    table.add_row("run directory", plain(summary.run_dir))
     table.add_row("goals", counts_line(c))
     table.add_row("time", _duration(summary.seconds))
     for file, status, message in summary.writes:
-        table.add_row(f"write {file}", f"{status} {message}".strip())
+        table.add_row(plain(f"write {file}"), plain(f"{status} {message}".strip()))
     return table

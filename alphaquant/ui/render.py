@@ -1,15 +1,22 @@
-"""Rich views of goals, results, doctor checks, and a live progress line for searches."""
+"""Rich views of goals, results, doctor checks, and a live progress line for searches.
+
+Text that comes from a prover, a file or a model is never read as rich markup: it goes into
+`Text` objects (``plain``), so ``first [lra | lia]`` prints as written.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from types import TracebackType
 
-from rich.console import Console
+from rich import box
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
 from rich.logging import RichHandler
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -20,45 +27,156 @@ from alphaquant.tactics.memory import Stat
 
 STATUS_STYLE = {"proved": "green", "disproved": "magenta", "open": "yellow", "error": "red"}
 
+# What each phase of a goal's attempt is doing, for the live line.
+PHASES = {
+    "probe": "probe: a short look for a counterexample first",
+    "prove": "prove: searching for a proof",
+    "disprove": "disprove: searching for a counterexample",
+    "verify": "verify: re-checking the whole file with the proof in it",
+}
 
-def setup_logging(console: Console, verbose: bool) -> None:
+
+def plain(text: object, style: str = "") -> Text:
+    """``text`` as literal text: brackets and backslashes are not rich markup."""
+    return Text(str(text), style=style)
+
+
+def setup_logging(console: Console, verbose: bool, quiet: bool = False) -> None:
     """Route the library's log records to stderr through rich (called by the CLI only)."""
-    handler = RichHandler(console=console, show_path=False, show_time=False)
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler], force=True,
-        format="%(message)s",
-    )
+    handler = RichHandler(console=console, show_path=False, show_time=False, markup=False)
+    level = logging.DEBUG if verbose else (logging.ERROR if quiet else logging.WARNING)
+    logging.basicConfig(level=level, handlers=[handler], force=True, format="%(message)s")
 
 
-def results_table(results: Iterable[GoalResult]) -> Table:
-    """One row per goal: theorem, line, result, tactics, time, expansions."""
-    table = Table(title="alphaquant results", title_justify="left")
-    for name, justify in (("goal", "left"), ("line", "right"), ("result", "left"),
-                          ("tactics", "left"), ("time", "right"), ("expansions", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+def goal_name(r: GoalResult) -> str:
+    return r.theorem or "(anonymous)"
+
+
+def proof_text(r: GoalResult) -> str:
+    """The proof as one line: the tactics joined by spaces, as `--json` lists them."""
+    return " ".join(r.proof or ())
+
+
+def counterexample_text(r: GoalResult) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in r.counterexample.items())
+
+
+def result_detail(r: GoalResult) -> str:
+    """What the result column says beside the status: the proof, what a disproof disproves, or
+    why the goal stays open."""
+    if r.status == "disproved":
+        lines = [f"disproves: {r.negation}" if r.negation else r.message]
+        if r.counterexample:
+            lines.append(f"counterexample: {counterexample_text(r)}")
+        lines.append(f"by: {proof_text(r)}")
+        return "\n".join(lines)
+    if r.status == "proved":
+        return proof_text(r) or r.message
+    return r.message
+
+
+class ResultsTable:
+    """One row per goal: name, line, result, time, expansions, and the proof or reason.
+
+    Goal names are the table's key and are never cut: the proof column folds instead, and
+    where the width left for it is under ``MIN_PROOF`` columns, each proof goes on its own row
+    below its goal, across the name column.
+    """
+
+    MIN_PROOF = 30
+
+    def __init__(self, results: Iterable[GoalResult]) -> None:
+        self.results = list(results)
+
+    def _table(self, stacked: bool) -> Table:
+        widest = max((len(goal_name(r)) for r in self.results), default=4)
+        table = Table(title="alphaquant results", title_justify="left", box=box.SIMPLE_HEAD,
+                      pad_edge=False)
+        table.add_column("goal", min_width=widest, overflow="fold", ratio=1 if stacked else None)
+        for name in ("line", "result", "time", "exp."):
+            table.add_column(name, justify="left" if name == "result" else "right", no_wrap=True)
+        if not stacked:
+            table.add_column("proof / reason", overflow="fold", ratio=1)
+        for r in self.results:
+            cells = [plain(goal_name(r)), str(r.line),
+                     plain(r.status, STATUS_STYLE.get(r.status, "")), f"{r.seconds:.1f}s",
+                     str(r.expansions)]
+            detail = plain(result_detail(r))
+            if stacked:
+                table.add_row(*cells)
+                if detail:
+                    table.add_row(Padding(detail, (0, 0, 0, 2)), "", "", "", "",
+                                  end_section=True)
+            else:
+                table.add_row(*cells, detail)
+        return table
+
+    def fixed_width(self) -> int:
+        """Columns taken by everything but the proof column (names whole)."""
+        widest = max((len(goal_name(r)) for r in self.results), default=4)
+        line = max((len(str(r.line)) for r in self.results), default=4)
+        seconds = max((len(f"{r.seconds:.1f}s") for r in self.results), default=4)
+        expansions = max((len(str(r.expansions)) for r in self.results), default=4)
+        return widest + max(line, 4) + 9 + max(seconds, 4) + max(expansions, 4) + 2 * 5
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self._table(options.max_width - self.fixed_width() < self.MIN_PROOF)
+
+
+def results_table(results: Iterable[GoalResult]) -> ResultsTable:
+    """The results table (see ResultsTable)."""
+    return ResultsTable(results)
+
+
+def proof_listing(results: Iterable[GoalResult]) -> list[Text]:
+    """Each proved or disproved goal's proof on one line, whole, to copy from the screen (the
+    table may fold it): the same text as the tactics of `--json` joined by spaces."""
+    out: list[Text] = []
     for r in results:
-        tactics = " ".join(r.proof) if r.proof else (r.message or "")
-        style = STATUS_STYLE.get(r.status, "")
-        table.add_row(
-            r.theorem or "(anonymous)", str(r.line), Text(r.status, style=style),
-            tactics, f"{r.seconds:.1f}s", str(r.expansions),
-        )
-    return table
+        if r.status == "proved" and r.proof:
+            out.append(plain(f"proof of {goal_name(r)} (line {r.line}):", "green"))
+            out.append(plain(f"  {proof_text(r)}"))
+        elif r.status == "disproved":
+            out.append(plain(f"disproof of {goal_name(r)} (line {r.line}): {r.message}",
+                             "magenta"))
+            if r.negation:
+                out.append(plain(f"  statement proved: {r.negation}"))
+            if r.counterexample:
+                out.append(plain(f"  counterexample: {counterexample_text(r)}"))
+            out.append(plain(f"  {proof_text(r)}"))
+    return out
 
 
-def goals_table(sites: list[GoalSite], states: dict[int, str] | None = None) -> Table:
-    """The open goals of a file; with goal states when the prover could give them."""
-    table = Table(title="open goals", title_justify="left")
-    for name in ("theorem", "line", "col", "kind"):
-        table.add_column(name)
+def goals_table(sites: list[GoalSite], states: dict[int, str] | None = None,
+                root: Path | None = None) -> Table:
+    """The open goals of a file (or, with ``root``, of a project: a file column relative to it);
+    with goal states when the prover could give them."""
+    table = Table(title="open goals", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    if root is not None:
+        table.add_column("file", overflow="fold")
+    widest = max((len(s.theorem or "(anonymous)") for s in sites), default=7)
+    table.add_column("theorem", no_wrap=True, min_width=widest)
+    for name in ("line", "col", "kind"):
+        table.add_column(name, no_wrap=True, min_width=max(
+            [len(name), *(len(str(getattr(s, name))) for s in sites)]))
     if states is not None:
-        table.add_column("goal state")
+        table.add_column("goal state", overflow="fold", ratio=1)
     for i, s in enumerate(sites):
-        row = [s.theorem or "(anonymous)", str(s.line), str(s.col), s.kind]
+        row: list[Text] = [plain(s.theorem or "(anonymous)"), plain(s.line), plain(s.col),
+                           plain(s.kind)]
+        if root is not None:
+            row.insert(0, plain(_relative(s.file, root)))
         if states is not None:
-            row.append(states.get(i, ""))
+            row.append(plain(states.get(i, "")))
         table.add_row(*row)
     return table
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def doctor_table(checks: list[Check]) -> Table:
@@ -68,58 +186,109 @@ def doctor_table(checks: list[Check]) -> Table:
         table.add_column(name)
     for c in checks:
         status = Text("found", style="green") if c.found else Text("missing", style="red")
-        table.add_row(c.name, status, c.version, c.fix)
+        table.add_row(plain(c.name), status, plain(c.version), plain(c.fix))
     return table
 
 
-def stats_table(best: dict[str, list[Stat]]) -> Table:
-    """Per goal shape, the tactics with the best smoothed success rates."""
-    table = Table(title="tactics that work, by goal shape", title_justify="left")
+def stats_table(best: dict[str, list[Stat]], hidden: int = 0) -> Table:
+    """Per goal shape, the tactics with the best smoothed success rates; ``hidden`` shapes left
+    out are counted in the caption."""
+    caption = (f"{hidden} more goal shape{'s' if hidden != 1 else ''} not shown "
+               "(--shapes 0 shows all)") if hidden else None
+    table = Table(title="tactics that work, by goal shape", title_justify="left",
+                  caption=caption, caption_justify="left")
     for name in ("goal shape", "tactic", "tries", "on proof", "rate"):
         table.add_column(name)
     for shape, rows in best.items():
         for i, s in enumerate(rows):
-            table.add_row(shape if i == 0 else "", s.tactic, str(s.tries), str(s.on_proof),
-                          f"{s.rate():.2f}")
+            table.add_row(plain(shape if i == 0 else ""), plain(s.tactic), str(s.tries),
+                          str(s.on_proof), f"{s.rate():.2f}")
     return table
 
 
-class SearchProgress:
-    """A live line while searching: goal k of n, phase, expansions, nodes, time."""
+def phase_text(phase: str) -> str:
+    """``[prove: searching for a proof]``: the phase, explained."""
+    return f"[{PHASES.get(phase, phase)}]"
 
-    def __init__(self, console: Console, total: int) -> None:
+
+class SearchProgress:
+    """A live line while searching (goal k of n, phase explained, expansions, nodes, time), a
+    printed line per finished goal and per long step; with ``verbose`` a line per tactic tried;
+    with ``quiet`` nothing."""
+
+    def __init__(self, console: Console, total: int, *, verbose: bool = False,
+                 quiet: bool = False, notices: Iterable[str] = ()) -> None:
         self.console = console
+        # Printed once the search really starts: an error before it stays the only line.
+        self.notices = list(notices)
         self.total = total
         self.done = 0
-        self.started = time.monotonic()
-        self.live = Live(Text(""), console=console, refresh_per_second=8, transient=True)
+        self.verbose = verbose and not quiet
+        self.quiet = quiet
+        self.step = ""
+        self.step_started = time.monotonic()
+        self.current: Text | None = None
+        self.live = Live(Text(""), console=console, refresh_per_second=8, transient=True,
+                         get_renderable=self._render)
 
     def __enter__(self) -> SearchProgress:
-        self.live.__enter__()
+        if not self.quiet:
+            self.live.__enter__()
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, value: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.live.__exit__(kind, value, tb)
+        if not self.quiet:
+            self.live.__exit__(kind, value, tb)
+
+    def _render(self) -> Text:
+        if self.current is not None:
+            return self.current
+        if self.step:
+            return Text.assemble((self.step, "bold"),
+                                 f" ({time.monotonic() - self.step_started:.0f}s)")
+        return Text("")
+
+    def _flush_notices(self) -> None:
+        notices, self.notices = self.notices, []
+        for message in notices:
+            self._print(plain(f"alphaquant: {message}"))
+
+    def _print(self, text: Text) -> None:
+        if not self.quiet:
+            self.console.print(text, soft_wrap=True)
+
+    def status(self, message: str, printed: bool = True) -> None:
+        """A long step outside any goal's search (building the file's dependencies): printed
+        (unless not ``printed``), then shown live with its elapsed time until the search
+        starts."""
+        self.step, self.step_started, self.current = message, time.monotonic(), None
+        if printed:
+            self._flush_notices()
+            self._print(plain(f"alphaquant: {message}", "dim"))
 
     def __call__(self, event: GoalEvent) -> None:
         name = event.site.theorem or "(anonymous)"
         if event.result is not None:
             self.done += 1
             r = event.result
-            self.console.print(
-                Text.assemble(
-                    (f"{r.status:>9} ", STATUS_STYLE.get(r.status, "")),
-                    f"{name} (line {r.line}) in {r.seconds:.1f}s, {r.expansions} expansions",
-                )
-            )
+            self.current = None
+            self.step = ""
+            self._print(Text.assemble(
+                (f"{r.status:>9} ", STATUS_STYLE.get(r.status, "")),
+                plain(f"{name} (line {r.line}) in {r.seconds:.1f}s, {r.expansions} expansions"),
+            ))
             return
+        self._flush_notices()
         e = event.event
-        detail = f"{e.expansions} expansions, {e.nodes} nodes, {e.elapsed:.1f}s" if e else ""
-        line = Text.assemble(
+        if self.verbose and e is not None and e.kind in ("expand", "solved"):
+            what = "tried" if e.kind == "expand" else "solved by"
+            self._print(plain(f"  [{event.phase}] #{e.expansions} {what} {e.detail} "
+                              f"({e.nodes} nodes, {e.elapsed:.1f}s)", "dim"))
+        detail = f" {e.expansions} expansions, {e.nodes} nodes, {e.elapsed:.1f}s" if e else ""
+        self.current = Text.assemble(
             ("searching ", "bold"), f"goal {self.done + 1}/{self.total} ",
-            (name, "cyan"), f" [{event.phase}] {detail}",
+            plain(name, "cyan"), f" {phase_text(event.phase)}{detail}",
         )
-        self.live.update(line)
