@@ -326,3 +326,7 @@ def test_batch_shows_the_recheck_and_tree_defaults_to_the_deciding_phase(tmp_pat
         "~ (forall m : nat, m <= 320 -> m * 4 <= 1000)")
     probe = run_cli("tree", str(run_dir), "fits", "--phase", "prove", cwd=tmp_path)
     one_line_error(probe, "no prove tree")
+    loud = run_cli("batch", "--resume", str(run_dir), cwd=tmp_path)
+    quiet = run_cli("batch", "--resume", str(run_dir), "-q", cwd=tmp_path)
+    assert "session" in loud.stderr and quiet.stderr.strip() == "", quiet.stderr
+    assert quiet.returncode == loud.returncode == 0 and "2/2 done" in quiet.stdout
