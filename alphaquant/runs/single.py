@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from alphaquant import proof
 from alphaquant.config import Settings
-from alphaquant.errors import AlphaquantError, FileDoesNotCompile, InputError
+from alphaquant.errors import FileDoesNotCompile, InputError
 from alphaquant.goals import GoalSite, declaration_names, language_of, locate
 from alphaquant.provers.base import Prover
-from alphaquant.provers.coq.project import coqdep_graph, find_project
+from alphaquant.provers.coq.project import stale_dependencies
 from alphaquant.provers.lean_build import rebuild
 from alphaquant.provers.registry import make_prover
 from alphaquant.runs.attempt import GoalEvent, GoalResult, GoalSink, attempt_goal
@@ -117,41 +116,6 @@ def read_source(path: Path) -> str:
                          f"{e.start}); save it as UTF-8") from None
     except IsADirectoryError:
         raise InputError(f"{path} is a directory, not a proof file") from None
-
-
-def stale_dependencies(path: Path) -> list[Path]:
-    """The project files a Coq file imports, directly or not, that have no up-to-date ``.vo``:
-    the first check compiles them, which can take long ([] when unknown)."""
-    coqdep = shutil.which("coqdep")
-    if path.suffix != ".v" or coqdep is None:
-        return []
-    try:
-        project = find_project(path)
-        listed = path.resolve() in project.source_files()
-        graph = coqdep_graph(project, [] if listed else [path], coqdep, 60)
-    except (AlphaquantError, OSError):
-        return []
-    stale: dict[Path, bool] = {}
-
-    def is_stale(f: Path, seen: frozenset[Path]) -> bool:
-        if f not in stale:
-            vo = f.with_suffix(".vo")
-            own = not vo.exists() or vo.stat().st_mtime < f.stat().st_mtime
-            deps = [is_stale(d, seen | {f}) for d in graph.get(f, []) if d not in seen]
-            stale[f] = own or any(deps)
-        return stale[f]
-
-    order: list[Path] = []
-
-    def visit(f: Path, seen: frozenset[Path]) -> None:
-        for d in graph.get(f, []):
-            if d not in seen and d not in order:
-                visit(d, seen | {d})
-                order.append(d)
-
-    target = path.resolve()
-    visit(target, frozenset({target}))
-    return [f for f in order if f != target and is_stale(f, frozenset())]
 
 
 def search_file(

@@ -15,6 +15,7 @@ import fcntl
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -283,3 +284,33 @@ def build_dependencies(
                 )
             compiled.append(source)
         return compiled
+
+
+def stale_dependencies(path: Path) -> list[Path]:
+    """The project files a Coq file requires, directly or not, that ``build_dependencies`` would
+    compile first (no up-to-date ``.vo``), in build order; [] when unknown or not Coq. The first
+    check of such a file can take long: callers say so before it starts."""
+    coqdep = shutil.which("coqdep")
+    if path.suffix != ".v" or coqdep is None:
+        return []
+    try:
+        project = find_project(path)
+        listed = path.resolve() in project.source_files()
+        graph = coqdep_graph(project, [] if listed else [path], coqdep, 60)
+    except (FileDoesNotCompile, OSError):
+        return []
+    order: list[Path] = []
+
+    def visit(node: Path, stack: frozenset[Path]) -> None:
+        for dep in graph.get(node, []):
+            if dep not in stack and dep not in order:
+                visit(dep, stack | {dep})
+                order.append(dep)
+
+    target = path.resolve()
+    visit(target, frozenset({target}))
+    stale: set[Path] = set()
+    for source in order:  # dependencies come first, so a stale one makes its users stale
+        if _stale(source, graph.get(source, [])) or any(d in stale for d in graph.get(source, [])):
+            stale.add(source)
+    return [f for f in order if f in stale and f != target]
