@@ -2,26 +2,9 @@
 
 A work item is one goal in one pass. Every attempt works on the file's ORIGINAL text (kept in the
 run store), so goals of one file are independent and may run on different workers at once; the
-proofs of a file are combined only at the end (`write_back`).
-
-The driver (this process) owns the run store and is the only writer. It compiles the project's
-files once, in dependency order, before any worker starts (so no two workers build the same
-dependency), then hands each idle worker the next goal, preferring the file that worker last had
-open (its prover for that file is warm), else a file no worker is on.
-
-Policies, each in one place below:
-  * Retries: an attempt that ends in ``error`` (the prover crashed beyond its own recovery, or the
-    worker died or hung) is retried on a fresh prover; after MAX_TRIES such ends the goal's pass
-    is recorded as ``error`` with the last reason, and the run goes on. A worker that reports
-    WORKER_CRASH_LIMIT errors in a row exits and is restarted.
-  * Second pass: a goal left ``open`` because its proof search ran out of budget — the prove
-    tree's root still open, i.e. stop reason "time" or "expansions" — is tried again after the
-    first pass with ``second_pass`` times the budget. A goal whose search was *exhausted* (every
-    candidate failed; the root is failed) is not: the same tactic source would give the same
-    tree, so more time buys nothing, however fast it failed.
-  * Deadline (``hours``): no goal starts after it, and no budget reaches past it.
-  * Resume: goals whose pass has a result are never attempted again; attempts in flight when the
-    run was killed are marked ``interrupted`` and their goals are retried.
+proofs of a file are combined only at the end (runs/write_back.py). This module opens or resumes
+the run (checking everything before anything is written) and hands it to the driver
+(runs/driver.py), whose docstring states the policies: retries, second pass, deadline, resume.
 """
 
 from __future__ import annotations

@@ -1,5 +1,11 @@
 """The dispatch loop of one batch session: queues, workers, retries, deadline, events.
 
+The driver (this process) owns the run store and is the only writer. It compiles the project's
+files once, in dependency order, before any worker starts (so no two workers build the same
+dependency), then hands each idle worker the next goal, preferring the file that worker last had
+open (its prover for that file is warm), else a file no worker is on.
+
+Policies, each in one place below:
   * Retries: an attempt that ends in ``error`` (the prover crashed beyond its own recovery, or the
     worker died or hung) is retried on a fresh prover; after MAX_TRIES such ends the goal's pass
     is recorded as ``error`` with the last reason, and the run goes on. A worker that reports

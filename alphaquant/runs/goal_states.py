@@ -42,15 +42,10 @@ def project_goal_states(
 ) -> tuple[list[GoalSite], dict[int, str] | None, list[str]]:
     """The goals of every .v and .lean file below ``project``, files in dependency order: (goals,
     goal state text by position in that list or None, notices)."""
-    from alphaquant.runs.sources import dependency_order, project_files
+    from alphaquant.runs.sources import dependency_order, project_files, read_texts
 
     files = project_files(project)
-    texts = {}
-    for f in files:
-        try:
-            texts[f] = f.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            texts[f] = ""
+    texts = read_texts(files, strict=False)
     sites: list[GoalSite] = []
     shown: dict[int, str] = {}
     notices: list[str] = []

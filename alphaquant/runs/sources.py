@@ -69,16 +69,24 @@ def dependency_order(files: list[Path], texts: dict[Path, str]) -> list[Path]:
     return ordered
 
 
-def discover(project: Path) -> list[tuple[str, str, list[GoalSpec]]]:
-    """(relative path, text, goals) of every file, in dependency order; goals as (ordinal,
-    theorem, index, line, kind)."""
-    files = project_files(project)
+def read_texts(files: list[Path], *, strict: bool = True) -> dict[Path, str]:
+    """Each file's text; a file that is not UTF-8 is an InputError (``strict``) or empty."""
     texts = {}
     for f in files:
         try:
             texts[f] = f.read_text(encoding="utf-8")
         except UnicodeDecodeError:
-            raise InputError(f"{f} is not UTF-8 text; save it as UTF-8") from None
+            if strict:
+                raise InputError(f"{f} is not UTF-8 text; save it as UTF-8") from None
+            texts[f] = ""
+    return texts
+
+
+def discover(project: Path) -> list[tuple[str, str, list[GoalSpec]]]:
+    """(relative path, text, goals) of every file, in dependency order; goals as (ordinal,
+    theorem, index, line, kind)."""
+    files = project_files(project)
+    texts = read_texts(files)
     out = []
     for f in dependency_order(files, texts):
         sites = locate(texts[f], f)
