@@ -45,6 +45,7 @@ from alphaquant.goals import GoalSite
 from alphaquant.provers.base import (
     FileCheck,
     Outcome,
+    Premise,
     Progress,
     ProofState,
     Solved,
@@ -52,6 +53,7 @@ from alphaquant.provers.base import (
     TacticError,
     TacticTimeout,
 )
+from alphaquant.provers.coq_premises import Retriever, own_lemmas
 from alphaquant.provers.coq_project import (
     CoqProject,
     ToolRun,
@@ -275,6 +277,12 @@ _RULE = re.compile(r"^\s*={4,}\s*$")
 _OTHER_GOAL = re.compile(r"^goal \d+ .*is:\s*$")
 _NO_MORE = re.compile(r"^No more goals\.\s*$", re.MULTILINE)
 _CARET_SOURCE = re.compile(r"^> (.*)$", re.MULTILINE)
+# A tactic that tells what to write instead (CoqHammer's ``hammer``).
+_RESTATED = re.compile(r"Replace the hammer tactic with:\s*([^<]*?)\s*</infomsg>", re.DOTALL)
+# A focusing sentence the session itself adds to a path (never a search's tactic: those end
+# with a period); goals after it are those of one goal of the state before.
+_FOCUS = re.compile(r"\d+: \{")
+_EVAR = re.compile(r"\?[A-Za-z_]")
 
 
 def _plain(output: str) -> str:
@@ -596,6 +604,8 @@ class CoqProver:
         self._next_handle = 1
         self._sync = 0
         self._root_goals: dict[tuple[str, ...], tuple[Subgoal, ...]] = {}
+        self._retriever = Retriever(self._query)
+        self._last_goals: tuple[Subgoal, ...] | None = None  # as the last replayed step left them
         self.restarts = 0  # coqtop restarts after a crash or a hang
         self.replayed = 0  # tactics replayed to reach a state again
         self.generation = 0  # coqtop processes started so far
@@ -791,6 +801,62 @@ class CoqProver:
 
     # -- helpers for open / apply
 
+    def focus(self, state: ProofState, index: int) -> ProofState | None:
+        """Goal ``index`` of ``state`` alone, under ``index+1: {`` in the session (a product
+        node's subproblem); None when the state has existential variables (goals may share
+        them) or Coq refuses. coqtop prints only the first goal's hypotheses, so a later goal
+        is read from the focused session."""
+        if len(state.goals) < 2 or any(_EVAR.search(g.render()) for g in state.goals):
+            return None
+        marker = f"{index + 1}: {{"
+        with self._lock:
+            root = self._owner.get(state.handle, self._root)
+            if root is None:
+                return None
+            if index == 0:
+                return self._state(root, state.goals[:1], (*state.path, marker))
+            try:
+                self._reach(root, state.path)
+                self._replay(marker)
+            except (_ReplayError, _FeedError, CoqtopDied, CoqtopHung, _Desync) as e:
+                log.info("could not focus goal %d: %s", index + 1, e)
+                self._kill()
+                return None
+            goals = self._last_goals
+        if goals is None or len(goals) != 1:
+            return None
+        return self._state(root, goals, (*state.path, marker))
+
+    def premises(self, state: ProofState, limit: int) -> tuple[Premise, ...]:
+        """Lemmas of the loaded libraries that may serve ``state`` (coq_premises.py)."""
+        with self._lock:
+            root = self._owner.get(state.handle, self._root)
+            if root is None:
+                return ()
+            environment = root.sentences
+            own = own_lemmas(root.sentences[: root.from_file])
+        return self._retriever.premises(state, limit, environment, own)
+
+    def _query(self, state: ProofState, command: str) -> str | None:
+        """Run a query command (``Search``) at ``state``; its output, None on a Coq error."""
+        with self._lock:
+            root = self._owner.get(state.handle, self._root)
+            if root is None:
+                return None
+            try:
+                self._reach(root, state.path)
+                proc = self._proc
+                assert proc is not None
+                reply = proc.command(command, self.command_timeout)
+            except (_ReplayError, _FeedError, CoqtopDied, CoqtopHung, _Desync) as e:
+                log.info("query %r failed: %s", command, e)
+                self._kill()
+                return None
+            self._current = reply.state
+            if error_message(reply.output) is not None:
+                return None
+            return _plain(reply.output)
+
     def refusal(self, tactic: str) -> str | None:
         """Why ``tactic`` is refused (not one tactic sentence, or the sanitizer says no)."""
         return one_tactic_sentence(tactic) or check_tactic(tactic, "coq")
@@ -865,12 +931,16 @@ class CoqProver:
             if error.startswith("Timeout!"):
                 return TacticTimeout(timeout)
             return TacticError(error)
+        restated = _RESTATED.search(reply.output)
+        if restated is not None and restated.group(1).strip():
+            tactic = restated.group(1).strip().rstrip(".") + "."
         path = (*state.path, tactic)
         self._line.append((("t", tactic), reply.state))
         reading = read_reply(reply.output)
         if reading.kind == "unknown":
             reading = self._show()
-        if reading.kind == "done" or (reading.kind == "subproof" and root.subproof):
+        focused = any(_FOCUS.fullmatch(t) for t in state.path)
+        if reading.kind == "done" or (reading.kind == "subproof" and (root.subproof or focused)):
             return Solved(path)
         if reading.kind == "goals":
             return Progress(self._state(root, reading.goals, path))
@@ -1050,7 +1120,12 @@ class CoqProver:
         proc = self._proc
         assert proc is not None
         seconds = max(1, math.ceil(self.replay_timeout))
-        reply = proc.command(f"Timeout {seconds} {_tactic_body(tactic)}.", seconds + self.grace)
+        if _FOCUS.fullmatch(tactic):
+            reply = proc.command(tactic, self.command_timeout)
+        else:
+            reply = proc.command(f"Timeout {seconds} {_tactic_body(tactic)}.",
+                                 seconds + self.grace)
+        self._last_goals = parse_goals(_plain(reply.output))
         self._current = reply.state
         message = error_message(reply.output)
         if message is not None:
