@@ -402,11 +402,11 @@ class Reply:
 class CoqTop:
     """One ``coqtop -emacs`` process: own session, a reader thread, replies read with deadlines."""
 
-    def __init__(self, argv: list[str], cwd: Path) -> None:
+    def __init__(self, argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
         self.argv = argv
         self._proc = subprocess.Popen(
             argv, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True, bufsize=0,
+            stderr=subprocess.STDOUT, start_new_session=True, bufsize=0, env=env,
         )
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._stdin = self._proc.stdin.fileno()
@@ -514,6 +514,20 @@ class CoqTop:
 
 
 # --- the prover ----------------------------------------------------------------------------------
+
+# Debian's libcoq-hammer keeps `htimeout`, under which `hammer` runs the external provers, off
+# PATH; coqtop gets it on its PATH (only coqtop: a written proof never runs `hammer`).
+_HAMMER_LIBEXEC = Path("/usr/libexec/coq-hammer")
+
+
+def _coqtop_environment() -> dict[str, str] | None:
+    """coqtop's environment: ours, with CoqHammer's helper directory on PATH if it exists."""
+    if not _HAMMER_LIBEXEC.is_dir():
+        return None
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join(filter(None, [env.get("PATH", ""), str(_HAMMER_LIBEXEC)]))
+    return env
+
 
 # Where a search starts: the sentences that bring coqtop to its root proof state.
 @dataclass(eq=False)
@@ -746,6 +760,9 @@ class CoqProver:
                     failures = self._after_failure(failures, e)
                     continue
                 self._current = reply.state
+                restated = _RESTATED.search(reply.output)
+                if restated is not None and error_message(reply.output) is None:
+                    return self._restated(state, restated.group(1), timeout)
                 return self._outcome(root, state, tactic, reply, timeout)
 
     def check_file(self, path: Path, text: str) -> FileCheck:
@@ -857,6 +874,25 @@ class CoqProver:
                 return None
             return _plain(reply.output)
 
+    def _restated(self, state: ProofState, printed: str, timeout: float) -> Outcome:
+        """Run what ``hammer`` said to write instead, at ``state``: its printed tactic, else the
+        same lemmas under ``hauto``/``sauto`` (CoqHammer prints some forms, ``srun …``, that
+        its own parser refuses). The first that works is the step; the path records it."""
+        printed = " ".join(printed.split()).rstrip(".")
+        hints = re.search(r"\b(?:use|unfold|inv):.*", printed)
+        tries = [printed + "."]
+        if hints is not None:
+            tries += [f"hauto {hints.group(0)}.", f"sauto {hints.group(0)}."]
+        last: Outcome = TacticError(f"hammer's reconstruction does not replay: {printed}")
+        for tactic in tries:
+            if self.refusal(tactic) is not None:
+                continue
+            outcome = self.apply(state, tactic, timeout)
+            if isinstance(outcome, (Solved, Progress)):
+                return outcome
+            last = TacticError(f"hammer's reconstruction {tactic} fails: {outcome}")
+        return last
+
     def refusal(self, tactic: str) -> str | None:
         """Why ``tactic`` is refused (not one tactic sentence, or the sanitizer says no)."""
         return one_tactic_sentence(tactic) or check_tactic(tactic, "coq")
@@ -928,12 +964,9 @@ class CoqProver:
     ) -> Outcome:
         error = error_message(reply.output)
         if error is not None:
-            if error.startswith("Timeout!"):
+            if error.startswith("Timeout!") or error.endswith("Control.Timeout"):
                 return TacticTimeout(timeout)
             return TacticError(error)
-        restated = _RESTATED.search(reply.output)
-        if restated is not None and restated.group(1).strip():
-            tactic = restated.group(1).strip().rstrip(".") + "."
         path = (*state.path, tactic)
         self._line.append((("t", tactic), reply.state))
         reading = read_reply(reply.output)
@@ -975,7 +1008,7 @@ class CoqProver:
         self._kill()
         argv = [self._coqtop, "-emacs", *project.flags]
         try:
-            proc = CoqTop(argv, project.root)
+            proc = CoqTop(argv, project.root, _coqtop_environment())
         except OSError as e:
             raise ProverStartError(f"could not start coqtop: {e}") from None
         self._proc = proc

@@ -66,13 +66,29 @@ def constants(state: ProofState) -> list[str]:
     """The identifiers of the state that may be global constants, conclusion's first."""
     local = local_names(state)
     seen: list[str] = []
-    texts = [g.conclusion for g in state.goals[:1]]
-    texts += [line.partition(" : ")[2] for g in state.goals[:1] for line in g.hypotheses]
+    goal = state.goals[0] if state.goals else None
+    if goal is None:
+        return []
+    # Types of variables (``x, y : R``, ``forall (l : list A)``) say little and answer most.
+    typed: set[str] = set()
+    for line in goal.hypotheses:
+        typ = line.partition(" : ")[2]
+        if not OPERATORS.search(typ):
+            typed.update(IDENT.findall(typ))
+    for text in (goal.conclusion, *goal.hypotheses):
+        for binders in BINDERS.findall(text):
+            typed.update(IDENT.findall(binders.partition(":")[2]))
+            for part in re.findall(r":([^()]*)\)", binders):
+                typed.update(IDENT.findall(part))
+    texts = [goal.conclusion, *(line.partition(" : ")[2] for line in goal.hypotheses)]
     for text in texts:
         for name in IDENT.findall(text):
             if name not in local and name not in KEYWORDS and name not in seen:
                 seen.append(name)
-    return seen[:MAX_CONSTANTS]
+    specific = [n for n in seen if n not in typed]
+    if len(specific) < 2:
+        specific += [n for n in seen if n in typed][: 2 - len(specific)]
+    return specific[:MAX_CONSTANTS]
 
 
 def parse_search(output: str) -> list[tuple[str, str]]:
@@ -109,6 +125,13 @@ def conclusion(statement: str) -> str:
         if depth == 0 and text.startswith("->", i):
             last = i + 2
     return text[last:].strip()
+
+
+def is_proposition(statement: str) -> bool:
+    """False for what is plainly a function or a constructor (its conclusion one name that is
+    not ``False``/``True``); `Search` with ``-is:Definition`` still lists those."""
+    concl = conclusion(statement)
+    return not IDENT.fullmatch(concl) or concl in ("False", "True")
 
 
 def is_equation(statement: str) -> bool:
@@ -193,14 +216,14 @@ class Retriever:
             key = (environment, constant)
             if key not in self._cache:
                 self.queries += 1
-                output = self.query(state, f"Search {constant}.")
+                output = self.query(state, f"Search {constant} -is:Definition.")
                 if output is None:
                     self._cache[key] = None  # not a global reference here
                 else:
                     self._cache[key] = tuple(
                         Found(name, statement, frozenset(symbols(statement)))
                         for name, statement in parse_search(output)[:MAX_ANSWER]
-                        if name not in local
+                        if name not in local and is_proposition(statement)
                     )
             pool.extend(self._cache[key] or ())
         return rank(state, pool, own, limit)

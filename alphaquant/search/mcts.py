@@ -203,6 +203,7 @@ def select(
                 return path, key, None
             if not split_product(tree, run, key):
                 node.actions = propose(run, node)
+                node.final = run.config.proposal_rounds == 0
                 tree.update_status(key)
             if node.status is not Status.OPEN:
                 return path, key, None
@@ -261,12 +262,14 @@ def repropose(run: _Run, node: Node) -> bool:
     """
     assert node.actions is not None
     if node.rounds >= run.config.proposal_rounds:
+        node.final = True
         return False
     node.rounds += 1
     run.reproposals += 1
     known = {a.tactic for a in node.actions}
     fresh = [a for a in propose(run, node, node.rounds) if a.tactic not in known]
     node.actions.extend(fresh)
+    node.final = not fresh or node.rounds >= run.config.proposal_rounds
     return bool(fresh)
 
 

@@ -70,6 +70,7 @@ class Node:
     failures: list[tuple[str, str]] = field(default_factory=list)
     product: bool = False  # actions are links to independent goals, all to be proved
     rounds: int = 0  # times the tactic source was asked again after the candidates ran out
+    final: bool = True  # False while the source may still be asked for more candidates
 
 
 class SearchTree:
@@ -163,7 +164,7 @@ class SearchTree:
             return Status.PROVED if all(p is Status.PROVED for p in parts) else Status.OPEN
         if any(a.child is not None and self.status(a.child) is Status.PROVED for a in node.actions):
             return Status.PROVED
-        if all(
+        if node.final and all(
             a.failure is not None or (a.child is not None and self.status(a.child) is Status.FAILED)
             for a in node.actions
         ):

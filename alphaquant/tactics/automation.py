@@ -23,9 +23,12 @@ Coq only (Lean's counterparts are in configs/tactics/lean.toml). Three kinds:
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import shutil
+import subprocess
 from collections.abc import Iterable
+from pathlib import Path
 
 from alphaquant.provers.base import Premise, ProofState
 from alphaquant.provers.coq_premises import conclusion, is_equation, symbols
@@ -39,6 +42,9 @@ RECONSTRUCTION_SECONDS = 6.0  # sauto / hauto / qauto
 HAMMER_SECONDS = 20.0  # hammer: premise selection, the ATPs, then reconstruction
 NOT_INDUCTIVE = frozenset({"R", "Prop", "Type", "Set", "SProp"})
 IDENT = re.compile(r"[A-Za-z_][\w']*")
+INSTALL = "apt-get install -y libcoq-hammer eprover z3 cvc4 (or `make install`)"
+
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -47,12 +53,38 @@ def atps() -> tuple[str, ...]:
     return tuple(a for a in ATPS if shutil.which(a))
 
 
+@functools.cache
+def hammer_library() -> Path | None:
+    """Where CoqHammer's compiled library is (``coqc -where``/user-contrib/Hammer), or None."""
+    coqc = shutil.which("coqc")
+    if coqc is None:
+        return None
+    try:
+        where = subprocess.run([coqc, "-where"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lib = Path(where.stdout.strip()) / "user-contrib" / "Hammer"
+    return lib if (lib / "Plugin" / "Hammer.vo").exists() else None
+
+
+@functools.cache
+def _say_once(message: str) -> None:
+    log.info(message)
+
+
 def hammer_level(file_text: str) -> str:
     """"hammer", "tactics" or "" for what of CoqHammer the file imports (and can use)."""
     names = {n for m in HAMMER_IMPORT.finditer(file_text) for n in m.group(1).split()}
     if "Hammer" in names:
-        return "hammer" if atps() else "tactics"
-    return "tactics" if "Tactics" in names else ""
+        if atps():
+            return "hammer"
+        _say_once(f"`hammer` not offered: no external prover on PATH; {INSTALL}")
+        return "tactics"
+    if "Tactics" in names:
+        return "tactics"
+    _say_once("CoqHammer's sauto/hauto/qauto/hammer not offered: the file does not import "
+              "Hammer (`From Hammer Require Import Hammer.`); the search never adds imports")
+    return ""
 
 
 def _balanced(text: str, start: int, stop: str) -> str | None:

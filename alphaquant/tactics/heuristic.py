@@ -52,10 +52,12 @@ class HeuristicSource:
         tactics: tuple[WeightedTactic, ...],
         *,
         goal_aware_weight: float = 2.0,
+        premise_weight: float = 1.0,
         reweigh: Reweigh | None = None,
     ) -> None:
         self.tactics = tactics
         self.goal_aware_weight = goal_aware_weight
+        self.premise_weight = premise_weight
         self.reweigh = reweigh
 
     def propose(self, request: ProposalRequest) -> list[Candidate]:
@@ -66,10 +68,12 @@ class HeuristicSource:
         if request.language == "coq":
             level = automation.hammer_level(request.file_text)
             extra = automation.structural(request.state) + automation.hammer_family(level)
-            if request.premises is not None:
-                extra += automation.from_premises(request.state, request.premises(), level)
             candidates += [Candidate(t, w * self.goal_aware_weight, "heuristic", limit)
                            for t, w, limit in extra]
+            if request.premises is not None and self.premise_weight > 0:
+                found = automation.from_premises(request.state, request.premises(), level)
+                candidates += [Candidate(t, w * self.premise_weight, "premises", limit)
+                               for t, w, limit in found]
         candidates += [Candidate(t.text, t.weight, "heuristic", t.timeout) for t in self.tactics]
         if self.reweigh is not None:
             shape = goal_rules.shape(request.state)
