@@ -35,6 +35,7 @@ class SearchConfig:
     timeout_retries: int = 2  # a timed-out tactic is tried again this often, each time at 2x
     proposal_rounds: int = 3  # a state whose candidates ran out is asked again this often
     premises: int = 12  # lemmas retrieved per state at first (more with depth and rounds)
+    heavy_share: float = 0.3  # a tactic with its own limit gets at most this share of the budget
 
 
 # A progress event, emitted to a callback; the library never prints.

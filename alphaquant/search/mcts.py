@@ -345,7 +345,12 @@ def expand(tree: SearchTree, run: _Run, key: ProofState, action: Action) -> floa
     """
     node = tree.node(key)
     remaining = run.config.budget_seconds - run.elapsed()
-    timeout = max(0.5, min(action.timeout or run.config.tactic_timeout, remaining))
+    limit = run.config.tactic_timeout
+    if action.timeout is not None:
+        # A heavy action's own limit, bounded by a share of the whole budget: one call never
+        # eats the search.
+        limit = min(action.timeout, max(limit, run.config.heavy_share * run.config.budget_seconds))
+    timeout = max(0.5, min(limit, remaining))
     t0 = time.monotonic()
     outcome = run.prover.apply(key, action.tactic, timeout)
     seconds = time.monotonic() - t0

@@ -179,7 +179,7 @@ def hammer_family(level: str) -> list[Proposal]:
                            ("hauto.", 1.0, RECONSTRUCTION_SECONDS),
                            ("qauto.", 1.0, RECONSTRUCTION_SECONDS)]
     if level == "hammer":
-        out.append(("hammer.", 1.5, HAMMER_SECONDS))
+        out.append(("hammer.", 0.8, HAMMER_SECONDS))
     return out
 
 

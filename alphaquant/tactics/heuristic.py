@@ -52,7 +52,7 @@ class HeuristicSource:
         tactics: tuple[WeightedTactic, ...],
         *,
         goal_aware_weight: float = 2.0,
-        premise_weight: float = 1.0,
+        premise_weight: float = 2.5,
         reweigh: Reweigh | None = None,
     ) -> None:
         self.tactics = tactics
