@@ -3,7 +3,7 @@
 PY ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test bench lean lint
+.PHONY: install demo test bench bench-stdlib lean lint
 
 COQ_PACKAGES := coq libcoq-hammer eprover z3 cvc4
 
@@ -23,6 +23,9 @@ test:
 bench:
 	$(PY) bench/bench_engine.py
 	$(PY) bench/bench_batch.py
+
+bench-stdlib:
+	$(PY) bench/stdlib_goals.py --budget 30
 
 lint:
 	ruff check alphaquant tests bench

@@ -209,6 +209,7 @@ def select(
                 return path, key, None
         if node.product:
             # All goals must be proved: work on the hardest open one.
+            assert node.actions is not None
             goals = [a for a in node.actions if tree.status(a.child) is Status.OPEN]
             action = min(goals, key=lambda a: (a.q(tree.node(a.child).value), a.visits))
             path.append((node, action))
