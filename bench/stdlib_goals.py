@@ -260,6 +260,7 @@ def main() -> None:
     parser.add_argument("--per-file", type=int, default=25, help="goals generated per file")
     parser.add_argument("--limit", type=int, default=None, help="goals tried (round robin)")
     parser.add_argument("--methods", default="alphaquant,single,hammer,sauto")
+    parser.add_argument("--proofs", action="store_true", help="print every counted proof")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     goals = sample(generate(args.per_file), args.limit)
@@ -274,6 +275,7 @@ def main() -> None:
     rejected: Counter[str] = Counter()
     exhausted_early = 0
     wall = prover_wall = 0.0
+    proofs: list[str] = []
     with CoqProver() as prover:
         for i, goal in enumerate(goals):
             path = OUT / f"{goal.name}.v"
@@ -298,7 +300,12 @@ def main() -> None:
                         rejected[method] += 1
                 mark = "+" if row.verdict == "ok" else ("x" if row.proved else "-")
                 line.append(f"{method}:{mark}")
+                if args.proofs and row.proved:
+                    proofs.append(f"    {method} ({row.verdict}): {' '.join(row.proof)}")
             print(" ".join(line), flush=True)
+            for p in proofs:
+                print(p[:300], flush=True)
+            proofs.clear()
     print()
     print(f"{'file':24s} " + " ".join(f"{m:>10s}" for m in methods) + "   goals")
     for source in SOURCES:

@@ -283,6 +283,17 @@ _RESTATED = re.compile(r"Replace the hammer tactic with:\s*([^<]*?)\s*</infomsg>
 # with a period); goals after it are those of one goal of the state before.
 _FOCUS = re.compile(r"\d+: \{")
 _EVAR = re.compile(r"\?[A-Za-z_]")
+_DECLARATION = re.compile(
+    r"\s*(?:#\[[^\]]*\]\s*)?(?:Local\s+|Global\s+)?(?:Lemma|Theorem|Fact|Remark|Corollary|"
+    r"Proposition|Example|Goal|Definition|Fixpoint|Instance|Program)\b"
+)
+
+
+def _environment(sentences: tuple[str, ...]) -> tuple[str, ...]:
+    """The sentences before the last declaration (the one being proved): what `Search` sees,
+    so goals of one file, or of files with the same imports, share retrieval answers."""
+    last = max((i for i, s in enumerate(sentences) if _DECLARATION.match(s)), default=None)
+    return sentences if last is None else sentences[:last]
 
 
 def _plain(output: str) -> str:
@@ -850,8 +861,8 @@ class CoqProver:
             root = self._owner.get(state.handle, self._root)
             if root is None:
                 return ()
-            environment = root.sentences
-            own = own_lemmas(root.sentences[: root.from_file])
+            environment = _environment(root.sentences[: root.from_file])
+            own = own_lemmas(environment)
         return self._retriever.premises(state, limit, environment, own)
 
     def _query(self, state: ProofState, command: str) -> str | None:
