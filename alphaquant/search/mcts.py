@@ -396,11 +396,13 @@ def expand(tree: SearchTree, run: _Run, key: ProofState, action: Action) -> floa
     if isinstance(outcome, TacticTimeout):
         run.timeouts += 1
         record("timeout")
-        if action.retries < run.config.timeout_retries and outcome.seconds < remaining:
+        cap = max(run.config.tactic_timeout, run.config.heavy_share * run.config.budget_seconds)
+        longer = min(2 * outcome.seconds, cap)
+        if action.retries < run.config.timeout_retries and outcome.seconds < min(remaining, longer):
             # Tried again after the others, with twice the limit: slow is not wrong.
             assert node.actions is not None
             node.actions.append(Action(action.tactic, action.prior / 2,
-                                       timeout=2 * outcome.seconds, retries=action.retries + 1))
+                                       timeout=longer, retries=action.retries + 1))
             run.retried += 1
         return _fail(tree, key, node, action, f"timeout after {outcome.seconds:g}s")
     assert isinstance(outcome, TacticError)
