@@ -289,11 +289,16 @@ _DECLARATION = re.compile(
 )
 
 
+_CLOSED = re.compile(r"\s*(?:Qed|Defined|Admitted|Save|Abort)\b")
+
+
 def _environment(sentences: tuple[str, ...]) -> tuple[str, ...]:
     """The sentences before the last declaration (the one being proved): what `Search` sees,
     so goals of one file, or of files with the same imports, share retrieval answers."""
     last = max((i for i, s in enumerate(sentences) if _DECLARATION.match(s)), default=None)
-    return sentences if last is None else sentences[:last]
+    if last is None or any(_CLOSED.match(s) for s in sentences[last + 1 :]):
+        return sentences  # no declaration open at the end (a negation is stated after them)
+    return sentences[:last]
 
 
 def _plain(output: str) -> str:
