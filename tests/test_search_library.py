@@ -178,6 +178,7 @@ def test_search_answers_parse_and_rank_by_shared_rare_symbols():
     answer = ("foo_comm: forall a b : T, foo a b = foo b a\n"
               "bar_le:\n  forall a b : T,\n  bar a <= bar b -> a <= b\n"
               "foo_bar: forall a : T, foo a (bar a) = a\n")
+    assert parse_search("") == [] and parse_search("\n") == []  # an empty answer
     parsed = parse_search(answer)
     assert [n for n, _ in parsed] == ["foo_comm", "bar_le", "foo_bar"]
     assert parsed[1][1] == "forall a b : T, bar a <= bar b -> a <= b"

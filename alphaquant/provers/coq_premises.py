@@ -94,6 +94,8 @@ def constants(state: ProofState) -> list[str]:
 def parse_search(output: str) -> list[tuple[str, str]]:
     """(name, statement) of each entry of a `Search` answer; continuation lines are joined."""
     starts = list(ENTRY.finditer(output))
+    if not starts:
+        return []
     found = []
     for m, nxt in zip(starts, [*starts[1:], None], strict=True):
         body = output[m.end() : nxt.start() if nxt else len(output)]
