@@ -3,11 +3,15 @@
 PY ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test bench lean lint
+.PHONY: install demo test bench bench-stdlib lean lint
+
+COQ_PACKAGES := coq libcoq-hammer eprover z3 cvc4
 
 install:
-	@command -v coqtop >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
-	  $(SUDO) apt-get install -y -qq coq >/dev/null; }
+	@missing=""; for p in $(COQ_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
 	$(PY) -m pip install -q -e ".[dev,llm,report,cluster,dojo]"
 
 demo: install
@@ -19,6 +23,9 @@ test:
 bench:
 	$(PY) bench/bench_engine.py
 	$(PY) bench/bench_batch.py
+
+bench-stdlib:
+	$(PY) bench/stdlib_goals.py --budget 30
 
 lint:
 	ruff check alphaquant tests bench

@@ -18,11 +18,27 @@ def model_check(settings: Settings) -> Check:
     return Check("language model", state.ok, state.summary(), fix)
 
 
+def hammer_checks() -> list[Check]:
+    """CoqHammer and the external provers its `hammer` calls (optional: without them the
+    search offers neither, and says so in its log)."""
+    from alphaquant.tactics.automation import hammer_library
+
+    lib = hammer_library()
+    fix = "make install (apt-get install -y libcoq-hammer eprover z3 cvc4)"
+    return [
+        Check("coq-hammer", lib is not None, str(lib) if lib else "", "" if lib else fix),
+        tool_check("eprover", "eprover", ["--version"], fix),
+        tool_check("z3", "z3", ["--version"], fix),
+        tool_check("cvc4", "cvc4", ["--version"], fix),
+    ]
+
+
 def doctor_checks(settings: Settings) -> list[Check]:
     """Every prover and tool alphaquant can use, found or not, with the command that fixes it."""
     checks = [
         tool_check("coqtop", "coqtop", ["--version"], "apt-get install -y coq"),
         tool_check("coqc", "coqc", ["--version"], "apt-get install -y coq"),
+        *hammer_checks(),
     ]
     try:
         from alphaquant.provers.lean_setup import lean_checks

@@ -365,7 +365,8 @@ def test_prover_solves_with_info_messages_and_mathlib_header() -> None:
     with LeanRepl(replay_options("mathlib/exact")) as repl:
         prover = LeanProver(repl)
         root = prover.open(site(text), text.rstrip("\n"))
-        assert prover.apply(root, "exact?", 10) == Solved(("exact?",))
+        # The REPL's "Try this:" suggestion is the step written, not `exact?` itself.
+        assert prover.apply(root, "exact?", 10) == Solved(("exact Nat.one_pos",))
         assert prover.apply(dataclasses.replace(root, handle=99), "exact?", 10) == TacticError(
             "Unknown proof state."
         )

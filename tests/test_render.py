@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from alphaquant.goals import locate
 from alphaquant.checks import Check
+from alphaquant.goals import locate
 from alphaquant.runs.attempt import GoalEvent, GoalResult
 from alphaquant.runs.counterexample import coq_binders, coq_values
 from alphaquant.runs.report import GoalLine, RunReport, deciding_phase, to_markdown

@@ -93,3 +93,41 @@ def test_widening_grows_with_visits_up_to_the_cap():
     limits = [widening_limit(visits=n, alpha=0.5, cap=6) for n in (0, 3, 15, 1000)]
     assert limits == sorted(limits)
     assert limits[0] >= 1 and limits[-1] == 6
+
+
+def test_product_node_is_proved_by_all_its_goals_and_assembles_their_proofs_in_order():
+    root = state("A /\\ B")
+    tree = SearchTree(root, 0.5)
+    split = Action("split.", 1.0)
+    tree.node(root).actions = [split]
+    both = state("A", "B", path=("split.",))
+    tree.add_child(root, split, both, 0.5)
+    left, right = state("A", path=("split.", "1")), state("B", path=("split.", "2"))
+    tree.add_product(both, [left, right], [0.7, 0.2])
+    assert tree.node(both).product and tree.node(both).value == 0.2  # the hardest goal's
+    for part, tactic in ((right, "b."), (left, "a.")):
+        step = Action(tactic, 1.0)
+        tree.node(part).actions = [step]
+        tree.add_solved(part, step)
+        tree.check_invariants()
+        if part == right:
+            assert tree.status(root) is Status.OPEN  # one goal is not enough
+    assert tree.status(root) is Status.PROVED
+    assert tree.proof() == ("split.", "a.", "b.")  # goal order, not the order proved
+
+
+def test_product_node_fails_with_any_goal_and_a_revoked_step_reopens_it():
+    root = state("A", "B")
+    tree = SearchTree(root, 0.5)
+    left, right = state("A", path=("1",)), state("B", path=("2",))
+    tree.add_product(root, [left, right], [0.5, 0.5])
+    good = Action("a.", 1.0)
+    tree.node(left).actions = [good]
+    tree.add_solved(left, good)
+    tree.node(right).actions = [Action("b.", 1.0)]
+    tree.node(right).actions[0].failure = "no"
+    tree.update_status(right)
+    assert tree.status(root) is Status.FAILED
+    tree.revoke_solved(left, good, "refused")
+    assert tree.status(left) is Status.FAILED and good.failure == "refused"
+    tree.check_invariants()

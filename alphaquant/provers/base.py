@@ -37,13 +37,24 @@ class ProofState:
         return "\n\n".join(g.render() for g in self.goals)
 
 
-# The tactic made progress: new open goals (possibly fewer than before).
+# A lemma of the prover's own library (or the project's) that may serve a state: premise retrieval.
+@dataclass(frozen=True)
+class Premise:
+    name: str
+    statement: str  # as the prover prints it
+    score: float  # relevance to the state, higher first
+    local: bool = False  # one of the file's or project's own lemmas
+
+
+# The tactic made progress: new open goals (possibly fewer than before). The last tactic of
+# ``state.path`` is the text to write: the tactic itself, or the prover's restatement of it (a
+# tactic that prints what to use instead, as CoqHammer's ``hammer`` or Lean's ``exact?`` do).
 @dataclass(frozen=True)
 class Progress:
     state: ProofState
 
 
-# The tactic closed every goal.
+# The tactic closed every goal; ``path[-1]`` is the text to write, as for Progress.
 @dataclass(frozen=True)
 class Solved:
     path: tuple[str, ...]
@@ -113,4 +124,25 @@ class Prover(Protocol):
 
     def close(self) -> None:
         """End every process this session started."""
+        ...
+
+
+# Optional capabilities a backend may add; the search asks for them with getattr.
+
+
+@runtime_checkable
+class Focusing(Protocol):
+    def focus(self, state: ProofState, index: int) -> ProofState | None:
+        """A state holding goal ``index`` of ``state`` alone, to be searched as its own
+        subproblem (a product node), or None when the goals are not independent (shared
+        existential variables). A proof of it, run on the first goal of ``state``, closes that
+        goal and leaves the others as they were."""
+        ...
+
+
+@runtime_checkable
+class Retrieving(Protocol):
+    def premises(self, state: ProofState, limit: int) -> tuple[Premise, ...]:
+        """Up to ``limit`` lemmas of the prover's library that may serve ``state``, best first
+        (the project's own first); () when retrieval is unavailable."""
         ...

@@ -329,6 +329,36 @@ _AXIOMS = re.compile(r"'(?P<name>.+?)' depends on axioms: \[(?P<axioms>.*?)\]", 
 _NO_AXIOMS = re.compile(r"'(?P<name>.+?)' does not depend on any axioms")
 
 
+_TRY_THIS = re.compile(r"^Try th(?:is|ese):[ \t]*(.*)", re.DOTALL)
+_SUGGESTION_MARK = re.compile(r"^\s*(?:[•*-]\s+)?(?:\[[a-z]+\]\s+)?")
+
+
+def suggestion(messages: tuple[Message, ...]) -> str | None:
+    """The first tactic a "Try this:" info message suggests (``exact?``, ``apply?``, ``rw?``,
+    ``simp?``, ``aesop?``), as the REPL prints it: ``Try this: exact h`` on one line, or
+    ``Try this:\n  [apply] exact Nat.one_pos`` (the action tag is dropped); "Try these:" lists
+    one per ``•`` line. None when no message suggests anything."""
+    for m in messages:
+        if m.severity != "info":
+            continue
+        found = _TRY_THIS.match(m.data.strip())
+        if found is None:
+            continue
+        lines = [ln for ln in found.group(1).splitlines() if ln.strip()]
+        if not lines:
+            continue
+        first = [_SUGGESTION_MARK.sub("", lines[0], count=1).strip()]
+        indent = len(lines[0]) - len(lines[0].lstrip())
+        for ln in lines[1:]:  # a long suggestion continues on deeper-indented lines
+            if len(ln) - len(ln.lstrip()) <= indent or ln.lstrip().startswith("•"):
+                break
+            first.append(ln.strip())
+        text = " ".join(first)
+        if text:
+            return text
+    return None
+
+
 def parse_axioms(data: str) -> tuple[str, frozenset[str]] | None:
     """The output of ``#print axioms``: (theorem, axioms), or None for another message."""
     if m := _AXIOMS.search(data):

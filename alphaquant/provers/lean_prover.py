@@ -44,6 +44,7 @@ from alphaquant.provers.lean_protocol import (
     Sorry,
     parse_axioms,
     sorry_warnings,
+    suggestion,
 )
 from alphaquant.provers.lean_repl import (
     LAKE_MISSING,
@@ -329,7 +330,8 @@ def _outcome(state: ProofState, tactic: str, response: Response) -> Outcome:
         return TacticError(response.errors[0].data)
     if response.sorries or sorry_warnings(response):
         return TacticError("the tactic leaves a `sorry`")
-    path = (*state.path, tactic)
+    # `exact?` and friends say what to write instead: that goes into the proof.
+    path = (*state.path, suggestion(response.messages) or tactic)
     if response.completed:
         return Solved(path=path)
     if not response.goals:

@@ -204,11 +204,12 @@ def attempt_goal(
                 return finish("proved", list(found.proof), ""), spliced
             return finish("open", None, f"proof found but rejected: {verdict_.reason}"), text
         if negation is None:
-            return finish("open", None, f"no proof found ({found.stop_reason}){refusals()}"), text
+            return finish("open", None, f"no proof found ({found.stop_reason}: "
+                                        f"{found.stop_detail}){refusals()}"), text
         verdict = disproved(search(negation, budget - elapsed(), "disprove"))
         if verdict is not None:
             return verdict
-        return finish("open", None,
-                      f"no proof or disproof found ({found.stop_reason}){refusals()}"), text
+        return finish("open", None, f"no proof or disproof found ({found.stop_reason}: "
+                                    f"{found.stop_detail}){refusals()}"), text
     except AlphaquantError as e:
         return finish("error", None, str(e)), text

@@ -31,6 +31,11 @@ class SearchConfig:
     c_puct: float = 1.5
     max_depth: int = 24  # a path longer than this is not expanded further
     seed: int = 0
+    product_nodes: bool = True  # independent goals searched apart, when the prover can focus
+    timeout_retries: int = 2  # a timed-out tactic is tried again this often, each time at 2x
+    proposal_rounds: int = 3  # a state whose candidates ran out is asked again this often
+    premises: int = 12  # lemmas retrieved per state at first (more with depth and rounds)
+    heavy_share: float = 0.3  # a tactic with its own limit gets at most this share of the budget
 
 
 # A progress event, emitted to a callback; the library never prints.
@@ -65,9 +70,13 @@ class SearchResult:
     prover_seconds: float  # time spent waiting on the prover
     nodes: int
     stop_reason: str  # "solved" | "exhausted" | "time" | "expansions"
+    stop_detail: str = ""  # why it stopped, in a sentence
     errors: int = 0  # tactics the prover rejected
     timeouts: int = 0
     refused: dict[str, int] = field(default_factory=dict)  # sanitizer refusals by reason
     rejected: int = 0  # complete tactic paths the acceptance rule refused
     tried: tuple[Trial, ...] = ()  # every tactic sent to the prover, in order
+    retried: int = 0  # timed-out tactics queued again with a longer limit
+    products: int = 0  # states split into independent subproblems
+    reproposals: int = 0  # states asked for more candidates after theirs ran out
     tree: dict[str, Any] | None = None  # the tree as plain data (search/export.py)

@@ -32,6 +32,7 @@ def tree_json(tree: SearchTree) -> dict[str, Any]:
             "value": round(node.value, 4),
             "status": node.status.value,
             "root": key == tree.root,
+            "product": node.product,
             "failures": [{"tactic": t, "message": m[:300]} for t, m in node.failures],
         })
     edges = [

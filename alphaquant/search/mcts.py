@@ -1,7 +1,11 @@
 """Monte Carlo tree search over tactics: select, expand, evaluate, backpropagate.
 
 The loop knows nothing of Lean or Coq: it speaks to a Prover (provers/base.py), a TacticSource
-(tactics/base.py) and a Gate that every tactic passes before a prover sees it.
+(tactics/base.py) and a Gate that every tactic passes before a prover sees it. Two optional
+prover capabilities widen it: ``focus`` (independent goals become a product node, each searched
+as its own subproblem) and ``premises`` (library lemmas the tactic source may turn into
+candidates). The whole budget is used: a timed-out tactic is queued again with a doubled limit,
+and a state whose candidates ran out is asked for more (a larger premise pool) before it fails.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from alphaquant.search.base import (
 )
 from alphaquant.search.export import tree_json
 from alphaquant.search.selection import puct_score, widening_limit
-from alphaquant.search.tree import Action, Node, SearchTree, Status
+from alphaquant.search.tree import SOLVED, Action, Node, SearchTree, Status
 from alphaquant.search.value import goal_size_value
 from alphaquant.tactics.base import ProposalRequest, TacticSource, normalise
 
@@ -61,6 +65,9 @@ class _Run:
     accept: Acceptor | None = None
     rejected: int = 0
     accepted: tuple[str, ...] | None = None
+    retried: int = 0
+    products: int = 0
+    reproposals: int = 0
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -138,13 +145,39 @@ def run_search(
         prover_seconds=run.prover_seconds,
         nodes=len(tree),
         stop_reason=stop,
+        stop_detail=_stop_detail(tree, run, stop),
         errors=run.errors,
         timeouts=run.timeouts,
         refused=dict(run.refused),
         rejected=run.rejected,
         tried=tuple(run.tried),
         tree=tree_json(tree),
+        retried=run.retried,
+        products=run.products,
+        reproposals=run.reproposals,
     )
+
+
+def _stop_detail(tree: SearchTree, run: _Run, stop: str) -> str:
+    """Why the search stopped, in one sentence a user can act on."""
+    states = len(tree)
+    untried = sum(
+        1
+        for key in tree.graph.nodes
+        if key != SOLVED
+        for a in tree.node(key).actions or []
+        if not a.tried and not tree.node(key).product
+    )
+    cost = (f"{run.expansions} tactics at {states} states, {run.timeouts} timeouts "
+            f"({run.retried} retried longer), {run.reproposals} states asked again")
+    if stop == "solved":
+        return f"proved after {cost}"
+    if stop == "exhausted":
+        return f"no candidate left anywhere after {cost}"
+    if stop == "time":
+        return f"the budget of {run.config.budget_seconds:g}s ran out with {untried} " \
+               f"candidates untried, after {cost}"
+    return f"the expansion limit of {run.config.max_expansions} was reached after {cost}"
 
 
 def select(
@@ -168,9 +201,23 @@ def select(
             if len(key.path) >= run.config.max_depth:
                 tree.mark_failed(key)
                 return path, key, None
-            node.actions = propose(run, node)
-            tree.update_status(key)
+            if not split_product(tree, run, key):
+                node.actions = propose(run, node)
+                node.final = run.config.proposal_rounds == 0
+                tree.update_status(key)
+            if node.status is not Status.OPEN:
+                return path, key, None
+        if node.product:
+            # All goals must be proved: work on the hardest open one.
+            assert node.actions is not None
+            goals = [a for a in node.actions if tree.status(a.child) is Status.OPEN]
+            action = min(goals, key=lambda a: (a.q(tree.node(a.child).value), a.visits))
+            path.append((node, action))
+            key = action.child
+            continue
         eligible = _eligible(tree, node, run.config)
+        if not eligible and repropose(run, node):
+            eligible = _eligible(tree, node, run.config)
         if not eligible:
             tree.mark_failed(key)
             return path, key, None
@@ -179,6 +226,52 @@ def select(
         if not action.tried:
             return path, key, action
         key = action.child
+
+
+def split_product(tree: SearchTree, run: _Run, key: ProofState) -> bool:
+    """Make a state of several independent goals a product node, when the prover can focus.
+
+    Args:
+      tree: the search tree.
+      run: the running search.
+      key: a state not yet expanded.
+
+    Returns:
+      True if ``key`` is now a product node (one linked subproblem per goal).
+    """
+    focus = getattr(run.prover, "focus", None)
+    if not run.config.product_nodes or focus is None or len(key.goals) < 2:
+        return False
+    parts = [focus(key, i) for i in range(len(key.goals))]
+    if any(p is None for p in parts):
+        return False
+    values = [tree.node(p).value if p in tree else run.evaluator(p) for p in parts]
+    tree.add_product(key, parts, values)
+    run.products += 1
+    return True
+
+
+def repropose(run: _Run, node: Node) -> bool:
+    """Ask the source again for a state whose candidates ran out (a wider premise pool).
+
+    Args:
+      run: the running search.
+      node: an ordinary node with every candidate tried and no open child.
+
+    Returns:
+      True if new candidates (texts not yet among the node's actions) were added.
+    """
+    assert node.actions is not None
+    if node.rounds >= run.config.proposal_rounds:
+        node.final = True
+        return False
+    node.rounds += 1
+    run.reproposals += 1
+    known = {a.tactic for a in node.actions}
+    fresh = [a for a in propose(run, node, node.rounds) if a.tactic not in known]
+    node.actions.extend(fresh)
+    node.final = not fresh or node.rounds >= run.config.proposal_rounds
+    return bool(fresh)
 
 
 def _eligible(tree: SearchTree, node: Node, config: SearchConfig) -> list[Action]:
@@ -203,23 +296,29 @@ def _score(action: Action, node: Node, config: SearchConfig) -> float:
     )
 
 
-def propose(run: _Run, node: Node) -> list[Action]:
+def propose(run: _Run, node: Node, round_: int = 0) -> list[Action]:
     """Ask the tactic source for candidates and pass each through the gate.
 
     Args:
       run: the running search (source, gate, refusal counts).
       node: the node to propose for.
+      round_: how often this node's candidates ran out before (the pool widens each time).
 
     Returns:
       Allowed candidates as untried actions, highest prior first (ties in source order).
     """
+    retrieve = getattr(run.prover, "premises", None)
+    state = node.state
+    pool = run.config.premises * (1 + round_) + 2 * len(state.path) if run.config.premises else 0
     request = ProposalRequest(
-        state=node.state,
-        k=run.config.candidates,
+        state=state,
+        k=run.config.candidates * (1 + round_),
         language=run.language,
         file_text=run.file_text,
         theorem=run.theorem,
         failures=tuple(node.failures),
+        round=round_,
+        premises=(lambda: retrieve(state, pool)) if retrieve is not None and pool > 0 else None,
     )
     allowed = []
     for candidate in normalise(run.source.propose(request)):
@@ -229,7 +328,7 @@ def propose(run: _Run, node: Node) -> list[Action]:
             continue
         allowed.append(candidate)
     ranked = sorted(enumerate(allowed), key=lambda ic: (-ic[1].prior, ic[0]))
-    return [Action(c.tactic, c.prior) for _, c in ranked[: run.config.candidates]]
+    return [Action(c.tactic, c.prior, timeout=c.timeout) for _, c in ranked[: request.k]]
 
 
 def expand(tree: SearchTree, run: _Run, key: ProofState, action: Action) -> float:
@@ -247,7 +346,12 @@ def expand(tree: SearchTree, run: _Run, key: ProofState, action: Action) -> floa
     """
     node = tree.node(key)
     remaining = run.config.budget_seconds - run.elapsed()
-    timeout = max(0.5, min(run.config.tactic_timeout, remaining))
+    limit = run.config.tactic_timeout
+    if action.timeout is not None:
+        # A heavy action's own limit, bounded by a share of the whole budget: one call never
+        # eats the search.
+        limit = min(action.timeout, max(limit, run.config.heavy_share * run.config.budget_seconds))
+    timeout = max(0.5, min(limit, remaining))
     t0 = time.monotonic()
     outcome = run.prover.apply(key, action.tactic, timeout)
     seconds = time.monotonic() - t0
@@ -257,16 +361,24 @@ def expand(tree: SearchTree, run: _Run, key: ProofState, action: Action) -> floa
     def record(kind: str) -> None:
         run.tried.append(Trial(key, action.tactic, kind, seconds))
 
+    if isinstance(outcome, (Solved, Progress)):
+        said = outcome.path if isinstance(outcome, Solved) else outcome.state.path
+        refused = _restated(run, action, said[-1] if said else action.tactic)
+        if refused is not None:
+            record("error")
+            return _fail(tree, key, node, action, refused)
     if isinstance(outcome, Solved):
-        if run.accept is not None:
-            path = (*key.path, action.tactic)
-            reason = run.accept(path)
+        tree.add_solved(key, action)
+        if run.accept is not None and tree.status(tree.root) is Status.PROVED:
+            proof = tree.proof()
+            assert proof is not None
+            reason = run.accept(proof)
             if reason is not None:
                 run.rejected += 1
                 record("rejected")
-                return _fail(tree, key, node, action, f"refused: {reason}")
-            run.accepted = path
-        tree.add_solved(key, action)
+                tree.revoke_solved(key, action, f"refused: {reason}")
+                return 0.0
+            run.accepted = proof
         record("solved")
         return 1.0
     if isinstance(outcome, Progress):
@@ -284,11 +396,32 @@ def expand(tree: SearchTree, run: _Run, key: ProofState, action: Action) -> floa
     if isinstance(outcome, TacticTimeout):
         run.timeouts += 1
         record("timeout")
+        cap = max(run.config.tactic_timeout, run.config.heavy_share * run.config.budget_seconds)
+        longer = min(2 * outcome.seconds, cap)
+        if action.retries < run.config.timeout_retries and outcome.seconds < min(remaining, longer):
+            # Tried again after the others, with twice the limit: slow is not wrong.
+            assert node.actions is not None
+            node.actions.append(Action(action.tactic, action.prior / 2,
+                                       timeout=longer, retries=action.retries + 1))
+            run.retried += 1
         return _fail(tree, key, node, action, f"timeout after {outcome.seconds:g}s")
     assert isinstance(outcome, TacticError)
     run.errors += 1
     record("error")
     return _fail(tree, key, node, action, outcome.message)
+
+
+def _restated(run: _Run, action: Action, said: str) -> str | None:
+    """Record the prover's restatement of ``action`` (what to write instead); it passes the
+    gate like any tactic. Returns why it is refused, or None."""
+    if " ".join(said.split()) == " ".join(action.tactic.split()):
+        return None
+    reason = run.gate(said)
+    if reason is not None:
+        run.refused[reason] += 1
+        return f"restatement refused ({reason}): {said}"
+    action.written = said
+    return None
 
 
 def _fail(tree: SearchTree, key: ProofState, node: Node, action: Action, why: str) -> float:

@@ -13,18 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alphaquant.errors import InputError
-from alphaquant.tactics import goal_rules
+from alphaquant.tactics import automation, goal_rules
 from alphaquant.tactics.base import Candidate, ProposalRequest
 
 # Learned reweighting: (goal shape, tactic, configured weight) -> weight to use.
 Reweigh = Callable[[str, str, float], float]
 
 
-# One configured tactic and its weight.
+# One configured tactic, its weight, and its own time limit (heavy automation; None: the
+# search's).
 @dataclass(frozen=True)
 class WeightedTactic:
     text: str
     weight: float
+    timeout: float | None = None
 
 
 def load_tactic_list(path: Path) -> tuple[WeightedTactic, ...]:
@@ -32,7 +34,9 @@ def load_tactic_list(path: Path) -> tuple[WeightedTactic, ...]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         return tuple(
-            WeightedTactic(str(t["text"]), float(t.get("weight", 1.0))) for t in data["tactic"]
+            WeightedTactic(str(t["text"]), float(t.get("weight", 1.0)),
+                           float(t["timeout"]) if "timeout" in t else None)
+            for t in data["tactic"]
         )
     except FileNotFoundError:
         raise InputError(f"tactic list not found: {path}") from None
@@ -48,10 +52,12 @@ class HeuristicSource:
         tactics: tuple[WeightedTactic, ...],
         *,
         goal_aware_weight: float = 2.0,
+        premise_weight: float = 2.5,
         reweigh: Reweigh | None = None,
     ) -> None:
         self.tactics = tactics
         self.goal_aware_weight = goal_aware_weight
+        self.premise_weight = premise_weight
         self.reweigh = reweigh
 
     def propose(self, request: ProposalRequest) -> list[Candidate]:
@@ -59,11 +65,20 @@ class HeuristicSource:
         rules = goal_rules.for_language(request.language)
         built = rules(request.state, request.file_text)
         candidates = [Candidate(t, w * self.goal_aware_weight) for t, w in built]
-        candidates += [Candidate(t.text, t.weight) for t in self.tactics]
+        if request.language == "coq":
+            level = automation.hammer_level(request.file_text)
+            extra = automation.structural(request.state) + automation.hammer_family(level)
+            candidates += [Candidate(t, w * self.goal_aware_weight, "heuristic", limit)
+                           for t, w, limit in extra]
+            if request.premises is not None and self.premise_weight > 0:
+                found = automation.from_premises(request.state, request.premises(), level)
+                candidates += [Candidate(t, w * self.premise_weight, "premises", limit)
+                               for t, w, limit in found]
+        candidates += [Candidate(t.text, t.weight, "heuristic", t.timeout) for t in self.tactics]
         if self.reweigh is not None:
             shape = goal_rules.shape(request.state)
             candidates = [
-                Candidate(c.tactic, self.reweigh(shape, c.tactic, c.prior), c.source)
+                Candidate(c.tactic, self.reweigh(shape, c.tactic, c.prior), c.source, c.timeout)
                 for c in candidates
             ]
         return candidates

@@ -51,11 +51,11 @@ class Reply:
 class CoqTop:
     """One ``coqtop -emacs`` process: own session, a reader thread, replies read with deadlines."""
 
-    def __init__(self, argv: list[str], cwd: Path) -> None:
+    def __init__(self, argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
         self.argv = argv
         self._proc = subprocess.Popen(
             argv, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True, bufsize=0,
+            stderr=subprocess.STDOUT, start_new_session=True, bufsize=0, env=env,
         )
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._stdin = self._proc.stdin.fileno()

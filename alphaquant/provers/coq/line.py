@@ -25,8 +25,16 @@ from typing import TypeVar
 from alphaquant.errors import InputError, ProverCrashed, ProverStartError
 from alphaquant.provers.base import Subgoal
 from alphaquant.provers.coq.coqtop import CoqTop, CoqtopDied, CoqtopHung, Desync, Reply
+from alphaquant.provers.coq.hammer import coqtop_environment
 from alphaquant.provers.coq.project import CoqProject
-from alphaquant.provers.coq.protocol import Reading, error_message, read_reply, without_messages
+from alphaquant.provers.coq.protocol import (
+    FOCUS,
+    Reading,
+    error_message,
+    parse_goals,
+    read_reply,
+    without_messages,
+)
 from alphaquant.provers.coq.sentences import tactic_body
 
 log = logging.getLogger(__name__)
@@ -100,6 +108,7 @@ class CoqLine:
         self.current = 0
         self._sync = 0
         self.root_goals: dict[tuple[str, ...], tuple[Subgoal, ...]] = {}
+        self.last_goals: tuple[Subgoal, ...] | None = None  # as the last replayed step left them
         self.restarts = 0  # coqtop restarts after a crash or a hang
         self.replayed = 0  # tactics replayed to reach a state again
         self.generation = 0  # coqtop processes started so far
@@ -117,7 +126,7 @@ class CoqLine:
         argv = [self.coqtop, "-emacs", *project.flags]
         self._scratch = tempfile.mkdtemp(prefix="alphaquant-coqtop-")
         try:
-            proc = CoqTop(argv, Path(self._scratch))
+            proc = CoqTop(argv, Path(self._scratch), coqtop_environment())
         except OSError as e:
             raise ProverStartError(f"could not start coqtop: {e}") from None
         self.proc = proc
@@ -263,11 +272,20 @@ class CoqLine:
                   + " ".join(without_messages(replies[-1].output).split())[:200])
             raise FeedError(len(root.sentences) - 1, why, replies[-1].output)
 
+    def replay(self, tactic: str) -> None:
+        """Run one more step of a path at the line's end (a tactic, or a focusing sentence)."""
+        self._replay(tactic)
+
     def _replay(self, tactic: str) -> None:
         proc = self.proc
         assert proc is not None
         seconds = max(1, math.ceil(self.replay_timeout))
-        reply = proc.command(f"Timeout {seconds} {tactic_body(tactic)}.", seconds + self.grace)
+        if FOCUS.fullmatch(tactic):
+            reply = proc.command(tactic, self.command_timeout)
+        else:
+            reply = proc.command(f"Timeout {seconds} {tactic_body(tactic)}.",
+                                 seconds + self.grace)
+        self.last_goals = parse_goals(without_messages(reply.output))
         self.current = reply.state
         message = error_message(reply.output)
         if message is not None:

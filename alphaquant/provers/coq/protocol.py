@@ -24,6 +24,10 @@ _RULE = re.compile(r"^\s*={4,}\s*$")
 _OTHER_GOAL = re.compile(r"^goal \d+ .*is:\s*$")
 _NO_MORE = re.compile(r"^No more goals\.\s*$", re.MULTILINE)
 CARET_SOURCE = re.compile(r"^> (.*)$", re.MULTILINE)
+# A focusing sentence the session itself adds to a path (never a search's tactic: those end
+# with a period); goals after it are those of one goal of the state before.
+FOCUS = re.compile(r"\d+: \{")
+EVAR = re.compile(r"\?[A-Za-z_]")
 
 
 def without_messages(output: str) -> str:

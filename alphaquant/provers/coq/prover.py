@@ -33,6 +33,7 @@ from alphaquant.goals import GoalSite, locate
 from alphaquant.provers.base import (
     FileCheck,
     Outcome,
+    Premise,
     Progress,
     ProofState,
     Solved,
@@ -41,7 +42,9 @@ from alphaquant.provers.base import (
     TacticTimeout,
 )
 from alphaquant.provers.coq.coqtop import CoqtopDied, CoqtopHung, Desync, Reply
+from alphaquant.provers.coq.hammer import reconstruction_tries, restated
 from alphaquant.provers.coq.line import CoqLine, FeedError, ReplayError, Root
+from alphaquant.provers.coq.premises import Retriever, environment, own_lemmas
 from alphaquant.provers.coq.project import (
     CoqProject,
     ToolRun,
@@ -51,8 +54,11 @@ from alphaquant.provers.coq.project import (
 )
 from alphaquant.provers.coq.protocol import (
     CARET_SOURCE,
+    EVAR,
+    FOCUS,
     error_message,
     read_reply,
+    without_messages,
 )
 from alphaquant.provers.coq.sentences import (
     Sentences,
@@ -139,6 +145,7 @@ class CoqProver:
         self._root: Root | None = None
         self._owner: dict[int, Root] = {}
         self._next_handle = 1
+        self._retriever = Retriever(self._query)
 
     # -- counters and lifetime
 
@@ -285,6 +292,9 @@ class CoqProver:
                     failures = self._coq.after_failure(failures, e)
                     continue
                 self._coq.current = reply.state
+                printed = restated(reply.output)
+                if printed is not None and error_message(reply.output) is None:
+                    return self._restated(state, printed, timeout)
                 return self._outcome(root, state, tactic, reply, timeout)
 
     def check_file(self, path: Path, text: str) -> FileCheck:
@@ -316,6 +326,75 @@ class CoqProver:
         return refused(found, path=path, original=original, allowed=self.allowed_axioms)
 
     # -- helpers for open / apply
+
+    def focus(self, state: ProofState, index: int) -> ProofState | None:
+        """Goal ``index`` of ``state`` alone, under ``index+1: {`` in the session (a product
+        node's subproblem); None when the state has existential variables (goals may share
+        them) or Coq refuses. coqtop prints only the first goal's hypotheses, so a later goal
+        is read from the focused session."""
+        if len(state.goals) < 2 or any(EVAR.search(g.render()) for g in state.goals):
+            return None
+        marker = f"{index + 1}: {{"
+        with self._lock:
+            root = self._owner.get(state.handle, self._root)
+            if root is None:
+                return None
+            if index == 0:
+                return self._state(root, state.goals[:1], (*state.path, marker))
+            try:
+                self._coq.reach(root, state.path)
+                self._coq.replay(marker)
+            except (ReplayError, FeedError, CoqtopDied, CoqtopHung, Desync) as e:
+                log.info("could not focus goal %d: %s", index + 1, e)
+                self._coq.kill()
+                return None
+            goals = self._coq.last_goals
+        if goals is None or len(goals) != 1:
+            return None
+        return self._state(root, goals, (*state.path, marker))
+
+    def premises(self, state: ProofState, limit: int) -> tuple[Premise, ...]:
+        """Lemmas of the loaded libraries that may serve ``state`` (premises.py)."""
+        with self._lock:
+            root = self._owner.get(state.handle, self._root)
+            if root is None:
+                return ()
+            sentences = environment(root.sentences[: root.from_file])
+            own = own_lemmas(sentences)
+        return self._retriever.premises(state, limit, sentences, own)
+
+    def _query(self, state: ProofState, command: str) -> str | None:
+        """Run a query command (``Search``) at ``state``; its output, None on a Coq error."""
+        with self._lock:
+            root = self._owner.get(state.handle, self._root)
+            if root is None:
+                return None
+            try:
+                self._coq.reach(root, state.path)
+                proc = self._coq.proc
+                assert proc is not None
+                reply = proc.command(command, self._coq.command_timeout)
+            except (ReplayError, FeedError, CoqtopDied, CoqtopHung, Desync) as e:
+                log.info("query %r failed: %s", command, e)
+                self._coq.kill()
+                return None
+            self._coq.current = reply.state
+            if error_message(reply.output) is not None:
+                return None
+            return without_messages(reply.output)
+
+    def _restated(self, state: ProofState, printed: str, timeout: float) -> Outcome:
+        """Run what ``hammer`` said to write instead, at ``state`` (hammer.py): the first of its
+        reconstructions that works is the step, and the path records it."""
+        last: Outcome = TacticError(f"hammer's reconstruction does not replay: {printed}")
+        for tactic in reconstruction_tries(printed):
+            if self.refusal(tactic) is not None:
+                continue
+            outcome = self.apply(state, tactic, timeout)
+            if isinstance(outcome, (Solved, Progress)):
+                return outcome
+            last = TacticError(f"hammer's reconstruction {tactic} fails: {outcome}")
+        return last
 
     def refusal(self, tactic: str) -> str | None:
         """Why ``tactic`` is refused (not one tactic sentence, or the sanitizer says no)."""
@@ -388,7 +467,7 @@ class CoqProver:
     ) -> Outcome:
         error = error_message(reply.output)
         if error is not None:
-            if error.startswith("Timeout!"):
+            if error.startswith("Timeout!") or error.endswith("Control.Timeout"):
                 return TacticTimeout(timeout)
             return TacticError(error)
         path = (*state.path, tactic)
@@ -396,7 +475,8 @@ class CoqProver:
         reading = read_reply(reply.output)
         if reading.kind == "unknown":
             reading = self._coq.show()
-        if reading.kind == "done" or (reading.kind == "subproof" and root.subproof):
+        focused = any(FOCUS.fullmatch(t) for t in state.path)
+        if reading.kind == "done" or (reading.kind == "subproof" and (root.subproof or focused)):
             return Solved(path)
         if reading.kind == "goals":
             return Progress(self._state(root, reading.goals, path))

@@ -1,0 +1,43 @@
+"""CoqHammer inside the session: where its helpers live, and what `hammer` says to write instead.
+
+Debian's libcoq-hammer keeps ``htimeout``, under which ``hammer`` runs the external provers, off
+PATH; coqtop gets it on its PATH (only coqtop: a written proof never runs ``hammer``, it holds
+the reconstruction tactic hammer printed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+HAMMER_LIBEXEC = Path("/usr/libexec/coq-hammer")
+# A tactic that tells what to write instead (CoqHammer's ``hammer``).
+_RESTATED = re.compile(r"Replace the hammer tactic with:\s*([^<]*?)\s*</infomsg>", re.DOTALL)
+
+
+def coqtop_environment() -> dict[str, str] | None:
+    """coqtop's environment: ours, with CoqHammer's helper directory on PATH if it exists."""
+    if not HAMMER_LIBEXEC.is_dir():
+        return None
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join(filter(None, [env.get("PATH", ""), str(HAMMER_LIBEXEC)]))
+    return env
+
+
+def restated(output: str) -> str | None:
+    """The tactic a reply says to write instead of the one that ran (hammer's reconstruction)."""
+    found = _RESTATED.search(output)
+    return None if found is None else found.group(1)
+
+
+def reconstruction_tries(printed: str) -> list[str]:
+    """What to run for hammer's printed reconstruction: the printed tactic, else the same lemmas
+    under ``hauto``/``sauto`` (CoqHammer prints some forms, ``srun …``, that its own parser
+    refuses). The first that works is the step."""
+    printed = " ".join(printed.split()).rstrip(".")
+    hints = re.search(r"\b(?:use|unfold|inv):.*", printed)
+    tries = [printed + "."]
+    if hints is not None:
+        tries += [f"hauto {hints.group(0)}.", f"sauto {hints.group(0)}."]
+    return tries

@@ -1,0 +1,247 @@
+"""Premises from Coq's own library: `Search` in the live coqtop session, ranked by symbol overlap.
+
+For a proof state, the constants of its conclusion and hypotheses (identifiers that are neither
+hypotheses nor bound variables) are each looked up with ``Search c.`` in the session at that state,
+so the answer reflects exactly what the file has loaded. The union of the answers is ranked by an
+idf-weighted overlap of symbols (constants and notation operators such as ``<=`` or ``+``) with the
+state, normalised by the lemma's own weight so that general lemmas do not drown specific ones
+(Salton and Buckley 1988, "Term-weighting approaches in automatic text retrieval"). The file's and
+project's own lemmas come first. Answers are cached per environment (the sentences before the
+proof) and query; a name that is a hypothesis of the queried state never enters the cache.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from alphaquant.provers.base import Premise, ProofState
+
+# Runs one query command at a state; the session's plain output, or None when Coq refused it.
+Query = Callable[[ProofState, str], "str | None"]
+
+IDENT = re.compile(r"[A-Za-z_][\w']*(?:\.[A-Za-z_][\w']*)*")
+OPERATORS = re.compile(r"<->|->|<=|>=|<>|\+\+|::|[-+*/^<>=~]")
+BINDERS = re.compile(r"\b(?:forall|fun|exists)\s+([^,]*?)(?:,|=>)")
+ENTRY = re.compile(r"^([A-Za-z_][\w'.]*):\s", re.MULTILINE)
+KEYWORDS = frozenset("""
+    forall fun exists exists2 match with end if then else let in as return Prop Set Type SProp
+    fix cofix struct is
+""".split())
+MAX_CONSTANTS = 10  # constants looked up per state
+MAX_ANSWER = 400  # lemmas kept of one query (the rest of a very common constant says little)
+
+
+# One lemma as `Search` printed it, with its symbols.
+@dataclass(frozen=True)
+class Found:
+    name: str
+    statement: str
+    symbols: frozenset[str]
+
+
+def symbols(text: str) -> set[str]:
+    """Constants and notation operators of a Coq term as printed."""
+    return {*IDENT.findall(text), *OPERATORS.findall(text)} - KEYWORDS
+
+
+def local_names(state: ProofState) -> set[str]:
+    """Hypothesis names and bound variables of the state's goals."""
+    names: set[str] = set()
+    for goal in state.goals:
+        for line in goal.hypotheses:
+            head, sep, typ = line.partition(" : ")
+            if sep:
+                names.update(n.strip() for n in head.split(","))
+            for binders in BINDERS.findall(typ):
+                names.update(IDENT.findall(binders))
+        for binders in BINDERS.findall(goal.conclusion):
+            names.update(IDENT.findall(binders))
+    return names
+
+
+def constants(state: ProofState) -> list[str]:
+    """The identifiers of the state that may be global constants, conclusion's first."""
+    local = local_names(state)
+    seen: list[str] = []
+    goal = state.goals[0] if state.goals else None
+    if goal is None:
+        return []
+    # Types of variables (``x, y : R``, ``forall (l : list A)``) say little and answer most.
+    typed: set[str] = set()
+    for line in goal.hypotheses:
+        typ = line.partition(" : ")[2]
+        if not OPERATORS.search(typ):
+            typed.update(IDENT.findall(typ))
+    for text in (goal.conclusion, *goal.hypotheses):
+        for binders in BINDERS.findall(text):
+            typed.update(IDENT.findall(binders.partition(":")[2]))
+            for part in re.findall(r":([^()]*)\)", binders):
+                typed.update(IDENT.findall(part))
+    texts = [goal.conclusion, *(line.partition(" : ")[2] for line in goal.hypotheses)]
+    for text in texts:
+        for name in IDENT.findall(text):
+            if name not in local and name not in KEYWORDS and name not in seen:
+                seen.append(name)
+    specific = [n for n in seen if n not in typed]
+    if len(specific) < 2:
+        specific += [n for n in seen if n in typed][: 2 - len(specific)]
+    return specific[:MAX_CONSTANTS]
+
+
+def parse_search(output: str) -> list[tuple[str, str]]:
+    """(name, statement) of each entry of a `Search` answer; continuation lines are joined."""
+    starts = list(ENTRY.finditer(output))
+    if not starts:
+        return []
+    found = []
+    for m, nxt in zip(starts, [*starts[1:], None], strict=True):
+        body = output[m.end() : nxt.start() if nxt else len(output)]
+        found.append((m.group(1), " ".join(body.split())))
+    return found
+
+
+def conclusion(statement: str) -> str:
+    """A statement's conclusion: after its leading binders and its last top-level arrow."""
+    text = statement.strip()
+    while True:
+        m = re.match(r"forall\b", text)
+        if m is None:
+            break
+        depth, cut = 0, -1
+        for i, ch in enumerate(text):
+            depth += ch in "([{"
+            depth -= ch in ")]}"
+            if ch == "," and depth == 0:
+                cut = i
+                break
+        if cut < 0:
+            break
+        text = text[cut + 1 :].strip()
+    depth, last = 0, 0
+    for i, ch in enumerate(text):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth == 0 and text.startswith("->", i):
+            last = i + 2
+    return text[last:].strip()
+
+
+def is_proposition(statement: str) -> bool:
+    """False for what is plainly a function or a constructor (its conclusion one name that is
+    not ``False``/``True``); `Search` with ``-is:Definition`` still lists those."""
+    concl = conclusion(statement)
+    return not IDENT.fullmatch(concl) or concl in ("False", "True")
+
+
+def is_equation(statement: str) -> bool:
+    """Whether a lemma concludes with an equation or an equivalence (it can rewrite)."""
+    concl = conclusion(statement)
+    depth = 0
+    for i, ch in enumerate(concl):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth == 0 and (concl.startswith("<->", i) or (
+            ch == "=" and concl[i - 1 : i] not in ("<", ">", ":") and concl[i + 1 : i + 2] != ">"
+        )):
+            return True
+    return False
+
+
+def rank(
+    state: ProofState, pool: Iterable[Found], own: set[str], limit: int
+) -> tuple[Premise, ...]:
+    """The ``limit`` lemmas of ``pool`` that best fit ``state``, the project's own first.
+
+    Args:
+      state: the proof state.
+      pool: candidate lemmas (deduplicated by name here).
+      own: names of the file's and project's own lemmas.
+      limit: how many to keep.
+
+    Returns:
+      Premises by score: Σ idf of shared symbols / √(Σ idf of the lemma's symbols).
+    """
+    lemmas = list({f.name: f for f in pool}.values())
+    if not lemmas:
+        return ()
+    df: dict[str, int] = {}
+    for f in lemmas:
+        for s in f.symbols:
+            df[s] = df.get(s, 0) + 1
+    n = len(lemmas)
+
+    def idf(s: str) -> float:
+        return math.log((n + 1) / (df.get(s, 0) + 1)) + 0.1
+
+    wanted = symbols(state.text) - local_names(state)
+    scored = []
+    for f in lemmas:
+        shared = sum(idf(s) for s in f.symbols & wanted)
+        if shared <= 0:
+            continue
+        total = sum(idf(s) for s in f.symbols)
+        scored.append(Premise(f.name, f.statement, shared / math.sqrt(total + 1.0),
+                              f.name in own or f.name.split(".")[-1] in own))
+    scored.sort(key=lambda p: (not p.local, -p.score, p.name))
+    return tuple(scored[:limit])
+
+
+_OWN = re.compile(
+    r"^\s*(?:Lemma|Theorem|Fact|Remark|Corollary|Proposition)\s+([A-Za-z_][\w']*)", re.MULTILINE
+)
+
+
+def own_lemmas(sentences: Iterable[str]) -> set[str]:
+    """Names of the lemmas stated in ``sentences`` (the file before the proof)."""
+    return {m.group(1) for s in sentences for m in _OWN.finditer(s)}
+
+
+class Retriever:
+    """Premise retrieval for one prover session, with the per-environment answer cache."""
+
+    def __init__(self, query: Query) -> None:
+        self.query = query
+        self._cache: dict[tuple[object, str], tuple[Found, ...] | None] = {}
+        self.queries = 0  # commands actually sent (cache misses)
+
+    def premises(
+        self, state: ProofState, limit: int, environment: object, own: set[str]
+    ) -> tuple[Premise, ...]:
+        """Up to ``limit`` premises for ``state`` in ``environment`` (a hashable identity of
+        the sentences before the proof), best first."""
+        local = local_names(state)
+        pool: list[Found] = []
+        for constant in constants(state):
+            key = (environment, constant)
+            if key not in self._cache:
+                self.queries += 1
+                output = self.query(state, f"Search {constant} -is:Definition.")
+                if output is None:
+                    self._cache[key] = None  # not a global reference here
+                else:
+                    self._cache[key] = tuple(
+                        Found(name, statement, frozenset(symbols(statement)))
+                        for name, statement in parse_search(output)[:MAX_ANSWER]
+                        if name not in local and is_proposition(statement)
+                    )
+            pool.extend(self._cache[key] or ())
+        return rank(state, pool, own, limit)
+
+
+_DECLARATION = re.compile(
+    r"\s*(?:#\[[^\]]*\]\s*)?(?:Local\s+|Global\s+)?(?:Lemma|Theorem|Fact|Remark|Corollary|"
+    r"Proposition|Example|Goal|Definition|Fixpoint|Instance|Program)\b"
+)
+_CLOSED = re.compile(r"\s*(?:Qed|Defined|Admitted|Save|Abort)\b")
+
+
+def environment(sentences: tuple[str, ...]) -> tuple[str, ...]:
+    """The sentences before the last declaration (the one being proved): what `Search` sees,
+    so goals of one file, or of files with the same imports, share retrieval answers."""
+    last = max((i for i, s in enumerate(sentences) if _DECLARATION.match(s)), default=None)
+    if last is None or any(_CLOSED.match(s) for s in sentences[last + 1 :]):
+        return sentences  # no declaration open at the end (a negation is stated after them)
+    return sentences[:last]

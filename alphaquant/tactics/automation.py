@@ -1,0 +1,221 @@
+"""Strong automation and library premises as candidates, each heavy one with its own time limit.
+
+Coq only (Lean's counterparts are in configs/tactics/lean.toml). Three kinds:
+
+- CoqHammer (Debian ``libcoq-hammer``): ``sauto``, ``hauto``, ``qauto`` where the file imports
+  ``From Hammer Require Import Tactics`` (or ``Hammer``), and ``hammer`` where it imports
+  ``Hammer`` and an external prover (eprover, vampire, z3, cvc4) is on PATH. ``hammer`` prints
+  the reconstruction tactic it found (``hfcrush use: …``); the Coq backend hands that back as the
+  step's text, so a written proof never needs the external provers. Decision: these actions are
+  offered only where the file already imports Hammer, and the search never adds a ``Require``:
+  a written proof must compile with the file's own imports, and a user who did not import
+  CoqHammer did not ask for a dependency on it.
+- Structural tactics chosen from the goal's text: case analysis on the scrutinee of each
+  ``if``/``match`` it shows (after unfolding, ``if Rle_dec a b then …`` gives
+  ``destruct (Rle_dec a b)``), ``induction x; simpl`` on each variable that is not a real, a
+  proposition or a function, ``discriminate``/``injection``/``inversion`` on equations between
+  constructor terms, ``f_equal`` on an equation of two applications of one head.
+- Premises retrieved from the prover's library (``ProposalRequest.premises``), ranked there:
+  ``apply L``, ``eapply L``, ``exact L``, ``rewrite L``, ``rewrite <- L``, ``apply L in H``; and
+  ``hauto use: L1, L2, L3`` when CoqHammer is loaded.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+from alphaquant.provers.base import Premise, ProofState
+from alphaquant.provers.coq.premises import conclusion, is_equation, symbols
+
+# One candidate: tactic text, weight, its own time limit (None: the search's).
+Proposal = tuple[str, float, "float | None"]
+
+HAMMER_IMPORT = re.compile(r"\bFrom\s+Hammer\s+Require\s+(?:Import|Export)\s+([^.]*)\.")
+ATPS = ("eprover", "vampire", "z3", "cvc4", "z3_tptp")
+RECONSTRUCTION_SECONDS = 6.0  # sauto / hauto / qauto
+HAMMER_SECONDS = 20.0  # hammer: premise selection, the ATPs, then reconstruction
+NOT_INDUCTIVE = frozenset({"R", "Prop", "Type", "Set", "SProp"})
+IDENT = re.compile(r"[A-Za-z_][\w']*")
+INSTALL = "apt-get install -y libcoq-hammer eprover z3 cvc4 (or `make install`)"
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def atps() -> tuple[str, ...]:
+    """The external provers CoqHammer's ``hammer`` can call, found on PATH."""
+    return tuple(a for a in ATPS if shutil.which(a))
+
+
+@functools.cache
+def hammer_library() -> Path | None:
+    """Where CoqHammer's compiled library is (``coqc -where``/user-contrib/Hammer), or None."""
+    coqc = shutil.which("coqc")
+    if coqc is None:
+        return None
+    try:
+        where = subprocess.run([coqc, "-where"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lib = Path(where.stdout.strip()) / "user-contrib" / "Hammer"
+    return lib if (lib / "Plugin" / "Hammer.vo").exists() else None
+
+
+@functools.cache
+def _say_once(message: str) -> None:
+    log.info(message)
+
+
+def hammer_level(file_text: str) -> str:
+    """"hammer", "tactics" or "" for what of CoqHammer the file imports (and can use)."""
+    names = {n for m in HAMMER_IMPORT.finditer(file_text) for n in m.group(1).split()}
+    if "Hammer" in names:
+        if atps():
+            return "hammer"
+        _say_once(f"`hammer` not offered: no external prover on PATH; {INSTALL}")
+        return "tactics"
+    if "Tactics" in names:
+        return "tactics"
+    _say_once("CoqHammer's sauto/hauto/qauto/hammer not offered: the file does not import "
+              "Hammer (`From Hammer Require Import Hammer.`); the search never adds imports")
+    return ""
+
+
+def _balanced(text: str, start: int, stop: str) -> str | None:
+    """The text from ``start`` to the first top-level word ``stop``, or None."""
+    depth = 0
+    for i in range(start, len(text)):
+        ch = text[i]
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth < 0:
+            return None
+        if depth == 0 and re.match(rf"\b{stop}\b", text[i:]) and (i == 0 or not
+                                                                   text[i - 1].isalnum()):
+            return " ".join(text[start:i].split())
+    return None
+
+
+def scrutinees(text: str) -> list[str]:
+    """The terms an ``if`` or a ``match`` of ``text`` branches on, in order, without repeats."""
+    found: list[str] = []
+    for m in re.finditer(r"\b(if|match)\s", text):
+        term = _balanced(text, m.end(), "then" if m.group(1) == "if" else "with")
+        if term is None:
+            continue
+        term = re.split(r"\s+(?:as|in|return)\s", term)[0].strip()
+        if term and len(term) < 200 and term not in found:
+            found.append(term)
+    return found
+
+
+def _variables(state: ProofState) -> list[str]:
+    """Variables of the first goal that may be of an inductive type: hypotheses ``x : T`` and
+    the conclusion's leading binders, with T not a real, sort or function type."""
+    goal = state.goals[0]
+    found: list[str] = []
+    for line in goal.hypotheses:
+        names, sep, typ = line.partition(" : ")
+        if sep and typ.strip() not in NOT_INDUCTIVE and "->" not in typ and not re.search(
+            r"[=<>~]|/\\|\\/", typ
+        ):
+            found += [n.strip() for n in names.split(",") if IDENT.fullmatch(n.strip())]
+    m = re.match(r"\s*forall\s+(.*?),", goal.conclusion, flags=re.DOTALL)
+    if m:
+        for group in re.findall(r"\(([^()]*)\)|([^()\s][^()]*)", m.group(1)):
+            part = group[0] or group[1]
+            names, sep, typ = part.partition(":")
+            if sep and typ.strip() not in NOT_INDUCTIVE and "->" not in typ:
+                found += IDENT.findall(names)
+    return list(dict.fromkeys(found))
+
+
+def structural(state: ProofState) -> list[Proposal]:
+    """Case analysis, induction and constructor reasoning read off the first goal."""
+    if not state.goals:
+        return []
+    goal = state.goals[0]
+    out: list[Proposal] = []
+    for term in scrutinees(state.text)[:4]:
+        wrapped = term if IDENT.fullmatch(term) else f"({term})"
+        out.append((f"destruct {wrapped}.", 1.5, None))
+        out.append((f"destruct {wrapped} eqn:?.", 0.8, None))
+    for name in _variables(state)[:4]:
+        out.append((f"induction {name}; simpl.", 0.6, None))
+        out.append((f"induction {name}.", 0.3, None))
+        out.append((f"destruct {name}.", 0.3, None))
+    for line in goal.hypotheses:
+        name, sep, typ = line.partition(" : ")
+        if not sep or not IDENT.fullmatch(name.strip()):
+            continue
+        name = name.strip()
+        sides = re.fullmatch(r"\s*(.+?)\s+=\s+(.+?)\s*", typ)
+        if sides and all(re.match(r"[A-Za-z_][\w']*\s|\S+\s*::", s) for s in sides.groups()):
+            out += [(f"discriminate {name}.", 0.5, None), (f"injection {name}.", 0.5, None),
+                    (f"inversion {name}.", 0.5, None)]
+        elif re.match(r"\s*[A-Za-z_][\w'.]*\s", typ) and not re.search(r"[=<>~]|/\\|\\/|->", typ):
+            out.append((f"inversion {name}.", 0.4, None))  # an inductive predicate
+    concl = goal.conclusion
+    sides = re.fullmatch(r"\s*([A-Za-z_][\w'.]*)\s+(.+?)\s+=\s+([A-Za-z_][\w'.]*)\s+(.+?)\s*",
+                         concl, flags=re.DOTALL)
+    if sides and sides.group(1) == sides.group(3):
+        out.append(("f_equal.", 0.8, None))
+    if "<>" in concl or "~" in concl:
+        out.append(("discriminate.", 0.4, None))
+    return out
+
+
+def hammer_family(level: str) -> list[Proposal]:
+    """CoqHammer's tactics, by what the file imports."""
+    if not level:
+        return []
+    out: list[Proposal] = [("sauto.", 1.5, RECONSTRUCTION_SECONDS),
+                           ("hauto.", 1.0, RECONSTRUCTION_SECONDS),
+                           ("qauto.", 1.0, RECONSTRUCTION_SECONDS)]
+    if level == "hammer":
+        out.append(("hammer.", 0.8, HAMMER_SECONDS))
+    return out
+
+
+def from_premises(
+    state: ProofState, premises: Iterable[Premise], level: str = ""
+) -> list[Proposal]:
+    """Tactics that use retrieved lemmas, weighted by their rank (the project's own higher)."""
+    ranked = list(premises)
+    if not ranked or not state.goals:
+        return []
+    top = max(p.score for p in ranked) or 1.0
+    hyps = [(n.strip(), t) for n, sep, t in (h.partition(" : ") for h in state.goals[0].hypotheses)
+            if sep and IDENT.fullmatch(n.strip())]
+    out: list[Proposal] = []
+    for p in ranked:
+        w = 1.2 * (p.score / top) * (1.5 if p.local else 1.0)
+        statement = p.statement
+        concl = conclusion(statement)
+        premised = "->" in statement[: len(statement) - len(concl)] or "forall" in statement
+        if is_equation(statement):
+            out += [(f"rewrite {p.name}.", w, None), (f"rewrite <- {p.name}.", 0.5 * w, None)]
+            if "<->" in concl:
+                out.append((f"apply {p.name}.", 0.8 * w, None))
+        else:
+            out.append((f"apply {p.name}.", w, None))
+            if premised:
+                out.append((f"eapply {p.name}.", 0.4 * w, None))
+            else:
+                out.append((f"exact {p.name}.", w, None))
+        if "->" in statement:
+            first = statement.split("->")[0]
+            wanted = symbols(first)
+            for h, typ in hyps:
+                if len(symbols(typ) & wanted) >= 2:
+                    out.append((f"apply {p.name} in {h}.", 0.5 * w, None))
+    if level:
+        names = ", ".join(p.name for p in ranked[:3])
+        out.append((f"hauto use: {names}.", 0.8, RECONSTRUCTION_SECONDS))
+    return out

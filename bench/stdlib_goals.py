@@ -1,0 +1,335 @@
+"""`make bench-stdlib`: goals nobody tuned for, generated from Coq's installed standard library.
+
+Generation (at bench time; nothing generated is committed): the lemmas of each source file below
+are named by scanning its sentences (``Lemma|Theorem|… name``, qualified by the ``Module`` they
+sit in); each one's type is printed by Coq itself (``Check @Original``) in a session that imports
+the whole library, and restated under a fresh name. A goal is kept only if its statement
+elaborates and ``exact @Original`` proves it. Selection is deterministic: per file, the lemmas
+ordered by a hash of their names, the first ``--per-file``.
+
+Each goal is then tried, at the same per-goal time, by: alphaquant offline (the default heuristic
+source; an acceptance rule refuses a path that spells the original's name), the best of single
+closing tactics (each tried once, in a fixed order, until one closes it), CoqHammer's ``hammer``
+alone and ``sauto`` alone. Every found proof is scored by ``coqc`` on the written file, and
+rejected when the ``Print``ed proof term names the original lemma.
+
+    PYTHONPATH=. python3 bench/stdlib_goals.py --budget 30            # the full set
+    PYTHONPATH=. python3 bench/stdlib_goals.py --budget 10 --limit 36  # a deterministic sample
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from alphaquant.config import load_settings
+from alphaquant.goals import locate
+from alphaquant.proof import splice
+from alphaquant.provers.base import Progress, Solved
+from alphaquant.provers.coq.coqtop import CoqTop
+from alphaquant.provers.coq.protocol import error_message
+from alphaquant.provers.coq.prover import CoqProver
+from alphaquant.provers.coq.sentences import split_sentences
+from alphaquant.search.mcts import run_search
+from alphaquant.tactics.automation import hammer_library
+from alphaquant.tactics.factory import heuristic_source
+from alphaquant.tactics.sanitize import check_tactic
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "bench" / ".stdlib_goals"  # generated; in .gitignore
+SOURCES = (
+    "NArith/BinNat.v", "PArith/BinPos.v", "QArith/Qabs.v", "QArith/QArith_base.v",
+    "ZArith/Zeven.v", "ZArith/Zpow_facts.v", "ZArith/Zquot.v", "ZArith/Znumtheory.v",
+    "Sorting/Permutation.v", "Reals/R_sqrt.v", "Reals/Rpower.v", "Lists/SetoidList.v",
+)
+LIBRARY = ("Require Import Coq.NArith.NArith Coq.PArith.PArith Coq.QArith.QArith "
+           "Coq.QArith.Qabs Coq.ZArith.ZArith Coq.ZArith.Zquot Coq.ZArith.Znumtheory "
+           "Coq.ZArith.Zpow_facts Coq.Sorting.Permutation Coq.Reals.Reals Coq.Reals.R_sqrt "
+           "Coq.Reals.Rpower Coq.Lists.SetoidList Coq.micromega.Lia Coq.micromega.Lra "
+           "Coq.micromega.Psatz.")
+HAMMER = "From Hammer Require Import Hammer."
+SINGLE = ("lia.", "nia.", "lra.", "nra.", "intuition.", "tauto.", "firstorder.", "congruence.",
+          "auto with *.", "eauto.", "easy.", "reflexivity.", "intros; lia.", "intros; lra.",
+          "intros; nia.", "intros; ring.")
+SINGLE_SECONDS = 5.0
+DECL = re.compile(r"^(?:#\[[^\]]*\]\s*)?(?:Local\s+|Global\s+)?"
+                  r"(?:Lemma|Theorem|Corollary|Fact|Remark|Proposition)\s+([A-Za-z_][\w']*)")
+
+
+# One generated goal.
+@dataclass(frozen=True)
+class Goal:
+    source: str  # the library file, e.g. "ZArith/Zeven.v"
+    original: str  # the original's name as `exact @…` reached it
+    statement: str  # as Coq printed its type
+    name: str  # the fresh name
+
+    def text(self, header: str) -> str:
+        return f"{header}\n\nLemma {self.name} : {self.statement}.\nProof.\nAdmitted.\n"
+
+
+def header() -> str:
+    """The imports of every goal file (CoqHammer too when it is installed: same for all rows)."""
+    return LIBRARY + ("\n" + HAMMER if hammer_library() is not None else "")
+
+
+def stdlib() -> Path:
+    where = subprocess.run(["coqc", "-where"], capture_output=True, text=True, check=True)
+    return Path(where.stdout.strip()) / "theories"
+
+
+def lemma_names(path: Path) -> list[str]:
+    """Names of a library file's lemmas, qualified by the modules they are declared in."""
+    names, modules = [], []
+    for sentence in split_sentences(path.read_text(encoding="utf-8")).sentences:
+        text = sentence.text.strip()
+        opened = re.match(r"^Module\s+(?!Type\b)(?:Import\s+|Export\s+)?([A-Za-z_][\w']*)",
+                          text)
+        if opened and ":=" not in text:
+            modules.append(opened.group(1))
+            continue
+        if re.match(r"^(?:Module\s+Type|Declare\s+Module)\b", text):
+            modules.append("")  # a signature: its lemmas are no constants
+            continue
+        if re.match(r"^Section\b", text):
+            modules.append("§")  # a section: generalised at its end, no name part
+            continue
+        closed = re.match(r"^End\s+([A-Za-z_][\w']*)\.$", text)
+        if closed and modules:
+            modules.pop()
+            continue
+        m = DECL.match(text)
+        if m and "" not in modules:
+            names.append(".".join([*(p for p in modules if p != "§"), m.group(1)]))
+    return names
+
+
+def _session(folder: Path) -> CoqTop:
+    proc = CoqTop(["coqtop", "-emacs"], folder)
+    proc.read_reply(time.monotonic() + 60)
+    return proc
+
+
+def _plain(output: str) -> str:
+    return re.sub(r"</?(?:infomsg|warning|prompt)>", "", output)
+
+
+def generate(per_file: int) -> list[Goal]:
+    """Goals from every source file, checked (statement elaborates, ``exact @Original``)."""
+    theories = stdlib()
+    goals: list[Goal] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = _session(Path(tmp))
+        try:
+            for sentence in split_sentences(header()).sentences:
+                reply = proc.command(sentence.text, 300)
+                if error_message(reply.output):
+                    sys.exit(f"the library header does not load: {error_message(reply.output)}")
+            for source in SOURCES:
+                names = lemma_names(theories / source)
+                names.sort(key=lambda n: hashlib.sha1(f"{source}:{n}".encode()).hexdigest())
+                stem = re.sub(r"\W", "_", Path(source).stem)
+                kept = 0
+                for original in names:
+                    if kept >= per_file:
+                        break
+                    shown = proc.command(f"Check @{original}.", 30)
+                    if error_message(shown.output):
+                        continue
+                    body = _plain(shown.output).split("\n     : ", 1)
+                    if len(body) != 2:
+                        continue
+                    statement = " ".join(body[1].split())
+                    name = f"aq_{stem}_{kept}"
+                    failed = False
+                    for step in (f"Lemma {name} : {statement}.",
+                                 f"Timeout 10 exact @{original}.", "Qed."):
+                        if error_message(proc.command(step, 60).output):
+                            failed = True
+                            break
+                    if failed:
+                        proc.command("Abort All.", 30)  # whatever is still open
+                        continue
+                    proc.command(f"Reset {name}.", 30)
+                    goals.append(Goal(source, original, statement, name))
+                    kept += 1
+        finally:
+            proc.kill()
+    return goals
+
+
+def sample(goals: list[Goal], limit: int | None) -> list[Goal]:
+    """Round robin over the source files, in their order: a deterministic, spread sample."""
+    if limit is None:
+        return goals
+    by_file: dict[str, list[Goal]] = {}
+    for g in goals:
+        by_file.setdefault(g.source, []).append(g)
+    picked: list[Goal] = []
+    while len(picked) < limit and any(by_file.values()):
+        for source in SOURCES:
+            if by_file.get(source) and len(picked) < limit:
+                picked.append(by_file[source].pop(0))
+    return picked
+
+
+def names_original(text: str, original: str) -> bool:
+    """Whether ``text`` mentions the original lemma (its name, possibly further qualified)."""
+    return re.search(rf"(?<![\w'])(?:[\w']+\.)*{re.escape(original)}(?![\w'])", text) is not None
+
+
+def score(path: Path, text: str, goal: Goal, proof: tuple[str, ...]) -> str:
+    """"ok", or why the written proof does not count: coqc on the spliced file, then ``Print``."""
+    site = locate(text, path)[0]
+    written = splice(text, site, proof) + f"\nPrint {goal.name}.\n"
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / path.name
+        copy.write_text(written, encoding="utf-8")
+        done = subprocess.run(["coqc", copy.name], cwd=tmp, capture_output=True, text=True,
+                              timeout=300)
+    if done.returncode != 0:
+        return "coqc rejects it: " + " ".join((done.stderr or done.stdout).split())[:200]
+    printed = done.stdout.split(f"{goal.name} =", 1)[-1]
+    if names_original(printed, goal.original):
+        return f"its proof term names {goal.original}"
+    return "ok"
+
+
+# What one method did on one goal.
+@dataclass
+class Row:
+    proved: bool = False
+    proof: tuple[str, ...] = ()
+    seconds: float = 0.0
+    prover_seconds: float = 0.0
+    stop: str = ""
+    verdict: str = ""
+
+
+def run_alphaquant(prover: CoqProver, path: Path, text: str, goal: Goal, budget: float) -> Row:
+    settings = load_settings(offline=True, budget_seconds=budget)
+    settings = dataclasses.replace(
+        settings, tactics=dataclasses.replace(settings.tactics, learned_priors=False)
+    )
+    source = heuristic_source(settings, "coq")
+    site = locate(text, path)[0]
+    root = prover.open(site, text)
+
+    def accept(tactics: tuple[str, ...]) -> str | None:
+        return "names the original" if names_original(" ".join(tactics), goal.original) else None
+
+    def gate(tactic: str) -> str | None:
+        # The benchmark's rule, applied before the prover sees a tactic: the sanitizer, and the
+        # original lemma may not be named (retrieval finds it first: it is in the library).
+        if names_original(tactic, goal.original):
+            return "names the original"
+        return check_tactic(tactic, "coq")
+
+    result = run_search(prover, source, root, settings.search, gate=gate, language="coq",
+                        file_text=text, theorem=goal.name, accept=accept)
+    return Row(result.proved, result.proof or (), result.seconds, result.prover_seconds,
+               result.stop_reason)
+
+
+def run_tactics(prover: CoqProver, path: Path, text: str, tactics: tuple[str, ...],
+                budget: float, each: float | None) -> Row:
+    site = locate(text, path)[0]
+    root = prover.open(site, text)
+    started = time.monotonic()
+    for tactic in tactics:
+        left = budget - (time.monotonic() - started)
+        if left < 0.5:
+            break
+        outcome = prover.apply(root, tactic, min(each or left, left))
+        if isinstance(outcome, Solved):
+            return Row(True, (outcome.path[-1],), time.monotonic() - started)
+        if isinstance(outcome, Progress):
+            continue
+    return Row(False, (), time.monotonic() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--budget", type=float, default=30.0, help="seconds per goal and method")
+    parser.add_argument("--per-file", type=int, default=25, help="goals generated per file")
+    parser.add_argument("--limit", type=int, default=None, help="goals tried (round robin)")
+    parser.add_argument("--methods", default="alphaquant,single,hammer,sauto")
+    parser.add_argument("--proofs", action="store_true", help="print every counted proof")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    goals = sample(generate(args.per_file), args.limit)
+    head = header()
+    methods = args.methods.split(",")
+    if hammer_library() is None:
+        methods = [m for m in methods if m not in ("hammer", "sauto")]
+        print("CoqHammer is not installed (make install): no hammer / sauto rows")
+    print(f"{len(goals)} goals from {len({g.source for g in goals})} files, "
+          f"{args.budget:g}s per goal and method; methods: {', '.join(methods)}")
+    closed: dict[str, Counter[str]] = {m: Counter() for m in methods}
+    rejected: Counter[str] = Counter()
+    exhausted_early = 0
+    wall = prover_wall = 0.0
+    proofs: list[str] = []
+    with CoqProver() as prover:
+        for i, goal in enumerate(goals):
+            path = OUT / f"{goal.name}.v"
+            text = goal.text(head)
+            path.write_text(text, encoding="utf-8")
+            line = [f"{i + 1:3d} {goal.source:24s} {goal.original[:28]:28s}"]
+            for method in methods:
+                if method == "alphaquant":
+                    row = run_alphaquant(prover, path, text, goal, args.budget)
+                    wall += row.seconds
+                    prover_wall += row.prover_seconds
+                    exhausted_early += row.stop == "exhausted"
+                elif method == "single":
+                    row = run_tactics(prover, path, text, SINGLE, args.budget, SINGLE_SECONDS)
+                else:
+                    row = run_tactics(prover, path, text, (f"{method}.",), args.budget, None)
+                if row.proved:
+                    row.verdict = score(path, text, goal, row.proof)
+                    if row.verdict == "ok":
+                        closed[method][goal.source] += 1
+                    else:
+                        rejected[method] += 1
+                mark = "+" if row.verdict == "ok" else ("x" if row.proved else "-")
+                line.append(f"{method}:{mark}")
+                if args.proofs and row.proved:
+                    proofs.append(f"    {method} ({row.verdict}): {' '.join(row.proof)}")
+            print(" ".join(line), flush=True)
+            for p in proofs:
+                print(p[:300], flush=True)
+            proofs.clear()
+    print()
+    print(f"{'file':24s} " + " ".join(f"{m:>10s}" for m in methods) + "   goals")
+    for source in SOURCES:
+        n = sum(1 for g in goals if g.source == source)
+        if n:
+            print(f"{source:24s} " + " ".join(f"{closed[m][source]:10d}" for m in methods)
+                  + f"   {n:5d}")
+    totals = {m: sum(closed[m].values()) for m in methods}
+    print(f"{'total':24s} " + " ".join(f"{totals[m]:10d}" for m in methods)
+          + f"   {len(goals):5d}")
+    print("rejected by the scorer (coqc or naming the original): "
+          + ", ".join(f"{m} {rejected[m]}" for m in methods))
+    if "alphaquant" in methods:
+        for m in methods:
+            if m != "alphaquant":
+                ratio = f"{totals['alphaquant'] / totals[m]:.2f}" if totals[m] else "n/a (0)"
+                print(f"alphaquant / {m}: {ratio}")
+        share = prover_wall / wall if wall else 0.0
+        print(f"alphaquant: prover share of search wall time {share:.3f}; "
+              f"searches ended exhausted before their budget: {exhausted_early}/{len(goals)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+"""Issue 10 on a real Coq kernel: library premises, CoqHammer reconstructions, product nodes, the
+whole budget; and the rules behind them on small in-memory states."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from alphaquant.proof import splice
+from alphaquant.provers.base import Premise, ProofState, Subgoal
+from alphaquant.provers.coq.premises import Found, conclusion, is_equation, parse_search, rank
+from alphaquant.provers.lean_protocol import Message, Pos, suggestion
+from alphaquant.search.base import SearchConfig
+from alphaquant.tactics import automation
+from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
+from tests.conftest import needs_coq
+from tests.test_search_coq import search
+
+FIXTURES = Path("/work/shared/fixtures/lean-repl")
+
+
+def only(*tactics: tuple[str, float, float | None], premises: float = 1.0) -> HeuristicSource:
+    """The given list and nothing goal-aware; retrieved premises at ``premises`` weight."""
+    return HeuristicSource(tuple(WeightedTactic(*t) for t in tactics), goal_aware_weight=0.0,
+                           premise_weight=premises)
+
+
+def checks(tmp_path: Path, text: str, site, proof: tuple[str, ...], prover) -> bool:
+    spliced = splice(text, site, proof)
+    return prover.check_file(tmp_path / "T.v", spliced).ok
+
+
+# --- real Coq --------------------------------------------------------------------------------
+
+REVERSE = """Require Import List.
+Lemma twice_reversed : forall (l : list nat), rev (rev l) = l.
+Proof.
+Admitted.
+"""
+
+
+@pytest.mark.coq
+@needs_coq
+def test_a_library_lemma_found_by_retrieval_closes_the_goal(tmp_path):
+    src = only(("intros.", 1.0, None), ("reflexivity.", 1.0, None))
+    config = SearchConfig(budget_seconds=30, seed=0)
+    path, site, prover, result = search(tmp_path, REVERSE, src, config, prover=None)
+    assert result.proved, result.stop_detail
+    used = [t for t in result.proof if t not in ("intros.", "reflexivity.")]
+    assert used, result.proof  # a step that neither the list nor the file offered
+    without = search(tmp_path, REVERSE, src, SearchConfig(budget_seconds=30, premises=0))[3]
+    assert not without.proved and without.stop_reason == "exhausted"
+    from alphaquant.provers.coq.prover import CoqProver
+
+    with CoqProver(path) as checker:
+        assert checks(tmp_path, REVERSE, site, result.proof, checker)
+
+
+HAMMERED = """From Hammer Require Import Hammer.
+Require Import List Arith.
+Lemma reversed_length : forall (A : Type) (l : list A), length (rev l) = length l.
+Proof.
+Admitted.
+"""
+
+
+@pytest.mark.coq
+@needs_coq
+@pytest.mark.skipif(automation.hammer_library() is None or not automation.atps(),
+                    reason="CoqHammer is not installed (apt-get install -y libcoq-hammer "
+                           "eprover z3 cvc4, or make install)")
+def test_hammer_reconstruction_is_the_written_step_and_checks_without_hammer_running(tmp_path):
+    src = only(("hammer.", 1.0, 60.0), premises=0.0)
+    config = SearchConfig(budget_seconds=120, seed=0, premises=0)
+    path, site, _, result = search(tmp_path, HAMMERED, src, config)
+    assert result.proved, result.stop_detail
+    assert len(result.proof) == 1 and "hammer" not in result.proof[0], result.proof
+    from alphaquant.provers.coq.prover import CoqProver
+
+    with CoqProver(path) as checker:
+        assert checks(tmp_path, HAMMERED, site, result.proof, checker)
+
+
+SPLIT = """Lemma two_sides : forall P Q R S : Prop, P -> Q -> R -> S -> (P /\\ Q) /\\ (R /\\ S).
+Proof.
+Admitted.
+"""
+SPLIT_TACTICS = tuple((t, 1.0, None) for t in (
+    "intros.", "split.", "assumption.", "exfalso.", "left.", "constructor."))
+
+
+@pytest.mark.coq
+@needs_coq
+def test_product_nodes_solve_independent_goals_with_fewer_expansions(tmp_path):
+    src = only(*SPLIT_TACTICS, premises=0.0)
+    accepted: list[tuple[str, ...]] = []
+
+    def accept(path: tuple[str, ...]) -> str | None:
+        accepted.append(path)
+        return None
+
+    from alphaquant.provers.coq.prover import CoqProver
+    from alphaquant.search.mcts import run_search
+    from alphaquant.tactics.sanitize import check_tactic
+
+    results = {}
+    for product in (True, False):
+        path = tmp_path / "T.v"
+        path.write_text(SPLIT, encoding="utf-8")
+        from alphaquant.goals import locate
+
+        site = locate(SPLIT, path)[0]
+        with CoqProver(path) as prover:
+            root = prover.open(site, SPLIT)
+            results[product] = run_search(
+                prover, src, root, SearchConfig(budget_seconds=60, seed=3, premises=0,
+                                                product_nodes=product),
+                gate=lambda t: check_tactic(t, "coq"), language="coq", file_text=SPLIT,
+                accept=accept if product else None, debug=True,
+            )
+            assert results[product].proved
+            assert checks(tmp_path, SPLIT, site, results[product].proof, prover)
+    assert results[True].products > 0 and results[False].products == 0
+    assert results[True].expansions < results[False].expansions
+    assert accepted == [results[True].proof]  # the assembled path is what accept saw
+    assert any(n.get("product") for n in results[True].tree["nodes"])
+
+
+SLOW = """Require Import ZArith. Open Scope Z_scope.
+Lemma slow_ring : forall x y z : Z,
+  (x+y+z)^26 * (x-y-z)^26 = (x*x - (y+z)*(y+z))^26.
+Proof.
+Admitted.
+"""
+
+
+@pytest.mark.coq
+@needs_coq
+def test_a_timed_out_tactic_is_retried_with_a_longer_limit_instead_of_stopping(tmp_path):
+    src = only(("intros.", 1.0, None), ("ring.", 1.0, None), premises=0.0)
+    early = search(tmp_path, SLOW, src, SearchConfig(budget_seconds=60, tactic_timeout=1,
+                                                     timeout_retries=0, premises=0))[3]
+    assert not early.proved and early.stop_reason == "exhausted" and early.seconds < 30
+    config = SearchConfig(budget_seconds=90, tactic_timeout=1, timeout_retries=4, premises=0)
+    result = search(tmp_path, SLOW, src, config)[3]
+    assert result.proved, result.stop_detail
+    assert result.retried >= 1
+    outcomes = [t.outcome for t in result.tried if t.tactic == "ring." and t.state.path]
+    assert outcomes[0] == "timeout" and outcomes[-1] == "solved"
+
+
+# --- rules on in-memory states ---------------------------------------------------------------
+
+
+def goal(concl: str, *hyps: str) -> ProofState:
+    return ProofState((Subgoal(tuple(hyps), concl),))
+
+
+def test_case_analysis_on_the_scrutinees_the_goal_branches_on():
+    state = goal("(if Rle_dec a b then b else a) <= match l with | nil => c | _ :: _ => d end",
+                 "a, b, c, d : R", "l : list R")
+    texts = [t for t, _, _ in automation.structural(state)]
+    assert "destruct (Rle_dec a b)." in texts
+    assert "destruct l." in texts
+    assert "induction l; simpl." in texts
+    assert not any("induction a" in t for t in texts)  # a real is no inductive type
+
+
+def test_hammer_is_offered_only_where_the_file_imports_it():
+    assert automation.hammer_level("Require Import Reals.\n") == ""
+    assert automation.hammer_level("From Hammer Require Import Tactics.\n") == "tactics"
+    texts = [t for t, _, _ in automation.hammer_family("tactics")]
+    assert "sauto." in texts and "hammer." not in texts
+
+
+def test_search_answers_parse_and_rank_by_shared_rare_symbols():
+    answer = ("foo_comm: forall a b : T, foo a b = foo b a\n"
+              "bar_le:\n  forall a b : T,\n  bar a <= bar b -> a <= b\n"
+              "foo_bar: forall a : T, foo a (bar a) = a\n")
+    assert parse_search("") == [] and parse_search("\n") == []  # an empty answer
+    parsed = parse_search(answer)
+    assert [n for n, _ in parsed] == ["foo_comm", "bar_le", "foo_bar"]
+    assert parsed[1][1] == "forall a b : T, bar a <= bar b -> a <= b"
+    assert conclusion(parsed[1][1]) == "a <= b" and not is_equation(parsed[1][1])
+    assert is_equation(parsed[0][1])
+    from alphaquant.provers.coq.premises import symbols
+
+    pool = [Found(n, s, frozenset(symbols(s))) for n, s in parsed]
+    state = goal("foo x (bar x) = x", "x : T")
+    ranked = rank(state, pool, own=set(), limit=3)
+    assert ranked[0].name == "foo_bar"
+    assert rank(state, pool, own={"bar_le"}, limit=3)[0].name == "bar_le"  # own lemmas first
+
+
+def test_premises_become_apply_rewrite_and_apply_in_candidates():
+    state = goal("0 <= g y", "y : T", "H : f y <= g y")
+    premises = [Premise("le_lift", "forall a : T, f a <= g a -> 0 <= g a", 2.0),
+                Premise("g_def", "forall a : T, g a = f a + 1", 1.0)]
+    texts = [t for t, _, _ in automation.from_premises(state, premises)]
+    assert "apply le_lift." in texts and "apply le_lift in H." in texts
+    assert "rewrite g_def." in texts and "rewrite <- g_def." in texts
+    assert "apply g_def." not in texts
+
+
+# --- Lean: "Try this:" as the REPL prints it -------------------------------------------------
+
+
+def _fixture_messages(name: str) -> list[Message]:
+    import json
+
+    text = (FIXTURES / name).read_text(encoding="utf-8")
+    found = []
+    for chunk in text.split("\n\n"):
+        if not chunk.strip():
+            continue
+        obj = json.loads(chunk)
+        for m in obj.get("messages", []):
+            found.append(Message(m["severity"], Pos(0, 0), None, m["data"]))
+    return found
+
+
+@pytest.mark.skipif(not (FIXTURES / "mathlib" / "exact.expected.out").exists(),
+                    reason="the shared Lean REPL fixtures are not on this machine")
+def test_try_this_suggestion_from_the_repls_real_output():
+    messages = tuple(_fixture_messages("mathlib/exact.expected.out"))
+    assert suggestion(messages) == "exact Nat.one_pos"
+
+
+def test_try_this_older_and_list_formats():
+    def info(data: str) -> tuple[Message, ...]:
+        return (Message("info", Pos(0, 0), None, data),)
+
+    assert suggestion(info("Try this: exact h.le")) == "exact h.le"
+    assert suggestion(info("Try these:\n• [apply] rw [foo]\n• [apply] simp")) == "rw [foo]"
+    assert suggestion(info("Try this:\n  [apply] simp only [a,\n      b]")) == "simp only [a, b]"
+    assert suggestion((Message("warning", Pos(0, 0), None, "Try this: rfl"),)) is None
