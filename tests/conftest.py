@@ -26,13 +26,14 @@ def private_cache(tmp_path_factory, monkeypatch):
 
 def write_config(folder: Path, tactics: list[tuple[str, float]], *, offline: bool = True,
                  **search: object) -> Path:
-    """A config whose offline tactic list is exactly ``tactics`` (no learned priors)."""
+    """A config whose offline tactic list is exactly ``tactics`` (no learned priors, no goal-aware
+    rules, no library premises unless asked for with ``premises=N``)."""
     lines = []
     for text, weight in tactics:
         escaped = text.replace("\\", "\\\\").replace('"', '\\"')
         lines += ["[[tactic]]", f'text = "{escaped}"', f"weight = {weight}", ""]
     (folder / "tactics.toml").write_text("\n".join(lines), encoding="utf-8")
-    settings = {"budget_seconds": 20, "tactic_timeout": 3, **search}
+    settings = {"budget_seconds": 20, "tactic_timeout": 3, "premises": 0, **search}
     body = "\n".join(f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}"
                      for k, v in settings.items())
     config = folder / "config.toml"

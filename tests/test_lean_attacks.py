@@ -24,6 +24,7 @@ from alphaquant.provers.lean_prover import LeanProver
 from alphaquant.provers.lean_repl import LeanRepl, ReplOptions
 from alphaquant.provers.lean_source import split_source
 from alphaquant.tactics.sanitize import check_tactic, clean_tactic
+from tests.conftest import SUMMARY
 
 sys.path.insert(0, str(Path(__file__).parent))
 import replay_repl  # noqa: E402
@@ -150,8 +151,8 @@ def test_no_attack_is_accepted(tmp_path: Path, record_property) -> None:
     counts = {"tried": tried, "refused by the sanitizer": (len(entries) - len(passed)) * len(sites),
               "refused by Lean": len(by_lean), "refused by the acceptance rule": len(by_rule),
               "accepted": len(accepted)}
-    print("Lean attack corpus (a theorem and an example goal):",
-          ", ".join(f"{k} {v}" for k, v in counts.items()))
+    SUMMARY.append("lean attack corpus (a theorem and an example goal): "
+                   + ", ".join(f"{v} {k}" for k, v in counts.items()))
     for key, value in counts.items():
         record_property(key, value)
     assert accepted == []
