@@ -213,13 +213,15 @@ def test_a_killed_worker_is_replaced_and_a_goal_that_keeps_killing_it_is_given_u
     deadline = time.monotonic() + 90
     while len(killed) < 3 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
-        if not (run_dir / "run.sqlite").exists():
+        if not RunStore.is_run(run_dir):  # the store exists once its creation committed
             continue
-        db = sqlite3.connect(run_dir / "run.sqlite")
-        rows = db.execute("SELECT a.pid FROM attempts a JOIN goals g ON g.id = a.goal_id "
-                          "WHERE g.theorem = ? AND a.status = 'running'", (FALSE_GOAL,))
-        pids = {pid for (pid,) in rows.fetchall()} - killed
-        db.close()
+        db = sqlite3.connect(run_dir / "run.sqlite", timeout=30)
+        try:
+            rows = db.execute("SELECT a.pid FROM attempts a JOIN goals g ON g.id = a.goal_id "
+                              "WHERE g.theorem = ? AND a.status = 'running'", (FALSE_GOAL,))
+            pids = {pid for (pid,) in rows.fetchall()} - killed
+        finally:
+            db.close()
         for pid in pids:
             os.kill(pid, signal.SIGKILL)  # the worker searching the false claim dies
             killed.add(pid)
