@@ -15,6 +15,7 @@ from rich.console import Console
 from alphaquant import __version__
 from alphaquant.config import load_settings
 from alphaquant.errors import AlphaquantError, InputError
+from alphaquant.status import GoalStatus
 
 if TYPE_CHECKING:
     from alphaquant.runs.single import FileResult
@@ -176,7 +177,7 @@ def search(
         raise typer.Exit(2)
     if result.interrupted:
         raise typer.Exit(130)
-    closed = all(g.status in ("proved", "disproved") for g in result.goals)
+    closed = all(GoalStatus(g.status).closed for g in result.goals)
     raise typer.Exit(0 if closed else 1)
 
 

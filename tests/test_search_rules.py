@@ -111,3 +111,15 @@ def test_transpositions_merge_and_a_cycle_is_refused():
     assert len(tree) == 3 and again.child == x
     assert not tree.add_child(x, back, root, 0.5)  # would close a cycle
     assert back.child is None
+
+
+def test_the_selection_rule_is_passed_in():
+    root = state("root")
+    tree = SearchTree(root, 0.5)
+    tree.node(root).actions = [Action("likely.", 0.9), Action("unlikely.", 0.1)]
+    by_puct = select(tree, run_with(SearchConfig()))[2]
+    assert by_puct is not None and by_puct.tactic == "likely."
+    contrarian = run_with(SearchConfig())
+    contrarian.rule = lambda action, node, config: -action.prior
+    chosen = select(tree, contrarian)[2]
+    assert chosen is not None and chosen.tactic == "unlikely."

@@ -20,6 +20,7 @@ from alphaquant.provers.base import Prover
 from alphaquant.runs.counterexample import describe_disproof
 from alphaquant.search.base import SearchEvent, SearchResult
 from alphaquant.search.mcts import run_search
+from alphaquant.status import GoalStatus
 from alphaquant.tactics.base import TacticSource
 from alphaquant.tactics.memory import TacticMemory
 from alphaquant.tactics.sanitize import check_tactic
@@ -44,7 +45,7 @@ class GoalResult:
     theorem: str
     line: int
     kind: str
-    status: str  # proved | disproved | open | error
+    status: GoalStatus
     proof: list[str] | None = None  # tactics (for disproved: the proof of the negation)
     seconds: float = 0.0
     expansions: int = 0
@@ -95,6 +96,7 @@ def attempt_goal(
     context: str = "",
     on_event: GoalSink | None = None,
     memory: TacticMemory | None = None,
+    keep_trees: bool = True,
 ) -> tuple[GoalResult, str]:
     """Prove (or disprove) the goal at ``site`` of ``text``.
 
@@ -108,6 +110,8 @@ def attempt_goal(
       context: text the tactic source may read besides the file (the project's imported files).
       on_event: receives tagged search events.
       memory: the learned-priors record, told every tactic tried.
+      keep_trees: keep each phase's search tree in the result (the run store and `tree` want
+        them; a single-file search does not).
 
     Returns:
       The goal's result, and the file text after it (with the proof spliced in when proved).
@@ -151,17 +155,19 @@ def attempt_goal(
             gate=lambda t: check_tactic(t, language),
             language=language, file_text=context + text, theorem=site.theorem,
             on_event=lambda e: emit(GoalEvent(site, phase, e)), accept=accept,
+            export_tree=keep_trees,
         )
         phases.append((phase, result))
         if memory is not None:
             memory.record(result.tried, result.proof or ())
         return result
 
-    def finish(status: str, tactics: list[str] | None, message: str, **extra: Any) -> GoalResult:
+    def finish(status: GoalStatus, tactics: list[str] | None, message: str,
+               **extra: Any) -> GoalResult:
         result = GoalResult(
             **base, status=status, proof=tactics, message=message, **extra,
             seconds=round(time.monotonic() - started, 3), **_merge([r for _, r in phases]),
-            trees={p: r.tree for p, r in phases},
+            trees={p: r.tree for p, r in phases if r.tree is not None},
         )
         emit(GoalEvent(site, "done", result=result))
         return result
@@ -172,9 +178,9 @@ def attempt_goal(
             return None
         verdict, _ = judged("disprove", counter.proof)
         if not verdict.ok:  # cannot happen: the search returns accepted paths only
-            return finish("open", None, f"disproof rejected: {verdict.reason}"), text
+            return finish(GoalStatus.OPEN, None, f"disproof rejected: {verdict.reason}"), text
         name = f"aq_disproof_{site.theorem or 'goal'}"
-        return finish("disproved", list(counter.proof), f"{name} proves the negation",
+        return finish(GoalStatus.DISPROVED, list(counter.proof), f"{name} proves the negation",
                       **describe_disproof(site, counter.proof)), text
 
     def refusals() -> str:
@@ -201,15 +207,16 @@ def attempt_goal(
         if found.proved and found.proof is not None:
             verdict_, spliced = judged("prove", found.proof)
             if verdict_.ok:
-                return finish("proved", list(found.proof), ""), spliced
-            return finish("open", None, f"proof found but rejected: {verdict_.reason}"), text
+                return finish(GoalStatus.PROVED, list(found.proof), ""), spliced
+            why = f"proof found but rejected: {verdict_.reason}"
+            return finish(GoalStatus.OPEN, None, why), text
         if negation is None:
-            return finish("open", None, f"no proof found ({found.stop_reason}: "
+            return finish(GoalStatus.OPEN, None, f"no proof found ({found.stop_reason}: "
                                         f"{found.stop_detail}){refusals()}"), text
         verdict = disproved(search(negation, budget - elapsed(), "disprove"))
         if verdict is not None:
             return verdict
-        return finish("open", None, f"no proof or disproof found ({found.stop_reason}: "
+        return finish(GoalStatus.OPEN, None, f"no proof or disproof found ({found.stop_reason}: "
                                     f"{found.stop_detail}){refusals()}"), text
     except AlphaquantError as e:
-        return finish("error", None, str(e)), text
+        return finish(GoalStatus.ERROR, None, str(e)), text

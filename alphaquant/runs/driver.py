@@ -42,8 +42,9 @@ from alphaquant.runs.store import (
     GoalRow,
     RunStore,
 )
-from alphaquant.runs.work import Executor, Finished, WorkItem
+from alphaquant.runs.work import Executor, Finished, WorkItem, WorkOutput
 from alphaquant.runs.write_back import write_back
+from alphaquant.status import GoalStatus
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class RunLog:
 
 def budget_bound(item: dict[str, Any], trees: dict[str, Any]) -> bool:
     """Whether an open result stopped on its budget (the prove tree's root still open)."""
-    if item.get("status") != "open":
+    if item.get("status") != GoalStatus.OPEN:
         return False
     tree = trees.get("prove") or {}
     root = next((n for n in tree.get("nodes", []) if n.get("root")), None)
@@ -145,8 +146,9 @@ class Driver:
         by = self.store.status_counts()
         second_pending = len(self.second) + sum(
             1 for item, _ in self.running.values() if item.pass_no == 2)
-        return Counts(len(self.goals), by.get("proved", 0), by.get("disproved", 0),
-                      by.get("open", 0) - second_pending, by.get("error", 0),
+        return Counts(len(self.goals), by.get(GoalStatus.PROVED, 0),
+                      by.get(GoalStatus.DISPROVED, 0),
+                      by.get(GoalStatus.OPEN, 0) - second_pending, by.get(GoalStatus.ERROR, 0),
                       len(self.running), len(self.first) + len(self.second))
 
     def emit(self, kind: str, message: str, **extra: Any) -> None:
@@ -186,7 +188,7 @@ class Driver:
             first = results.get((g.id, 1))
             if first is None:
                 self.first.append(g)
-            elif trees_needed and (g.id, 2) not in results and first.status == "open" \
+            elif trees_needed and (g.id, 2) not in results and first.status == GoalStatus.OPEN \
                     and budget_bound(first.item, self.store.trees(g.id)):
                 self.second.append(g)
 
@@ -220,7 +222,8 @@ class Driver:
                 queue_.remove(g)
                 pass_no = 1 if queue_ is self.first else 2
                 attempt = self.store.start_attempt(g.id, pass_no, "driver", os.getpid(), 0.0)
-                item = GoalResult(g.file, g.theorem, g.line, g.kind, "error", message=reason)
+                item = GoalResult(g.file, g.theorem, g.line, g.kind, GoalStatus.ERROR,
+                                  message=reason)
                 self.store.finish_attempt(attempt, item.to_json(), {})
                 self.emit("finish", f"{g.label} error: {reason}", goal=g.label,
                           item=item.to_json())
@@ -271,21 +274,21 @@ class Driver:
         item, _ = self.running.pop(finished.slot)
         goal = self.goals[item.goal_id]
         output = finished.output
-        if output is None or output["item"]["status"] == "error":
-            reason = finished.failure or output["item"]["message"] if output else finished.failure
+        if output is None or output.item["status"] == GoalStatus.ERROR:
+            reason = finished.failure or output.item["message"] if output else finished.failure
             self._failed(finished.slot, item, goal, reason, output)
             return
-        self.store.finish_attempt(item.attempt_id, output["item"], output["trees"])
-        result = output["item"]
+        self.store.finish_attempt(item.attempt_id, output.item, output.trees)
+        result = output.item
         if (item.pass_no == 1 and self.second_factor > 0
-                and budget_bound(result, output["trees"])):
+                and budget_bound(result, output.trees)):
             self.second.append(goal)
         self.emit("finish", f"{goal.label} {result['status']} in {result['seconds']:.1f}s "
                             f"({result['expansions']} expansions, pass {item.pass_no})",
                   slot=finished.slot, goal=goal.label, item=result)
 
     def _failed(self, slot: int, item: WorkItem, goal: GoalRow, reason: str,
-                output: dict[str, Any] | None) -> None:
+                output: WorkOutput | None) -> None:
         """An attempt ended in error: retry it, or give the goal's pass up after MAX_TRIES."""
         tries = self.store.failures(goal.id, item.pass_no) + 1
         if tries < MAX_TRIES:
@@ -294,11 +297,11 @@ class Driver:
             self.emit("retry", f"{goal.label} failed ({reason}); retrying ({tries}/{MAX_TRIES})",
                       slot=slot, goal=goal.label)
             return
-        base = output["item"] if output else GoalResult(
-            goal.file, goal.theorem, goal.line, goal.kind, "error").to_json()
-        final = {**base, "status": "error",
+        base = output.item if output else GoalResult(
+            goal.file, goal.theorem, goal.line, goal.kind, GoalStatus.ERROR).to_json()
+        final = {**base, "status": GoalStatus.ERROR,
                  "message": f"gave up after {MAX_TRIES} failed attempts: {reason}"}
-        self.store.finish_attempt(item.attempt_id, final, output["trees"] if output else {})
+        self.store.finish_attempt(item.attempt_id, final, output.trees if output else {})
         self.emit("finish", f"{goal.label} error: {final['message']}", slot=slot,
                   goal=goal.label, item=final)
 

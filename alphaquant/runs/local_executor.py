@@ -20,6 +20,7 @@ from alphaquant.runs.store import (
     settings_json,
 )
 from alphaquant.runs.work import Abandoned, Finished, GoalRunner, WorkItem
+from alphaquant.status import GoalStatus
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,8 @@ def _worker_main(
                 return
             output = runner.run(item, stop=orphaned)
             outbox.put((slot, item.attempt_id, output))
-            errors_in_a_row = errors_in_a_row + 1 if output["item"]["status"] == "error" else 0
+            failed = output.item["status"] == GoalStatus.ERROR
+            errors_in_a_row = errors_in_a_row + 1 if failed else 0
     except (Abandoned, KeyboardInterrupt):
         return
     finally:

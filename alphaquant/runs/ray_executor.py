@@ -26,7 +26,7 @@ from typing import Any
 from alphaquant.config import Settings
 from alphaquant.errors import InputError
 from alphaquant.runs.store import settings_from_json, settings_json
-from alphaquant.runs.work import Finished, GoalRunner, WorkItem
+from alphaquant.runs.work import Finished, GoalRunner, WorkItem, WorkOutput
 
 PROBE_SECONDS = 5.0
 
@@ -83,7 +83,7 @@ class _GoalActor:
         self.runner = GoalRunner(settings_from_json(settings_data))
         self.pid = os.getpid()
 
-    def run(self, item: WorkItem) -> dict[str, Any]:
+    def run(self, item: WorkItem) -> WorkOutput:
         return self.runner.run(item)
 
     def where(self) -> tuple[str, int]:

@@ -18,6 +18,7 @@ from alphaquant.provers.lean_build import rebuild
 from alphaquant.provers.registry import make_prover
 from alphaquant.runs.attempt import GoalEvent, GoalResult, GoalSink, attempt_goal
 from alphaquant.runs.sources import SKIP_DIRS, imported_context
+from alphaquant.status import GoalStatus
 from alphaquant.tactics.base import TacticSource
 from alphaquant.tactics.memory import TacticMemory
 
@@ -97,14 +98,15 @@ def close_given_up_proof(
         return None
     base = {"file": str(path), "theorem": site.theorem, "line": site.line, "kind": site.kind}
     if any(s.decl_start == site.decl_start and s.kind == "admit" for s in current):
-        return GoalResult(**base, status="open",
+        return GoalResult(**base, status=GoalStatus.OPEN,
                           message="waits for the admit holes of this proof"), text
     closed = proof.splice(text, site, ())
     verdict = proof.verify(prover, path, text, closed, (), site.decl_start)
     if verdict.ok:
-        return GoalResult(**base, status="proved", proof=[],
+        return GoalResult(**base, status=GoalStatus.PROVED, proof=[],
                           message="every admit of this proof was proved; Qed closes it"), closed
-    return GoalResult(**base, status="open", message=f"Qed rejected: {verdict.reason}"), text
+    return GoalResult(**base, status=GoalStatus.OPEN,
+                      message=f"Qed rejected: {verdict.reason}"), text
 
 
 def read_source(path: Path) -> str:
@@ -187,8 +189,9 @@ def search_file(
                 result, after = attempt_goal(
                     session, source, path, text, site, settings, context=context,
                     on_event=_in_original_lines(on_event, first_line[ident]), memory=memory,
+                    keep_trees=False,
                 )
-            if result.status == "proved":
+            if result.status == GoalStatus.PROVED:
                 pending.remove(ident)
             result = dataclasses.replace(result, line=first_line[ident])
             results, text = [*results, result], after  # together: Ctrl-C lands before or after
@@ -205,7 +208,8 @@ def search_file(
         try:
             backup = proof.write_atomic(path, text, expected=original)
         except proof.WriteRefused as e:
-            proved = [(r.theorem, r.line, r.proof or []) for r in results if r.status == "proved"]
+            proved = [(r.theorem, r.line, r.proof or []) for r in results
+                      if r.status == GoalStatus.PROVED]
             side = proof.write_side_file(path, proved)
             kept = f"; the proofs are kept in {side}" if side else ""
             write_error = f"nothing written: {e}{kept}"

@@ -27,10 +27,10 @@ from typing import Any
 from alphaquant.config import DisproofConfig, LeanConfig, Settings, TacticsConfig
 from alphaquant.errors import InputError
 from alphaquant.search.base import SearchConfig
+from alphaquant.status import FINAL
 
 DB_NAME = "run.sqlite"
 LOCK_NAME = "run.lock"
-FINAL = ("proved", "disproved", "open", "error")  # attempt statuses that end a goal's pass
 
 GoalSpec = tuple[int, str, int, int, str]  # ordinal, theorem, index, line, kind
 

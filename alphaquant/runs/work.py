@@ -20,6 +20,7 @@ from alphaquant.provers.lean_pool import ReplPool
 from alphaquant.provers.registry import make_prover
 from alphaquant.runs.attempt import GoalResult, attempt_goal
 from alphaquant.runs.sources import imported_context
+from alphaquant.status import GoalStatus
 from alphaquant.tactics.factory import build_source, open_run_memory
 
 log = logging.getLogger(__name__)
@@ -41,12 +42,19 @@ class WorkItem:
     budget: float
 
 
-# A worker's answer: the result (item + trees), or why there is none.
+# What a worker made of one item: the result's JSON item and its search trees.
+@dataclass(frozen=True)
+class WorkOutput:
+    item: dict[str, Any]  # GoalResult.to_json(), file relative to the project
+    trees: dict[str, Any]  # phase -> tree data
+
+
+# A worker's answer: the result, or why there is none.
 @dataclass(frozen=True)
 class Finished:
     slot: int
     attempt_id: int
-    output: dict[str, Any] | None  # {"item": GoalResult.to_json(), "trees": {...}}
+    output: WorkOutput | None
     failure: str = ""
 
 
@@ -112,7 +120,7 @@ class GoalRunner:
             self.sources[language], _ = build_source(self.settings, language, memory=memory)
         return self.sources[language], self.memories[language]
 
-    def run(self, item: WorkItem, stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+    def run(self, item: WorkItem, stop: Callable[[], bool] | None = None) -> WorkOutput:
         """Attempt the item's goal on its file's original text.
 
         Args:
@@ -120,10 +128,10 @@ class GoalRunner:
           stop: polled during the search (at most once a second); True abandons the item.
 
         Returns:
-          {"item": the GoalResult item (file relative to the project), "trees": phase → tree}.
+          The GoalResult item (file relative to the project) and its trees.
         """
         path = Path(item.path)
-        base = GoalResult(item.file, item.theorem, 0, "", "error")
+        base = GoalResult(item.file, item.theorem, 0, "", GoalStatus.ERROR)
         try:
             sites = locate(item.text, path)
             site = sites[item.ordinal] if item.ordinal < len(sites) else None
@@ -143,10 +151,10 @@ class GoalRunner:
         except Exception as e:  # one goal must not end the run, whatever went wrong
             log.warning("goal %s of %s failed", item.theorem, item.file, exc_info=True)
             result = dataclasses.replace(base, message=f"{type(e).__name__}: {e}")
-        if result.status == "error":
+        if result.status == GoalStatus.ERROR:
             self._drop(str(path))  # a fresh prover next time
         result = dataclasses.replace(result, file=item.file)
-        return {"item": result.to_json(), "trees": result.trees}
+        return WorkOutput(result.to_json(), result.trees)
 
     def close(self) -> None:
         for key in list(self.provers):

@@ -19,6 +19,7 @@ from alphaquant.runs.sources import dependency_order
 from alphaquant.runs.store import (
     RunStore,
 )
+from alphaquant.status import GoalStatus
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def write_back(store: RunStore, settings: Settings,
         original = files[file]
         goals = [g for g in store.goals() if g.file == file]
         proved = [(g, latest[g.id].item["proof"]) for g in goals
-                  if g.id in latest and latest[g.id].status == "proved"]
+                  if g.id in latest and latest[g.id].status == GoalStatus.PROVED]
         if not proved:
             continue
         path = project / file

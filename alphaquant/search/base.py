@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,23 @@ Gate = Callable[[str], "str | None"]
 # The acceptance rule, asked of every tactic path the prover calls complete (from the search's
 # root): None to accept it as the proof, else why it is refused (then a failed edge).
 Acceptor = Callable[[tuple[str, ...]], "str | None"]
+
+
+# Why a search stopped (a StrEnum: each member is its own word in JSON and messages).
+class StopReason(enum.StrEnum):
+    SOLVED = "solved"  # an accepted proof
+    EXHAUSTED = "exhausted"  # no candidate left anywhere
+    TIME = "time"  # the wall-clock budget ran out
+    EXPANSIONS = "expansions"  # the budget of tactic applications ran out
+
+
+# What one tactic sent to the prover came to.
+class TrialOutcome(enum.StrEnum):
+    SOLVED = "solved"  # it closed every goal and the acceptance rule took the path
+    PROGRESS = "progress"  # new goals
+    ERROR = "error"  # the prover refused it (or it changed nothing, or closed a cycle)
+    TIMEOUT = "timeout"
+    REJECTED = "rejected"  # complete, but the acceptance rule refused the path
 
 
 # Budgets and constants of one search. Frozen: a run's settings are a value.
@@ -56,7 +74,7 @@ EventSink = Callable[[SearchEvent], None]
 class Trial:
     state: ProofState
     tactic: str
-    outcome: str  # "solved" | "progress" | "error" | "timeout" | "rejected"
+    outcome: TrialOutcome
     seconds: float
 
 
@@ -69,7 +87,7 @@ class SearchResult:
     seconds: float
     prover_seconds: float  # time spent waiting on the prover
     nodes: int
-    stop_reason: str  # "solved" | "exhausted" | "time" | "expansions"
+    stop_reason: StopReason
     stop_detail: str = ""  # why it stopped, in a sentence
     errors: int = 0  # tactics the prover rejected
     timeouts: int = 0

@@ -14,6 +14,7 @@ import logging
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from alphaquant.provers.base import (
@@ -32,7 +33,9 @@ from alphaquant.search.base import (
     SearchConfig,
     SearchEvent,
     SearchResult,
+    StopReason,
     Trial,
+    TrialOutcome,
 )
 from alphaquant.search.export import tree_json
 from alphaquant.search.selection import puct_score, widening_limit
@@ -40,6 +43,8 @@ from alphaquant.search.tree import SOLVED, Action, Node, SearchTree, Status
 from alphaquant.search.value import goal_size_value
 from alphaquant.tactics.base import ProposalRequest, TacticSource, normalise
 
+# The selection rule: the score of one action of a node; the walk takes the highest.
+SelectionRule = Callable[[Action, Node, SearchConfig], float]
 log = logging.getLogger(__name__)
 
 
@@ -63,6 +68,7 @@ class _Run:
     refused: Counter[str] = field(default_factory=Counter)
     tried: list[Trial] = field(default_factory=list)
     accept: Acceptor | None = None
+    rule: SelectionRule | None = None
     rejected: int = 0
     accepted: tuple[str, ...] | None = None
     retried: int = 0
@@ -86,6 +92,8 @@ def run_search(
     evaluator: Evaluator = goal_size_value,
     on_event: EventSink | None = None,
     accept: Acceptor | None = None,
+    rule: SelectionRule | None = None,
+    export_tree: bool = True,
     debug: bool = False,
 ) -> SearchResult:
     """Search for a tactic path that closes ``root``.
@@ -103,6 +111,8 @@ def run_search(
       on_event: receives progress events.
       accept: the acceptance rule for complete paths; a refused path is a failed edge and the
         search goes on. The proof returned is then the accepted path itself.
+      rule: the selection rule scoring an action of a node (default: PUCT, ``puct_rule``).
+      export_tree: put the tree in the result as plain data (for run stores and exports).
       debug: check the tree's invariants after every step.
 
     Returns:
@@ -110,17 +120,17 @@ def run_search(
     """
     run = _Run(
         prover, source, gate, evaluator, config, language, file_text, theorem,
-        random.Random(config.seed), accept=accept,
+        random.Random(config.seed), accept=accept, rule=rule or puct_rule,
     )
     tree = SearchTree(root, evaluator(root))
     emit = on_event or (lambda _event: None)
-    stop = "exhausted"
+    stop = StopReason.EXHAUSTED
     while tree.node(root).status is Status.OPEN:
         if run.elapsed() >= config.budget_seconds:
-            stop = "time"
+            stop = StopReason.TIME
             break
         if run.expansions >= config.max_expansions:
-            stop = "expansions"
+            stop = StopReason.EXPANSIONS
             break
         path, leaf, action = select(tree, run)
         if action is None:
@@ -134,7 +144,7 @@ def run_search(
     if proof is not None and accept is not None:
         proof = run.accepted
     if proof is not None:
-        stop = "solved"
+        stop = StopReason.SOLVED
         emit(SearchEvent("solved", run.expansions, run.elapsed(), len(tree), " ".join(proof)))
     emit(SearchEvent("finished", run.expansions, run.elapsed(), len(tree), stop))
     return SearchResult(
@@ -151,14 +161,14 @@ def run_search(
         refused=dict(run.refused),
         rejected=run.rejected,
         tried=tuple(run.tried),
-        tree=tree_json(tree),
+        tree=tree_json(tree) if export_tree else None,
         retried=run.retried,
         products=run.products,
         reproposals=run.reproposals,
     )
 
 
-def _stop_detail(tree: SearchTree, run: _Run, stop: str) -> str:
+def _stop_detail(tree: SearchTree, run: _Run, stop: StopReason) -> str:
     """Why the search stopped, in one sentence a user can act on."""
     states = len(tree)
     untried = sum(
@@ -170,11 +180,11 @@ def _stop_detail(tree: SearchTree, run: _Run, stop: str) -> str:
     )
     cost = (f"{run.expansions} tactics at {states} states, {run.timeouts} timeouts "
             f"({run.retried} retried longer), {run.reproposals} states asked again")
-    if stop == "solved":
+    if stop is StopReason.SOLVED:
         return f"proved after {cost}"
-    if stop == "exhausted":
+    if stop is StopReason.EXHAUSTED:
         return f"no candidate left anywhere after {cost}"
-    if stop == "time":
+    if stop is StopReason.TIME:
         return f"the budget of {run.config.budget_seconds:g}s ran out with {untried} " \
                f"candidates untried, after {cost}"
     return f"the expansion limit of {run.config.max_expansions} was reached after {cost}"
@@ -221,7 +231,8 @@ def select(
         if not eligible:
             tree.mark_failed(key)
             return path, key, None
-        action = max(eligible, key=lambda a: _score(a, node, run.config))
+        score = run.rule or puct_rule
+        action = max(eligible, key=lambda a: score(a, node, run.config))
         path.append((node, action))
         if not action.tried:
             return path, key, action
@@ -286,7 +297,9 @@ def _eligible(tree: SearchTree, node: Node, config: SearchConfig) -> list[Action
     return live
 
 
-def _score(action: Action, node: Node, config: SearchConfig) -> float:
+def puct_rule(action: Action, node: Node, config: SearchConfig) -> float:
+    """The default selection rule: PUCT over the action's mean value (first-play value: the
+    node's own) and prior, with the config's exploration constant."""
     return puct_score(
         q=action.q(node.value),
         prior=action.prior,
@@ -358,14 +371,14 @@ def expand(tree: SearchTree, run: _Run, key: ProofState, action: Action) -> floa
     run.prover_seconds += seconds
     run.expansions += 1
 
-    def record(kind: str) -> None:
+    def record(kind: TrialOutcome) -> None:
         run.tried.append(Trial(key, action.tactic, kind, seconds))
 
     if isinstance(outcome, (Solved, Progress)):
         said = outcome.path if isinstance(outcome, Solved) else outcome.state.path
         refused = _restated(run, action, said[-1] if said else action.tactic)
         if refused is not None:
-            record("error")
+            record(TrialOutcome.ERROR)
             return _fail(tree, key, node, action, refused)
     if isinstance(outcome, Solved):
         tree.add_solved(key, action)
@@ -375,27 +388,27 @@ def expand(tree: SearchTree, run: _Run, key: ProofState, action: Action) -> floa
             reason = run.accept(proof)
             if reason is not None:
                 run.rejected += 1
-                record("rejected")
+                record(TrialOutcome.REJECTED)
                 tree.revoke_solved(key, action, f"refused: {reason}")
                 return 0.0
             run.accepted = proof
-        record("solved")
+        record(TrialOutcome.SOLVED)
         return 1.0
     if isinstance(outcome, Progress):
         child = outcome.state
         if child == key:
-            record("error")
+            record(TrialOutcome.ERROR)
             return _fail(tree, key, node, action, "no progress")
         value = tree.node(child).value if child in tree else run.evaluator(child)
         if not tree.add_child(key, action, child, value):
-            record("error")
+            record(TrialOutcome.ERROR)
             return _fail(tree, key, node, action, "cycle")
         tree.update_status(key)
-        record("progress")
+        record(TrialOutcome.PROGRESS)
         return value
     if isinstance(outcome, TacticTimeout):
         run.timeouts += 1
-        record("timeout")
+        record(TrialOutcome.TIMEOUT)
         cap = max(run.config.tactic_timeout, run.config.heavy_share * run.config.budget_seconds)
         longer = min(2 * outcome.seconds, cap)
         if action.retries < run.config.timeout_retries and outcome.seconds < min(remaining, longer):
@@ -407,7 +420,7 @@ def expand(tree: SearchTree, run: _Run, key: ProofState, action: Action) -> floa
         return _fail(tree, key, node, action, f"timeout after {outcome.seconds:g}s")
     assert isinstance(outcome, TacticError)
     run.errors += 1
-    record("error")
+    record(TrialOutcome.ERROR)
     return _fail(tree, key, node, action, outcome.message)
 
 
