@@ -124,50 +124,22 @@ def search(
     Ctrl-C stops the search and prints the goals finished so far (exit code 130); with --write,
     their proofs, each already re-checked in the whole file, are written.
     """
-    from alphaquant.runs.single import read_source, resolve_file, search_file
-    from alphaquant.tactics.factory import build_source, open_run_memory
-    from alphaquant.tactics.llm_config import ModelChoice
+    from alphaquant.runs.single import SearchOptions, plan_search, run_plan
+    from alphaquant.ui.render import SearchProgress
 
     verbose, quiet = logging_options(verbose, quiet)
     try:
-        if budget is not None and budget <= 0:
-            raise InputError(f"--budget must be positive, got {budget:g}")
-        if expansions is not None and expansions <= 0:
-            raise InputError(f"--expansions must be positive, got {expansions}")
-        if tactic_timeout is not None and tactic_timeout <= 0:
-            raise InputError(f"--tactic-timeout must be positive, got {tactic_timeout:g}")
-        if llm not in (None, "gemini", "openai"):
-            raise InputError(f"--llm must be gemini or openai, got {llm!r}")
-        if offline and (llm or base_url):
-            raise InputError("--offline cannot be combined with --llm or --base-url")
-        path = resolve_file(file)
-        settings = load_settings(
-            config, budget_seconds=budget, seed=seed, prover=prover,
-            max_expansions=expansions, tactic_timeout=tactic_timeout,
-            offline=True if offline else (False if llm or base_url else None),
-        )
-        if no_disproof:
-            import dataclasses
-
-            settings = dataclasses.replace(
-                settings, disproof=dataclasses.replace(settings.disproof, enabled=False)
-            )
-        from alphaquant.goals import language_of
-
-        choice = ModelChoice(llm, base_url, model, not no_cache)
-        memory = open_run_memory(settings, language_of(path))
-        source, model_notice = build_source(settings, language_of(path), choice, memory)
-        from alphaquant.runs.single import select_goals
-        from alphaquant.ui.render import SearchProgress
-
-        total = len(select_goals(path, read_source(path), theorem))
+        plan = plan_search(SearchOptions(
+            file, theorem=theorem, config=config, budget=budget, expansions=expansions,
+            tactic_timeout=tactic_timeout, seed=seed, prover=prover, offline=offline, llm=llm,
+            base_url=base_url, model=model, cache=not no_cache, disproof=not no_disproof,
+            write=write,
+        ))
+        total = plan.goals
         with SearchProgress(err, total, verbose=verbose, quiet=quiet,
-                            notices=[model_notice] if model_notice else []) as progress:
-            progress.status(f"checking {path.name} with the prover", printed=False)
-            result = search_file(
-                path, settings, source, theorem=theorem, write=write, on_event=progress,
-                on_status=progress.status, memory=memory,
-            )
+                            notices=list(plan.notices)) as progress:
+            progress.status(f"checking {plan.path.name} with the prover", printed=False)
+            result = run_plan(plan, on_event=progress, on_status=progress.status)
     except AlphaquantError as e:
         raise fail(e) from None
     print_search_result(result, as_json, total)

@@ -229,3 +229,82 @@ def _in_original_lines(sink: GoalSink | None, line: int) -> GoalSink | None:
             sink(dataclasses.replace(event, site=dataclasses.replace(event.site, line=line)))
 
     return tell
+
+
+# What `alphaquant search` was asked to do, as the command line gave it (None: the config's).
+@dataclass(frozen=True)
+class SearchOptions:
+    file: str
+    theorem: str | None = None
+    config: Path | None = None
+    budget: float | None = None
+    expansions: int | None = None
+    tactic_timeout: float | None = None
+    seed: int | None = None
+    prover: str | None = None
+    offline: bool = False
+    llm: str | None = None
+    base_url: str | None = None
+    model: str | None = None
+    cache: bool = True
+    disproof: bool = True
+    write: bool = False
+
+
+# A search ready to run: the file, the settings, the tactic source, and what to tell the user.
+@dataclass(frozen=True)
+class SearchPlan:
+    path: Path
+    settings: Settings
+    source: TacticSource
+    memory: TacticMemory | None
+    goals: int  # open goals the search will attempt
+    notices: tuple[str, ...]  # e.g. why the model is not used
+    theorem: str | None
+    write: bool
+
+
+def plan_search(options: SearchOptions) -> SearchPlan:
+    """Check the options, find the file, and build the settings and tactic source.
+
+    Raises:
+      InputError: a bad option value, an unknown file or theorem.
+    """
+    from alphaquant.config import load_settings
+    from alphaquant.tactics.factory import build_source, open_run_memory
+    from alphaquant.tactics.llm_config import ModelChoice
+
+    for name, value in (("--budget", options.budget), ("--expansions", options.expansions),
+                        ("--tactic-timeout", options.tactic_timeout)):
+        if value is not None and value <= 0:
+            raise InputError(f"{name} must be positive, got {value:g}")
+    if options.llm not in (None, "gemini", "openai"):
+        raise InputError(f"--llm must be gemini or openai, got {options.llm!r}")
+    online = bool(options.llm or options.base_url)
+    if options.offline and online:
+        raise InputError("--offline cannot be combined with --llm or --base-url")
+    path = resolve_file(options.file)
+    settings = load_settings(
+        options.config, budget_seconds=options.budget, seed=options.seed,
+        prover=options.prover, max_expansions=options.expansions,
+        tactic_timeout=options.tactic_timeout,
+        offline=True if options.offline else (False if online else None),
+    )
+    if not options.disproof:
+        settings = dataclasses.replace(
+            settings, disproof=dataclasses.replace(settings.disproof, enabled=False))
+    language = language_of(path)
+    choice = ModelChoice(options.llm, options.base_url, options.model, options.cache)
+    memory = open_run_memory(settings, language)
+    source, notice = build_source(settings, language, choice, memory)
+    goals = len(select_goals(path, read_source(path), options.theorem))
+    return SearchPlan(path, settings, source, memory, goals, (notice,) if notice else (),
+                      options.theorem, options.write)
+
+
+def run_plan(plan: SearchPlan, *, on_event: GoalSink | None = None,
+             on_status: Callable[[str], None] | None = None) -> FileResult:
+    """Run a planned search (see ``search_file``)."""
+    return search_file(plan.path, plan.settings, plan.source, theorem=plan.theorem,
+                       write=plan.write, on_event=on_event, on_status=on_status,
+                       memory=plan.memory)
