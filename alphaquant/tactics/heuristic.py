@@ -53,11 +53,13 @@ class HeuristicSource:
         *,
         goal_aware_weight: float = 2.0,
         premise_weight: float = 2.5,
+        premise_share: float = 0.35,
         reweigh: Reweigh | None = None,
     ) -> None:
         self.tactics = tactics
         self.goal_aware_weight = goal_aware_weight
         self.premise_weight = premise_weight
+        self.premise_share = premise_share
         self.reweigh = reweigh
 
     def propose(self, request: ProposalRequest) -> list[Candidate]:
@@ -81,4 +83,17 @@ class HeuristicSource:
                 Candidate(c.tactic, self.reweigh(shape, c.tactic, c.prior), c.source, c.timeout)
                 for c in candidates
             ]
+        return _capped(candidates, "premises", self.premise_share)
+
+
+def _capped(candidates: list[Candidate], source: str, share: float) -> list[Candidate]:
+    """``candidates`` with those of ``source`` scaled down, if need be, to at most ``share`` of
+    the whole prior mass: retrieved lemmas compete with the configured and goal-aware tactics,
+    however many are found, but never crowd them out of the widening limit."""
+    mass = sum(c.prior for c in candidates if c.source == source)
+    rest = sum(c.prior for c in candidates if c.source != source)
+    if mass <= 0 or rest <= 0 or mass <= share / (1 - share) * rest:
         return candidates
+    factor = share / (1 - share) * rest / mass
+    return [Candidate(c.tactic, c.prior * factor, c.source, c.timeout) if c.source == source
+            else c for c in candidates]
