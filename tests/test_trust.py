@@ -257,3 +257,11 @@ def test_an_axiom_the_user_allows_by_its_kernel_name_is_accepted(tmp_path):
         assert not verdict(strict, other / "Use.v", use, tactics, lambda s: True).ok
     with CoqProver(allowed_axioms=frozenset({"Lib.excluded"})) as allowing:
         assert verdict(allowing, other / "Use.v", use, tactics, lambda s: True).ok
+
+
+def test_an_admitted_lemma_reached_through_a_module_alias_is_refused(prover, tmp_path):
+    text = ("Module M.\nLemma bad : 1 = 2.\nProof.\nAdmitted.\nEnd M.\nModule A := M.\n"
+            "Definition target : 1 = 2.\nProof.\nAdmitted.\n")
+    refused = verdict(prover, tmp_path / "Z.v", text, ("exact A.bad.",),
+                      lambda s: s.theorem == "target")
+    assert not refused.ok and "Z.M.bad" in refused.reason

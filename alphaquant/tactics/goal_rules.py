@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from alphaquant.provers.base import ProofState, Subgoal
+from alphaquant.provers.coq.premises import after_last_arrow
 from alphaquant.tactics import witness
 from alphaquant.tactics.witness import arrows
 
@@ -102,13 +103,7 @@ def rewrite_head(statement: str) -> str | None:
 def lemma_conclusion(statement: str) -> str:
     """The conclusion of a lemma statement: after its binders and its last top-level arrow."""
     text = re.sub(r"^\s*:?\s*(?:forall\b[^,]*,)?", "", statement.strip()).rstrip(". \n")
-    depth, last = 0, 0
-    for i, ch in enumerate(text):
-        depth += ch in "([{"
-        depth -= ch in ")]}"
-        if depth == 0 and text.startswith("->", i):
-            last = i + 2
-    return text[last:].strip()
+    return after_last_arrow(text)
 
 
 def conclusion_shape(text: str) -> tuple[str, str]:

@@ -120,6 +120,11 @@ def conclusion(statement: str) -> str:
         if cut < 0:
             break
         text = text[cut + 1 :].strip()
+    return after_last_arrow(text)
+
+
+def after_last_arrow(text: str) -> str:
+    """What follows the last top-level ``->`` of ``text`` (all of it when there is none)."""
     depth, last = 0, 0
     for i, ch in enumerate(text):
         depth += ch in "([{"
