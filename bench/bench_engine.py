@@ -22,7 +22,7 @@ from alphaquant.provers.coq.project import find_project
 from alphaquant.provers.coq.prover import CoqProver
 from alphaquant.provers.coq.sentences import split_sentences
 from alphaquant.runs.attempt import attempt_goal
-from alphaquant.search.base import Trial
+from alphaquant.search.base import GoalContext, SearchParts, Trial
 from alphaquant.tactics.factory import heuristic_source
 from alphaquant.tactics.memory import open_memory
 
@@ -114,9 +114,9 @@ def main() -> None:
         root = prover.open(site, text)
         config = dataclasses.replace(settings.search, budget_seconds=15.0, max_expansions=60)
         t0 = time.perf_counter()
-        result = run_search(prover, heuristic_source(settings, "coq"), root, config,
-                            gate=lambda t: check_tactic(t, "coq"), language="coq",
-                            file_text=text)
+        parts = SearchParts(prover, heuristic_source(settings, "coq"),
+                            gate=lambda t: check_tactic(t, "coq"))
+        result = run_search(parts, root, config, GoalContext("coq", text))
         engine_goal_rate = result.expansions / (time.perf_counter() - t0)
     bare_rate = bare_loop(path, text, site.start, list(result.tried))
     print(f"same tactics, engine vs bare coqtop loop: {engine_goal_rate:.2f} vs {bare_rate:.2f} "

@@ -39,6 +39,7 @@ from alphaquant.provers.coq.coqtop import CoqTop
 from alphaquant.provers.coq.protocol import error_message
 from alphaquant.provers.coq.prover import CoqProver
 from alphaquant.provers.coq.sentences import split_sentences
+from alphaquant.search.base import GoalContext, SearchParts
 from alphaquant.search.mcts import run_search
 from alphaquant.tactics.automation import hammer_library
 from alphaquant.tactics.factory import heuristic_source
@@ -234,8 +235,8 @@ def run_alphaquant(prover: CoqProver, path: Path, text: str, goal: Goal, budget:
             return "names the original"
         return check_tactic(tactic, "coq")
 
-    result = run_search(prover, source, root, settings.search, gate=gate, language="coq",
-                        file_text=text, theorem=goal.name, accept=accept)
+    result = run_search(SearchParts(prover, source, gate=gate, accept=accept), root,
+                        settings.search, GoalContext("coq", text, goal.name))
     return Row(result.proved, result.proof or (), result.seconds, result.prover_seconds,
                result.stop_reason)
 

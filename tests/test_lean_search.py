@@ -8,7 +8,7 @@ from pathlib import Path
 from alphaquant.goals import locate
 from alphaquant.provers.lean_prover import LeanProver
 from alphaquant.provers.lean_repl import LeanRepl, ReplOptions
-from alphaquant.search.base import SearchConfig
+from alphaquant.search.base import GoalContext, SearchConfig, SearchParts
 from alphaquant.search.mcts import run_search
 from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
 from alphaquant.tactics.sanitize import check_tactic
@@ -33,8 +33,8 @@ def test_mcts_over_replayed_lean_states_finds_the_recorded_proof():
         root = prover.open(site, TEXT)
         assert "p ∧ r" in root.goals[0].conclusion
         result = run_search(
-            prover, source, root, SearchConfig(budget_seconds=60, seed=0),
-            gate=lambda t: check_tactic(t, "lean"), language="lean", file_text=TEXT, debug=True,
+            SearchParts(prover, source, gate=lambda t: check_tactic(t, "lean")), root,
+            SearchConfig(budget_seconds=60, seed=0), GoalContext("lean", TEXT), debug=True,
         )
     finally:
         prover.close()

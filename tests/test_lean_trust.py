@@ -15,7 +15,7 @@ from alphaquant.provers import lean_probe
 from alphaquant.provers.lean_dojo import LeanDojoProver
 from alphaquant.provers.lean_prover import LeanProver
 from alphaquant.provers.lean_repl import LeanRepl, ReplOptions
-from alphaquant.search.base import SearchConfig
+from alphaquant.search.base import GoalContext, SearchConfig, SearchParts
 from alphaquant.search.mcts import run_search
 from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
 
@@ -185,9 +185,9 @@ def test_completed_proof_through_a_sorried_lemma_is_refused_and_the_search_goes_
 
     try:
         root = prover.open(site, SORRIED)
-        result = run_search(prover, source, root, SearchConfig(budget_seconds=20, seed=0),
-                            gate=lambda t: None, language="lean", file_text=SORRIED,
-                            accept=accept)
+        result = run_search(SearchParts(prover, source, gate=lambda t: None, accept=accept),
+                            root, SearchConfig(budget_seconds=20, seed=0),
+                            GoalContext("lean", SORRIED))
     finally:
         prover.close()
     assert seen == [("exact helper.elim",)]

@@ -13,7 +13,7 @@ from alphaquant.config import load_settings
 from alphaquant.goals import locate
 from alphaquant.proof import splice, verify
 from alphaquant.provers.coq.prover import CoqProver
-from alphaquant.search.base import SearchConfig, SearchEvent
+from alphaquant.search.base import GoalContext, SearchConfig, SearchEvent, SearchParts
 from alphaquant.search.mcts import run_search
 from alphaquant.tactics.base import Candidate, ProposalRequest
 from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
@@ -43,8 +43,8 @@ def search(tmp_path: Path, text: str, src, config: SearchConfig, on_event=None, 
     try:
         root = prover.open(site, text)
         result = run_search(
-            prover, src, root, config, gate=lambda t: check_tactic(t, "coq"), language="coq",
-            file_text=text, on_event=on_event, debug=True,
+            SearchParts(prover, src, gate=lambda t: check_tactic(t, "coq")), root, config,
+            GoalContext("coq", text), on_event=on_event, export_tree=True, debug=True,
         )
         return path, site, prover, result
     finally:

@@ -11,7 +11,7 @@ from alphaquant.proof import splice
 from alphaquant.provers.base import Premise, ProofState, Subgoal
 from alphaquant.provers.coq.premises import Found, conclusion, is_equation, parse_search, rank
 from alphaquant.provers.lean_protocol import Message, Pos, suggestion
-from alphaquant.search.base import SearchConfig
+from alphaquant.search.base import GoalContext, SearchConfig, SearchParts
 from alphaquant.tactics import automation
 from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
 from tests.conftest import needs_coq
@@ -113,11 +113,12 @@ def test_product_nodes_solve_independent_goals_with_fewer_expansions(tmp_path):
         site = locate(SPLIT, path)[0]
         with CoqProver(path) as prover:
             root = prover.open(site, SPLIT)
+            parts = SearchParts(prover, src, gate=lambda t: check_tactic(t, "coq"),
+                                accept=accept if product else None)
             results[product] = run_search(
-                prover, src, root, SearchConfig(budget_seconds=60, seed=3, premises=0,
-                                                product_nodes=product),
-                gate=lambda t: check_tactic(t, "coq"), language="coq", file_text=SPLIT,
-                accept=accept if product else None, debug=True,
+                parts, root, SearchConfig(budget_seconds=60, seed=3, premises=0,
+                                          product_nodes=product),
+                GoalContext("coq", SPLIT), export_tree=True, debug=True,
             )
             assert results[product].proved
             assert checks(tmp_path, SPLIT, site, results[product].proof, prover)

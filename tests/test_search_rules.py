@@ -4,25 +4,26 @@ status propagation and transpositions. (The engine itself is tested on real Coq.
 from __future__ import annotations
 
 import math
-import random
 
 import pytest
 
 from alphaquant.provers.base import ProofState, Subgoal
-from alphaquant.search.base import SearchConfig
-from alphaquant.search.mcts import _eligible, _Run, backpropagate, select
+from alphaquant.search.base import GoalContext, SearchConfig, SearchParts
+from alphaquant.search.grow import grow
+from alphaquant.search.running import Run
 from alphaquant.search.selection import puct_score, ucb1_score, widening_limit
 from alphaquant.search.tree import SOLVED, Action, SearchTree, Status
+from alphaquant.search.walk import backpropagate, eligible, select
 
 
 def state(name: str, path: tuple[str, ...] = ()) -> ProofState:
     return ProofState((Subgoal((), name),), path=path)
 
 
-def run_with(config: SearchConfig) -> _Run:
-    """A run whose nodes already hold their actions: selection never asks a source."""
-    return _Run(None, None, lambda _t: None, lambda _s: 0.5, config, "coq", "", "",  # type: ignore[arg-type]
-                random.Random(0))
+def run_with(config: SearchConfig) -> Run:
+    """A run whose nodes already hold their actions: no source or prover is ever asked."""
+    parts = SearchParts(None, None, gate=lambda _t: None)  # type: ignore[arg-type]
+    return Run(parts, GoalContext("coq"), config)
 
 
 def test_puct_prefers_a_high_prior_until_visits_pile_up():
@@ -47,9 +48,9 @@ def test_only_the_widening_limit_of_untried_candidates_is_eligible():
     node = tree.node(tree.root)
     node.actions = [Action(f"t{k}.", 0.2) for k in range(5)]
     config = SearchConfig(widening_alpha=0.5, max_children=8)
-    assert [a.tactic for a in _eligible(tree, node, config)] == ["t0.", "t1."]
+    assert [a.tactic for a in eligible(tree, node, config)] == ["t0.", "t1."]
     node.visits = 8  # limit 4; none started yet
-    assert [a.tactic for a in _eligible(tree, node, config)] == ["t0.", "t1.", "t2.", "t3."]
+    assert [a.tactic for a in eligible(tree, node, config)] == ["t0.", "t1.", "t2.", "t3."]
 
 
 def test_selection_walks_down_to_the_best_untried_action_by_puct():
@@ -61,9 +62,28 @@ def test_selection_walks_down_to_the_best_untried_action_by_puct():
     assert tree.add_child(root, a, child, 0.9)
     a.visits, a.value_sum, top.visits = 1, 0.9, 1
     tree.node(child).actions = [Action("low.", 0.1), Action("high.", 0.9)]
-    path, key, action = select(tree, run_with(SearchConfig()))
+    path, key, action = select(tree, SearchConfig())
     assert [act.tactic for _, act in path] == ["a.", "high."]
     assert key == child and action is not None and action.tactic == "high."
+
+
+def test_selection_changes_nothing_and_hands_a_dead_end_to_grow():
+    root, child = state("root"), state("child", ("a.",))
+    tree = SearchTree(root, 0.5)
+    a = Action("a.", 1.0)
+    tree.node(root).actions = [a]
+    assert tree.add_child(root, a, child, 0.5)
+    a.visits = tree.node(root).visits = 1
+    spent = Action("x.", 1.0, failure="error")
+    tree.node(child).actions = [spent]
+    tree.node(child).final = False  # it could still be asked again, so it is not failed yet
+    tree.node(child).rounds = SearchConfig().proposal_rounds  # ...but it has no asks left
+    before = (tree.status(child), tree.status(root), a.visits, tree.node(child).visits)
+    path, key, action = select(tree, SearchConfig())
+    assert key == child and action is None and [act.tactic for _, act in path] == ["a."]
+    assert (tree.status(child), tree.status(root), a.visits, tree.node(child).visits) == before
+    grow(tree, run_with(SearchConfig()), key)
+    assert tree.status(child) is Status.FAILED and tree.status(root) is Status.FAILED
 
 
 def test_a_node_with_nothing_left_is_marked_failed_and_so_is_a_parent_with_only_it():
@@ -82,8 +102,8 @@ def test_backpropagation_adds_one_visit_and_the_value_along_the_path():
     tree = SearchTree(state("root"), 0.5)
     n1, n2 = tree.node(tree.root), tree.node(tree.root)
     a1, a2 = Action("a.", 0.5), Action("b.", 0.5)
-    backpropagate(tree, [(n1, a1), (n2, a2)], 0.25)
-    backpropagate(tree, [(n1, a1)], 0.75)
+    backpropagate([(n1, a1), (n2, a2)], 0.25)
+    backpropagate([(n1, a1)], 0.75)
     assert (a1.visits, a1.value_sum, a2.visits, a2.value_sum) == (2, 1.0, 1, 0.25)
     assert n1.visits == 3  # the same node object walked twice in the first path
 
@@ -117,9 +137,7 @@ def test_the_selection_rule_is_passed_in():
     root = state("root")
     tree = SearchTree(root, 0.5)
     tree.node(root).actions = [Action("likely.", 0.9), Action("unlikely.", 0.1)]
-    by_puct = select(tree, run_with(SearchConfig()))[2]
+    by_puct = select(tree, SearchConfig())[2]
     assert by_puct is not None and by_puct.tactic == "likely."
-    contrarian = run_with(SearchConfig())
-    contrarian.rule = lambda action, node, config: -action.prior
-    chosen = select(tree, contrarian)[2]
+    chosen = select(tree, SearchConfig(), lambda action, node, config: -action.prior)[2]
     assert chosen is not None and chosen.tactic == "unlikely."

@@ -18,7 +18,7 @@ from alphaquant.errors import AlphaquantError
 from alphaquant.goals import GoalSite
 from alphaquant.provers.base import Prover
 from alphaquant.runs.counterexample import describe_disproof
-from alphaquant.search.base import SearchEvent, SearchResult
+from alphaquant.search.base import GoalContext, SearchEvent, SearchParts, SearchResult
 from alphaquant.search.mcts import run_search
 from alphaquant.status import GoalStatus
 from alphaquant.tactics.base import TacticSource
@@ -150,12 +150,11 @@ def attempt_goal(
             verdict, _ = judged(kind, tactics)
             return None if verdict.ok else verdict.reason
 
+        parts = SearchParts(prover, source, gate=lambda t: check_tactic(t, language),
+                            accept=accept)
         result = run_search(
-            prover, source, root, config,
-            gate=lambda t: check_tactic(t, language),
-            language=language, file_text=context + text, theorem=site.theorem,
-            on_event=lambda e: emit(GoalEvent(site, phase, e)), accept=accept,
-            export_tree=keep_trees,
+            parts, root, config, GoalContext(language, context + text, site.theorem),
+            on_event=lambda e: emit(GoalEvent(site, phase, e)), export_tree=keep_trees,
         )
         phases.append((phase, result))
         if memory is not None:

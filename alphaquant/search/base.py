@@ -5,9 +5,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alphaquant.provers.base import ProofState
+from alphaquant.provers.base import ProofState, Prover
+from alphaquant.search.value import goal_size_value
+from alphaquant.tactics.base import TacticSource
+
+if TYPE_CHECKING:
+    from alphaquant.search.tree import Action, Node
 
 # Value estimate of a newly reached state, in [0, 1]; a solved state is worth 1.
 Evaluator = Callable[[ProofState], float]
@@ -18,6 +23,9 @@ Gate = Callable[[str], "str | None"]
 # The acceptance rule, asked of every tactic path the prover calls complete (from the search's
 # root): None to accept it as the proof, else why it is refused (then a failed edge).
 Acceptor = Callable[[tuple[str, ...]], "str | None"]
+
+# The selection rule: the score of one action of a node; the walk takes the highest.
+SelectionRule = Callable[["Action", "Node", "SearchConfig"], float]
 
 
 # Why a search stopped (a StrEnum: each member is its own word in JSON and messages).
@@ -54,6 +62,25 @@ class SearchConfig:
     proposal_rounds: int = 3  # a state whose candidates ran out is asked again this often
     premises: int = 12  # lemmas retrieved per state at first (more with depth and rounds)
     heavy_share: float = 0.3  # a tactic with its own limit gets at most this share of the budget
+
+
+# What a search talks to. Frozen: the parts of a run are fixed for its length.
+@dataclass(frozen=True)
+class SearchParts:
+    prover: Prover  # judges every tactic
+    source: TacticSource  # proposes candidates with priors
+    gate: Gate  # refuses unsafe tactic text before the prover sees it
+    accept: Acceptor | None = None  # asked of every complete path; None accepts what Coq/Lean do
+    evaluator: Evaluator = goal_size_value  # value estimate of new states
+    rule: SelectionRule | None = None  # None: PUCT (search/walk.py puct_rule)
+
+
+# The goal as the tactic source sees it, besides its state.
+@dataclass(frozen=True)
+class GoalContext:
+    language: str  # "coq" or "lean"
+    file_text: str = ""  # the file (and what it imports), as context
+    theorem: str = ""  # the declaration's name
 
 
 # A progress event, emitted to a callback; the library never prints.

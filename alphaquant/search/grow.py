@@ -1,0 +1,225 @@
+"""Growing the tree: a leaf's candidates, product nodes, and what one tactic does to a state.
+
+Every change the search makes to the tree happens here (search/walk.py only reads it): ``grow``
+gives a leaf its candidates (or splits it into independent goals, or closes it as a dead end),
+and ``expand`` sends one action to the prover and records the outcome. The whole budget is used:
+a timed-out tactic is queued again with a doubled limit, and a state whose candidates ran out is
+asked for more (a larger premise pool) before it fails.
+"""
+
+from __future__ import annotations
+
+import time
+
+from alphaquant.provers.base import Progress, ProofState, Solved, TacticError, TacticTimeout
+from alphaquant.search.base import Trial, TrialOutcome
+from alphaquant.search.running import Run
+from alphaquant.search.tree import Action, Node, SearchTree, Status
+from alphaquant.search.walk import eligible
+from alphaquant.tactics.base import ProposalRequest, normalise
+
+
+def grow(tree: SearchTree, run: Run, key: ProofState) -> None:
+    """Give the leaf ``key`` what the walk lacked there: its first candidates (or its goals as a
+    product node), more candidates once they ran out, or its end as a dead end (FAILED).
+
+    Args:
+      tree: the search tree.
+      run: the running search.
+      key: a state the walk reached without an untried action to try.
+    """
+    node = tree.node(key)
+    if node.actions is None:
+        if len(key.path) >= run.config.max_depth:
+            tree.mark_failed(key)
+        elif not split_product(tree, run, key):
+            node.actions = propose(run, node)
+            node.final = run.config.proposal_rounds == 0
+            tree.update_status(key)
+        return
+    if not eligible(tree, node, run.config) and not repropose(run, node):
+        tree.mark_failed(key)
+
+
+def split_product(tree: SearchTree, run: Run, key: ProofState) -> bool:
+    """Make a state of several independent goals a product node, when the prover can focus.
+
+    Args:
+      tree: the search tree.
+      run: the running search.
+      key: a state not yet expanded.
+
+    Returns:
+      True if ``key`` is now a product node (one linked subproblem per goal).
+    """
+    focus = getattr(run.parts.prover, "focus", None)
+    if not run.config.product_nodes or focus is None or len(key.goals) < 2:
+        return False
+    parts = [focus(key, i) for i in range(len(key.goals))]
+    if any(p is None for p in parts):
+        return False
+    values = [tree.node(p).value if p in tree else run.parts.evaluator(p) for p in parts]
+    tree.add_product(key, parts, values)
+    run.products += 1
+    return True
+
+
+def repropose(run: Run, node: Node) -> bool:
+    """Ask the source again for a state whose candidates ran out (a wider premise pool).
+
+    Args:
+      run: the running search.
+      node: an ordinary node with every candidate tried and no open child.
+
+    Returns:
+      True if new candidates (texts not yet among the node's actions) were added.
+    """
+    assert node.actions is not None
+    if node.rounds >= run.config.proposal_rounds:
+        node.final = True
+        return False
+    node.rounds += 1
+    run.reproposals += 1
+    known = {a.tactic for a in node.actions}
+    fresh = [a for a in propose(run, node, node.rounds) if a.tactic not in known]
+    node.actions.extend(fresh)
+    node.final = not fresh or node.rounds >= run.config.proposal_rounds
+    return bool(fresh)
+
+
+def propose(run: Run, node: Node, round_: int = 0) -> list[Action]:
+    """Ask the tactic source for candidates and pass each through the gate.
+
+    Args:
+      run: the running search (source, gate, refusal counts).
+      node: the node to propose for.
+      round_: how often this node's candidates ran out before (the pool widens each time).
+
+    Returns:
+      Allowed candidates as untried actions, highest prior first (ties in source order).
+    """
+    retrieve = getattr(run.parts.prover, "premises", None)
+    state = node.state
+    pool = run.config.premises * (1 + round_) + 2 * len(state.path) if run.config.premises else 0
+    request = ProposalRequest(
+        state=state,
+        k=run.config.candidates * (1 + round_),
+        language=run.context.language,
+        file_text=run.context.file_text,
+        theorem=run.context.theorem,
+        failures=tuple(node.failures),
+        round=round_,
+        premises=(lambda: retrieve(state, pool)) if retrieve is not None and pool > 0 else None,
+    )
+    allowed = []
+    for candidate in normalise(run.parts.source.propose(request)):
+        reason = run.parts.gate(candidate.tactic)
+        if reason is not None:
+            run.refused[reason] += 1
+            continue
+        allowed.append(candidate)
+    ranked = sorted(enumerate(allowed), key=lambda ic: (-ic[1].prior, ic[0]))
+    return [Action(c.tactic, c.prior, timeout=c.timeout) for _, c in ranked[: request.k]]
+
+
+def expand(tree: SearchTree, run: Run, key: ProofState, action: Action) -> float:
+    """Try ``action`` on the state ``key`` with the prover and grow the tree by its outcome.
+
+    Args:
+      tree: the search tree.
+      run: the running search.
+      key: the state the action belongs to.
+      action: the untried action.
+
+    Returns:
+      The value to back up: 1 for a solved state, the evaluator's estimate for a new state, 0 for
+      a failure.
+    """
+    node = tree.node(key)
+    remaining = run.config.budget_seconds - run.elapsed()
+    limit = run.config.tactic_timeout
+    if action.timeout is not None:
+        # A heavy action's own limit, bounded by a share of the whole budget: one call never
+        # eats the search.
+        limit = min(action.timeout, max(limit, run.config.heavy_share * run.config.budget_seconds))
+    timeout = max(0.5, min(limit, remaining))
+    t0 = time.monotonic()
+    outcome = run.parts.prover.apply(key, action.tactic, timeout)
+    seconds = time.monotonic() - t0
+    run.prover_seconds += seconds
+    run.expansions += 1
+
+    def record(kind: TrialOutcome) -> None:
+        run.tried.append(Trial(key, action.tactic, kind, seconds))
+
+    if isinstance(outcome, (Solved, Progress)):
+        said = outcome.path if isinstance(outcome, Solved) else outcome.state.path
+        refused = _restated(run, action, said[-1] if said else action.tactic)
+        if refused is not None:
+            record(TrialOutcome.ERROR)
+            return _fail(tree, key, node, action, refused)
+    if isinstance(outcome, Solved):
+        tree.add_solved(key, action)
+        if run.parts.accept is not None and tree.status(tree.root) is Status.PROVED:
+            proof = tree.proof()
+            assert proof is not None
+            reason = run.parts.accept(proof)
+            if reason is not None:
+                run.rejected += 1
+                record(TrialOutcome.REJECTED)
+                tree.revoke_solved(key, action, f"refused: {reason}")
+                return 0.0
+            run.accepted = proof
+        record(TrialOutcome.SOLVED)
+        return 1.0
+    if isinstance(outcome, Progress):
+        child = outcome.state
+        if child == key:
+            record(TrialOutcome.ERROR)
+            return _fail(tree, key, node, action, "no progress")
+        value = tree.node(child).value if child in tree else run.parts.evaluator(child)
+        if not tree.add_child(key, action, child, value):
+            record(TrialOutcome.ERROR)
+            return _fail(tree, key, node, action, "cycle")
+        tree.update_status(key)
+        record(TrialOutcome.PROGRESS)
+        return value
+    if isinstance(outcome, TacticTimeout):
+        run.timeouts += 1
+        record(TrialOutcome.TIMEOUT)
+        cap = max(run.config.tactic_timeout, run.config.heavy_share * run.config.budget_seconds)
+        longer = min(2 * outcome.seconds, cap)
+        if action.retries < run.config.timeout_retries and outcome.seconds < min(remaining, longer):
+            # Tried again after the others, with twice the limit: slow is not wrong.
+            assert node.actions is not None
+            node.actions.append(Action(action.tactic, action.prior / 2,
+                                       timeout=longer, retries=action.retries + 1))
+            run.retried += 1
+        return _fail(tree, key, node, action, f"timeout after {outcome.seconds:g}s")
+    assert isinstance(outcome, TacticError)
+    run.errors += 1
+    record(TrialOutcome.ERROR)
+    return _fail(tree, key, node, action, outcome.message)
+
+
+def _restated(run: Run, action: Action, said: str) -> str | None:
+    """Record the prover's restatement of ``action`` (what to write instead); it passes the
+    gate like any tactic. Returns why it is refused, or None."""
+    if " ".join(said.split()) == " ".join(action.tactic.split()):
+        return None
+    reason = run.parts.gate(said)
+    if reason is not None:
+        run.refused[reason] += 1
+        return f"restatement refused ({reason}): {said}"
+    action.written = said
+    return None
+
+
+def _fail(tree: SearchTree, key: ProofState, node: Node, action: Action, why: str) -> float:
+    """Record a rejected tactic on its parent (never as a node); worth 0."""
+    action.failure = why
+    node.failures.append((action.tactic, why))
+    tree.update_status(key)
+    return 0.0
+
+

@@ -1,0 +1,32 @@
+"""The running search: its parts, its context, its budget and the statistics it keeps."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from alphaquant.search.base import GoalContext, SearchConfig, SearchParts, Trial
+
+
+# What the loop needs besides the tree. Mutable: the counters grow as the search goes.
+@dataclass
+class Run:
+    parts: SearchParts
+    context: GoalContext
+    config: SearchConfig
+    started: float = field(default_factory=time.monotonic)
+    expansions: int = 0  # tactics sent to the prover
+    prover_seconds: float = 0.0  # time spent waiting on it
+    errors: int = 0
+    timeouts: int = 0
+    refused: Counter[str] = field(default_factory=Counter)  # gate refusals by reason
+    tried: list[Trial] = field(default_factory=list)
+    rejected: int = 0  # complete paths the acceptance rule refused
+    accepted: tuple[str, ...] | None = None  # the path it took
+    retried: int = 0  # timed-out tactics queued again, longer
+    products: int = 0  # states split into independent goals
+    reproposals: int = 0  # states asked again after their candidates ran out
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
