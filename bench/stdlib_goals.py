@@ -303,7 +303,7 @@ def main() -> None:
                     else:
                         rejected[method] += 1
                 mark = "+" if row.verdict == "ok" else ("x" if row.proved else "-")
-                line.append(f"{method}:{mark}")
+                line.append(f"{method}:{mark}{row.seconds:.0f}s")
                 if args.proofs and row.proved:
                     proofs.append(f"    {method} ({row.verdict}): {' '.join(row.proof)}")
             print(" ".join(line), flush=True)
