@@ -138,7 +138,7 @@ def search(
         total = plan.goals
         with SearchProgress(err, total, verbose=verbose, quiet=quiet,
                             notices=list(plan.notices)) as progress:
-            progress.status(f"checking {plan.path.name} with the prover", printed=False)
+            progress.status(f"checking {plan.file.path.name} with the prover", printed=False)
             result = run_plan(plan, on_event=progress, on_status=progress.status)
     except AlphaquantError as e:
         raise fail(e) from None

@@ -21,7 +21,7 @@ from alphaquant.goals import locate
 from alphaquant.provers.coq.project import find_project
 from alphaquant.provers.coq.prover import CoqProver
 from alphaquant.provers.coq.sentences import split_sentences
-from alphaquant.runs.attempt import attempt_goal
+from alphaquant.runs.attempt import Goal, attempt_goal
 from alphaquant.search.base import GoalContext, SearchParts, Trial
 from alphaquant.tactics.factory import heuristic_source
 from alphaquant.tactics.memory import open_memory
@@ -77,7 +77,8 @@ def run_file(path: Path, settings, memory=None) -> tuple[list, list[Trial], floa
         for site in locate(text, path):
             before = prover.wait_seconds
             t0 = time.perf_counter()
-            result, _ = attempt_goal(prover, source, path, text, site, settings, memory=memory)
+            result, _ = attempt_goal(prover, source, Goal(path, text, site), settings,
+                                     memory=memory)
             wall += time.perf_counter() - t0
             waited += prover.wait_seconds - before
             results.append(result)

@@ -184,12 +184,12 @@ Admitted.
     settings = dataclasses.replace(
         settings, tactics=dataclasses.replace(settings.tactics, learned_priors=False)
     )
-    from alphaquant.runs.attempt import attempt_goal
+    from alphaquant.runs.attempt import Goal, attempt_goal
 
     src = Scripted(["intros.", "lia.", "intro H.", "specialize (H 320).", "split."])
     site = locate(text, path)[0]
     with CoqProver(path) as prover:
-        result, after = attempt_goal(prover, src, path, text, site, settings)
+        result, after = attempt_goal(prover, src, Goal(path, text, site), settings)
     assert result.status == "disproved", result
     assert "specialize (H 320)." in result.proof
     assert after == text  # a disproof is reported, not written into the claim

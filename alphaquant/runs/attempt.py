@@ -16,7 +16,7 @@ from alphaquant import proof
 from alphaquant.config import Settings
 from alphaquant.errors import AlphaquantError
 from alphaquant.goals import GoalSite
-from alphaquant.provers.base import Prover
+from alphaquant.provers.base import ProofState, Prover
 from alphaquant.runs.counterexample import describe_disproof
 from alphaquant.search.base import GoalContext, SearchEvent, SearchParts, SearchResult
 from alphaquant.search.mcts import run_search
@@ -85,29 +85,33 @@ def _merge(results: list[SearchResult]) -> dict[str, Any]:
     }
 
 
+# One goal to attempt: where it is, in which text, with what around it.
+@dataclass(frozen=True)
+class Goal:
+    path: Path
+    text: str  # the file's current text (earlier proofs of this run already spliced in)
+    site: GoalSite  # the goal, located in ``text``
+    context: str = ""  # text the tactic source may read besides the file (imported files)
+
+
 def attempt_goal(
     prover: Prover,
     source: TacticSource,
-    path: Path,
-    text: str,
-    site: GoalSite,
+    goal: Goal,
     settings: Settings,
     *,
-    context: str = "",
     on_event: GoalSink | None = None,
     memory: TacticMemory | None = None,
     keep_trees: bool = True,
 ) -> tuple[GoalResult, str]:
-    """Prove (or disprove) the goal at ``site`` of ``text``.
+    """Prove (or disprove) ``goal``: a short probe for a counterexample, the proof search, then
+    the search for a disproof, each with its share of the budget.
 
     Args:
       prover: the prover session for the file.
       source: the tactic source.
-      path: the file's path.
-      text: the file's current text (earlier proofs of this run already spliced in).
-      site: the goal, located in ``text``.
+      goal: the goal, its file's current text and context.
       settings: budgets and switches.
-      context: text the tactic source may read besides the file (the project's imported files).
       on_event: receives tagged search events.
       memory: the learned-priors record, told every tactic tried.
       keep_trees: keep each phase's search tree in the result (the run store and `tree` want
@@ -116,106 +120,123 @@ def attempt_goal(
     Returns:
       The goal's result, and the file text after it (with the proof spliced in when proved).
     """
-    emit = on_event or (lambda _e: None)
-    started = time.monotonic()
-    budget = settings.search.budget_seconds
-    language = site.language
-    phases: list[tuple[str, SearchResult]] = []
-    base = {"file": str(path), "theorem": site.theorem, "line": site.line, "kind": site.kind}
+    attempt = _Attempt(prover, source, goal, settings, on_event or (lambda _e: None), memory,
+                       keep_trees)
+    try:
+        return attempt.run()
+    except AlphaquantError as e:
+        return attempt.finish(GoalStatus.ERROR, None, str(e)), goal.text
 
-    verdicts: dict[tuple[str, tuple[str, ...]], proof.Verdict] = {}
 
-    def judged(kind: str, tactics: tuple[str, ...]) -> tuple[proof.Verdict, str]:
+# One goal's attempt as it goes: its phases so far and the acceptance rule's verdicts.
+@dataclass
+class _Attempt:
+    prover: Prover
+    source: TacticSource
+    goal: Goal
+    settings: Settings
+    emit: GoalSink
+    memory: TacticMemory | None
+    keep_trees: bool
+    started: float = field(default_factory=time.monotonic)
+    phases: list[tuple[str, SearchResult]] = field(default_factory=list)
+    verdicts: dict[tuple[str, tuple[str, ...]], proof.Verdict] = field(default_factory=dict)
+
+    def run(self) -> tuple[GoalResult, str]:
+        site, text, budget = self.goal.site, self.goal.text, self.settings.search.budget_seconds
+        disproof = self.settings.disproof
+        root = self.prover.open(site, text)
+        negation = self.prover.open_negation(site, text) if disproof.enabled else None
+        if negation is not None and disproof.probe > 0:
+            # A short look for a counterexample first: false claims fall fast this way.
+            found = self.disproved(self.search(negation, budget * disproof.probe, "probe"))
+            if found is not None:
+                return found, text
+        share = disproof.share if negation is not None else 0.0
+        proved = self.search(root, budget * (1 - share) - self.elapsed(), "prove")
+        if proved.proved and proved.proof is not None:
+            verdict, spliced = self.judged("prove", proved.proof)
+            if verdict.ok:
+                return self.finish(GoalStatus.PROVED, list(proved.proof), ""), spliced
+            why = f"proof found but rejected: {verdict.reason}"
+            return self.finish(GoalStatus.OPEN, None, why), text
+        how = f"({proved.stop_reason}: {proved.stop_detail}){self.refusals()}"
+        if negation is None:
+            return self.finish(GoalStatus.OPEN, None, f"no proof found {how}"), text
+        found = self.disproved(self.search(negation, budget - self.elapsed(), "disprove"))
+        if found is not None:
+            return found, text
+        return self.finish(GoalStatus.OPEN, None, f"no proof or disproof found {how}"), text
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def judged(self, kind: str, tactics: tuple[str, ...]) -> tuple[proof.Verdict, str]:
         """The acceptance rule's verdict on a complete path, and the text it would leave."""
+        site, text = self.goal.site, self.goal.text
         if kind == "prove":
-            spliced = proof.splice(text, site, tactics)
-            holes = 1
+            spliced, holes = proof.splice(text, site, tactics), 1
         else:
             inserted = proof.insert_disproof(text, site, tactics)
             if inserted is None:
                 return proof.Verdict(False, "the negation cannot be stated"), text
             spliced, holes = inserted[1], 0
         key = (kind, tactics)
-        if key not in verdicts:
-            emit(GoalEvent(site, "verify"))
-            verdicts[key] = proof.verify(prover, path, text, spliced, tactics,
-                                         site.decl_start, holes_closed=holes)
-        return verdicts[key], spliced
+        if key not in self.verdicts:
+            self.emit(GoalEvent(site, "verify"))
+            self.verdicts[key] = proof.verify(self.prover, self.goal.path, text, spliced,
+                                              tactics, site.decl_start, holes_closed=holes)
+        return self.verdicts[key], spliced
 
-    def search(root: Any, seconds: float, phase: str) -> SearchResult:
-        config = dataclasses.replace(settings.search, budget_seconds=max(seconds, 0.5))
+    def search(self, root: ProofState, seconds: float, phase: str) -> SearchResult:
+        """One phase's search from ``root`` for ``seconds``."""
+        config = dataclasses.replace(self.settings.search, budget_seconds=max(seconds, 0.5))
         kind = "prove" if phase == "prove" else "disprove"
+        site, language = self.goal.site, self.goal.site.language
 
         def accept(tactics: tuple[str, ...]) -> str | None:
-            verdict, _ = judged(kind, tactics)
+            verdict, _ = self.judged(kind, tactics)
             return None if verdict.ok else verdict.reason
 
-        parts = SearchParts(prover, source, gate=lambda t: check_tactic(t, language),
-                            accept=accept)
-        result = run_search(
-            parts, root, config, GoalContext(language, context + text, site.theorem),
-            on_event=lambda e: emit(GoalEvent(site, phase, e)), export_tree=keep_trees,
-        )
-        phases.append((phase, result))
-        if memory is not None:
-            memory.record(result.tried, result.proof or ())
+        parts = SearchParts(self.prover, self.source,
+                            gate=lambda t: check_tactic(t, language), accept=accept)
+        context = GoalContext(language, self.goal.context + self.goal.text, site.theorem)
+        result = run_search(parts, root, config, context,
+                            on_event=lambda e: self.emit(GoalEvent(site, phase, e)),
+                            export_tree=self.keep_trees)
+        self.phases.append((phase, result))
+        if self.memory is not None:
+            self.memory.record(result.tried, result.proof or ())
         return result
 
-    def finish(status: GoalStatus, tactics: list[str] | None, message: str,
+    def finish(self, status: GoalStatus, tactics: list[str] | None, message: str,
                **extra: Any) -> GoalResult:
+        site = self.goal.site
         result = GoalResult(
-            **base, status=status, proof=tactics, message=message, **extra,
-            seconds=round(time.monotonic() - started, 3), **_merge([r for _, r in phases]),
-            trees={p: r.tree for p, r in phases if r.tree is not None},
+            str(self.goal.path), site.theorem, site.line, site.kind, status, tactics,
+            message=message, **extra, seconds=round(self.elapsed(), 3),
+            **_merge([r for _, r in self.phases]),
+            trees={p: r.tree for p, r in self.phases if r.tree is not None},
         )
-        emit(GoalEvent(site, "done", result=result))
+        self.emit(GoalEvent(site, "done", result=result))
         return result
 
-    def disproved(counter: SearchResult) -> tuple[GoalResult, str] | None:
+    def disproved(self, counter: SearchResult) -> GoalResult | None:
         """The accepted disproof, or None when the search found none."""
         if not counter.proved or counter.proof is None:
             return None
-        verdict, _ = judged("disprove", counter.proof)
+        verdict, _ = self.judged("disprove", counter.proof)
         if not verdict.ok:  # cannot happen: the search returns accepted paths only
-            return finish(GoalStatus.OPEN, None, f"disproof rejected: {verdict.reason}"), text
+            return self.finish(GoalStatus.OPEN, None, f"disproof rejected: {verdict.reason}")
+        site = self.goal.site
         name = f"aq_disproof_{site.theorem or 'goal'}"
-        return finish(GoalStatus.DISPROVED, list(counter.proof), f"{name} proves the negation",
-                      **describe_disproof(site, counter.proof)), text
+        return self.finish(GoalStatus.DISPROVED, list(counter.proof),
+                           f"{name} proves the negation", **describe_disproof(site, counter.proof))
 
-    def refusals() -> str:
+    def refusals(self) -> str:
         """What the acceptance rule refused, for the message of a goal left open."""
-        refused = [v.reason for v in verdicts.values() if not v.ok]
+        refused = [v.reason for v in self.verdicts.values() if not v.ok]
         if not refused:
             return ""
         paths = "path" if len(refused) == 1 else "paths"
         return f"; {len(refused)} complete {paths} refused, last: {refused[-1]}"
-
-    def elapsed() -> float:
-        return time.monotonic() - started
-
-    try:
-        root = prover.open(site, text)
-        negation = prover.open_negation(site, text) if settings.disproof.enabled else None
-        if negation is not None and settings.disproof.probe > 0:
-            # A short look for a counterexample first: false claims fall fast this way.
-            verdict = disproved(search(negation, budget * settings.disproof.probe, "probe"))
-            if verdict is not None:
-                return verdict
-        share = settings.disproof.share if negation is not None else 0.0
-        found = search(root, budget * (1 - share) - elapsed(), "prove")
-        if found.proved and found.proof is not None:
-            verdict_, spliced = judged("prove", found.proof)
-            if verdict_.ok:
-                return finish(GoalStatus.PROVED, list(found.proof), ""), spliced
-            why = f"proof found but rejected: {verdict_.reason}"
-            return finish(GoalStatus.OPEN, None, why), text
-        if negation is None:
-            return finish(GoalStatus.OPEN, None, f"no proof found ({found.stop_reason}: "
-                                        f"{found.stop_detail}){refusals()}"), text
-        verdict = disproved(search(negation, budget - elapsed(), "disprove"))
-        if verdict is not None:
-            return verdict
-        return finish(GoalStatus.OPEN, None, f"no proof or disproof found ({found.stop_reason}: "
-                                    f"{found.stop_detail}){refusals()}"), text
-    except AlphaquantError as e:
-        return finish(GoalStatus.ERROR, None, str(e)), text

@@ -11,13 +11,14 @@ from pathlib import Path
 from alphaquant import proof
 from alphaquant.config import Settings
 from alphaquant.errors import FileDoesNotCompile, InputError
-from alphaquant.goals import GoalSite, declaration_names, language_of, locate
+from alphaquant.goals import GoalSite, locate
 from alphaquant.provers.base import Prover
 from alphaquant.provers.coq.project import stale_dependencies
 from alphaquant.provers.lean_build import rebuild
 from alphaquant.provers.registry import make_prover
-from alphaquant.runs.attempt import GoalEvent, GoalResult, GoalSink, attempt_goal
-from alphaquant.runs.sources import SKIP_DIRS, imported_context
+from alphaquant.runs.attempt import Goal, GoalEvent, GoalResult, GoalSink, attempt_goal
+from alphaquant.runs.source_file import SourceFile, read_source_file
+from alphaquant.runs.sources import SKIP_DIRS
 from alphaquant.status import GoalStatus
 from alphaquant.tactics.base import TacticSource
 from alphaquant.tactics.memory import TacticMemory
@@ -66,24 +67,6 @@ def resolve_file(name: str, cwd: Path | None = None) -> Path:
     return cwd / matches[0]
 
 
-def select_goals(path: Path, text: str, theorem: str | None) -> list[GoalSite]:
-    """The file's open goals, or those of ``theorem``; an unknown theorem is an InputError."""
-    sites = locate(text, path)
-    if theorem is None:
-        return sites
-    chosen = [s for s in sites if s.theorem == theorem]
-    if not chosen:
-        names = declaration_names(text, path)
-        if theorem in names:
-            raise InputError(f"theorem {theorem} in {path.name} has no open goal")
-        with_goals = sorted({s.theorem for s in sites if s.theorem})
-        raise InputError(
-            f"no theorem {theorem} in {path.name}; its open goals are in: "
-            f"{', '.join(with_goals) or '(none)'}"
-        )
-    return chosen
-
-
 def close_given_up_proof(
     prover: Prover, path: Path, text: str, site: GoalSite, current: list[GoalSite],
     gave_up: set[str],
@@ -109,19 +92,8 @@ def close_given_up_proof(
                       message=f"Qed rejected: {verdict.reason}"), text
 
 
-def read_source(path: Path) -> str:
-    """The text of ``path``; a file that is not UTF-8 text is an InputError."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset "
-                         f"{e.start}); save it as UTF-8") from None
-    except IsADirectoryError:
-        raise InputError(f"{path} is a directory, not a proof file") from None
-
-
 def search_file(
-    path: Path,
+    file: SourceFile,
     settings: Settings,
     source: TacticSource,
     *,
@@ -138,7 +110,8 @@ def search_file(
     (``interrupted`` set), and ``write`` writes only the proofs already re-checked in the file.
 
     Args:
-      path: a .v or .lean file.
+      file: the .v or .lean file, read and located (``read_source_file``); a write-back
+        replaces it only if it still holds that text.
       settings: budgets and switches.
       source: the tactic source.
       theorem: only this declaration's goals.
@@ -151,11 +124,8 @@ def search_file(
     Returns:
       Each goal's result, and the original and final texts.
     """
-    language_of(path)
-    if not path.is_file():
-        raise InputError(f"no such file: {path}")
-    original = read_source(path)
-    sites = select_goals(path, original, theorem)
+    path, original = file.path, file.text
+    sites = file.goals_of(theorem)
     status = on_status or (lambda _message: None)
     results: list[GoalResult] = []
     text, interrupted = original, False
@@ -171,8 +141,7 @@ def search_file(
             raise FileDoesNotCompile(
                 f"{path}{where} does not compile before search: {check.message}"
             )
-        context = imported_context(path, original)
-        originals = locate(original, path)
+        originals = file.sites
         pending = [(s.theorem, s.index) for s in originals]
         first_line = {ident: s.line for ident, s in zip(pending, originals, strict=True)}
         gave_up = {s.theorem for s in originals if s.kind == "admit"}
@@ -187,7 +156,7 @@ def search_file(
                 result, after = closed
             else:
                 result, after = attempt_goal(
-                    session, source, path, text, site, settings, context=context,
+                    session, source, Goal(path, text, site, file.context), settings,
                     on_event=_in_original_lines(on_event, first_line[ident]), memory=memory,
                     keep_trees=False,
                 )
@@ -254,7 +223,7 @@ class SearchOptions:
 # A search ready to run: the file, the settings, the tactic source, and what to tell the user.
 @dataclass(frozen=True)
 class SearchPlan:
-    path: Path
+    file: SourceFile
     settings: Settings
     source: TacticSource
     memory: TacticMemory | None
@@ -293,18 +262,18 @@ def plan_search(options: SearchOptions) -> SearchPlan:
     if not options.disproof:
         settings = dataclasses.replace(
             settings, disproof=dataclasses.replace(settings.disproof, enabled=False))
-    language = language_of(path)
+    file = read_source_file(path)
+    goals = len(file.goals_of(options.theorem))
     choice = ModelChoice(options.llm, options.base_url, options.model, options.cache)
-    memory = open_run_memory(settings, language)
-    source, notice = build_source(settings, language, choice, memory)
-    goals = len(select_goals(path, read_source(path), options.theorem))
-    return SearchPlan(path, settings, source, memory, goals, (notice,) if notice else (),
+    memory = open_run_memory(settings, file.language)
+    source, notice = build_source(settings, file.language, choice, memory)
+    return SearchPlan(file, settings, source, memory, goals, (notice,) if notice else (),
                       options.theorem, options.write)
 
 
 def run_plan(plan: SearchPlan, *, on_event: GoalSink | None = None,
              on_status: Callable[[str], None] | None = None) -> FileResult:
     """Run a planned search (see ``search_file``)."""
-    return search_file(plan.path, plan.settings, plan.source, theorem=plan.theorem,
+    return search_file(plan.file, plan.settings, plan.source, theorem=plan.theorem,
                        write=plan.write, on_event=on_event, on_status=on_status,
                        memory=plan.memory)

@@ -15,11 +15,10 @@ from typing import Any, Protocol
 
 from alphaquant.config import Settings
 from alphaquant.errors import InputError
-from alphaquant.goals import locate
 from alphaquant.provers.lean_pool import ReplPool
 from alphaquant.provers.registry import make_prover
-from alphaquant.runs.attempt import GoalResult, attempt_goal
-from alphaquant.runs.sources import imported_context
+from alphaquant.runs.attempt import Goal, GoalResult, attempt_goal
+from alphaquant.runs.source_file import located
 from alphaquant.status import GoalStatus
 from alphaquant.tactics.factory import build_source, open_run_memory
 
@@ -133,7 +132,8 @@ class GoalRunner:
         path = Path(item.path)
         base = GoalResult(item.file, item.theorem, 0, "", GoalStatus.ERROR)
         try:
-            sites = locate(item.text, path)
+            file = located(path, item.text)
+            sites = file.sites
             site = sites[item.ordinal] if item.ordinal < len(sites) else None
             if site is None or site.theorem != item.theorem:
                 raise InputError(f"goal {item.ordinal} of {item.file} is not {item.theorem}")
@@ -144,9 +144,8 @@ class GoalRunner:
             )
             source, memory = self._source(site.language)
             result, _ = attempt_goal(
-                self._prover(path), source, path, item.text, site, settings,
-                context=imported_context(path, item.text), memory=memory,
-                on_event=_stop_checker(stop),
+                self._prover(path), source, Goal(path, item.text, site, file.context), settings,
+                memory=memory, on_event=_stop_checker(stop),
             )
         except Exception as e:  # one goal must not end the run, whatever went wrong
             log.warning("goal %s of %s failed", item.theorem, item.file, exc_info=True)
