@@ -20,7 +20,7 @@ from alphaquant.errors import FileDoesNotCompile
 from alphaquant.goals import GoalSite, locate
 from alphaquant.provers.base import Prover
 from alphaquant.provers.negation import coq_negation, lean_negation, lean_universes
-from alphaquant.tactics.sanitize import check_tactic, clean_tactic
+from alphaquant.sanitize import check_tactic, clean_tactic
 
 
 # The verdict on a spliced proof.

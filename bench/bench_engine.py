@@ -105,8 +105,8 @@ def main() -> None:
     print(f"share of wall time on the prover: {waited / wall:.2f}")
 
     # The same tactics through a bare coqtop loop: record one goal's trials, replay them raw.
+    from alphaquant.sanitize import check_tactic
     from alphaquant.search.mcts import run_search
-    from alphaquant.tactics.sanitize import check_tactic
 
     path = REPO / "coq_project" / "Basic.v"
     text = path.read_text(encoding="utf-8")

@@ -39,11 +39,11 @@ from alphaquant.provers.coq.coqtop import CoqTop
 from alphaquant.provers.coq.protocol import error_message
 from alphaquant.provers.coq.prover import CoqProver
 from alphaquant.provers.coq.sentences import split_sentences
+from alphaquant.sanitize import check_tactic
 from alphaquant.search.base import GoalContext, SearchParts
 from alphaquant.search.mcts import run_search
 from alphaquant.tactics.automation import hammer_library
 from alphaquant.tactics.factory import heuristic_source
-from alphaquant.tactics.sanitize import check_tactic
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / ".stdlib_goals"  # generated; in .gitignore

@@ -23,7 +23,7 @@ from alphaquant.provers.base import Solved, TacticError
 from alphaquant.provers.lean_prover import LeanProver
 from alphaquant.provers.lean_repl import LeanRepl, ReplOptions
 from alphaquant.provers.lean_source import split_source
-from alphaquant.tactics.sanitize import check_tactic, clean_tactic
+from alphaquant.sanitize import check_tactic, clean_tactic
 from tests.conftest import SUMMARY
 
 sys.path.insert(0, str(Path(__file__).parent))

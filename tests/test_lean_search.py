@@ -8,10 +8,10 @@ from pathlib import Path
 from alphaquant.goals import locate
 from alphaquant.provers.lean_prover import LeanProver
 from alphaquant.provers.lean_repl import LeanRepl, ReplOptions
+from alphaquant.sanitize import check_tactic
 from alphaquant.search.base import GoalContext, SearchConfig, SearchParts
 from alphaquant.search.mcts import run_search
 from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
-from alphaquant.tactics.sanitize import check_tactic
 
 REPO = Path(__file__).resolve().parents[1]
 TEXT = "theorem complex_and (p q r : Prop) (h1 : p ∧ q) (h2 : q → r) : p ∧ r := by sorry"

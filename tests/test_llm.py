@@ -592,9 +592,9 @@ def test_adversarial_candidates_are_returned_for_the_sanitizer(
     ("language", "adversarial"), [("coq", ADVERSARIAL_COQ), ("lean", ADVERSARIAL_LEAN)]
 )
 def test_sanitizer_refuses_every_adversarial_candidate(language, adversarial):
-    # FOR THE LEAD: skipped until alphaquant/tactics/sanitize.py exists (written separately).
+    # FOR THE LEAD: skipped until alphaquant/sanitize.py exists (written separately).
     sanitize = pytest.importorskip(
-        "alphaquant.tactics.sanitize", reason="alphaquant.tactics.sanitize not written yet"
+        "alphaquant.sanitize", reason="alphaquant.sanitize not written yet"
     )
     for text in adversarial:
         for form in (text, " ".join(text.split())):  # raw, and as the sources normalise it

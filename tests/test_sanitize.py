@@ -2,7 +2,7 @@
 
 import pytest
 
-from alphaquant.tactics.sanitize import check_tactic, clean_tactic
+from alphaquant.sanitize import check_tactic, clean_tactic
 
 COQ_ALLOWED = [
     "rewrite Nat.add_0_r.",

@@ -13,11 +13,11 @@ from alphaquant.config import load_settings
 from alphaquant.goals import locate
 from alphaquant.proof import splice, verify
 from alphaquant.provers.coq.prover import CoqProver
+from alphaquant.sanitize import check_tactic
 from alphaquant.search.base import GoalContext, SearchConfig, SearchEvent, SearchParts
 from alphaquant.search.mcts import run_search
 from alphaquant.tactics.base import Candidate, ProposalRequest
 from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
-from alphaquant.tactics.sanitize import check_tactic
 from tests.conftest import needs_coq
 
 pytestmark = [pytest.mark.coq, needs_coq]

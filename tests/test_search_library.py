@@ -101,8 +101,8 @@ def test_product_nodes_solve_independent_goals_with_fewer_expansions(tmp_path):
         return None
 
     from alphaquant.provers.coq.prover import CoqProver
+    from alphaquant.sanitize import check_tactic
     from alphaquant.search.mcts import run_search
-    from alphaquant.tactics.sanitize import check_tactic
 
     results = {}
     for product in (True, False):

@@ -16,7 +16,7 @@ import pytest
 
 from alphaquant import proof
 from alphaquant.goals import locate
-from alphaquant.tactics.sanitize import check_tactic
+from alphaquant.sanitize import check_tactic
 from tests.conftest import SUMMARY, needs_coq, run_cli, write_config
 
 pytest.importorskip("openai", reason="the llm extra is not installed (pip install '.[llm]')")

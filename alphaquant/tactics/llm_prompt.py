@@ -10,7 +10,7 @@ or an object with a "tactics" key. Then: the lines of fenced code blocks. Last: 
 markers ("1.", "-", "*") and proof bullets (Coq "-", "+", "*"; Lean "·") are dropped, because the
 engine focuses goals itself. Line-wise answers keep only lines that look like tactics (a
 lower-case word or an opening bracket first), so prose yields nothing. The parser never raises;
-safety is not its business (tactics/sanitize.py refuses unsafe text for every source).
+safety is not its business (sanitize.py refuses unsafe text for every source).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ tactic caches (``.lia.cache``) stay out of the user's project and go with the pr
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import shutil
@@ -22,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from alphaquant.errors import InputError, ProverCrashed, ProverStartError
-from alphaquant.provers.base import Subgoal
+from alphaquant.errors import FileDoesNotCompile, InputError, ProverCrashed, ProverStartError
+from alphaquant.provers.base import Subgoal, TacticError, TacticTimeout
 from alphaquant.provers.coq.coqtop import CoqTop, CoqtopDied, CoqtopHung, Desync, Reply
 from alphaquant.provers.coq.hammer import coqtop_environment
 from alphaquant.provers.coq.project import CoqProject
 from alphaquant.provers.coq.protocol import (
+    CARET_SOURCE,
     FOCUS,
     Reading,
     error_message,
@@ -35,7 +37,7 @@ from alphaquant.provers.coq.protocol import (
     read_reply,
     without_messages,
 )
-from alphaquant.provers.coq.sentences import tactic_body
+from alphaquant.provers.coq.sentences import Sentences, tactic_body
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,15 @@ class Root:
         """How many of the sentences come from the file."""
         return len(self.lines)
 
+    @classmethod
+    def of(cls, project: CoqProject, file: Path, text: str, split: Sentences,
+           added: list[str], subproof: bool, what: str) -> Root:
+        """The root of ``split`` (sentences of ``text``), then ``added``, then ``Show.``."""
+        newlines = [i for i, c in enumerate(text) if c == "\n"]
+        lines = tuple(bisect.bisect_left(newlines, s.start) + 1 for s in split.sentences)
+        sentences = (*(s.text for s in split.sentences), *added, "Show.")
+        return cls(project, file, sentences, lines, subproof, what)
+
 
 # A sentence of the root that failed while being fed.
 class FeedError(Exception):
@@ -73,6 +84,24 @@ class ReplayError(Exception):
 
 
 _Key = tuple[str, str]  # ("s", sentence) for root sentences, ("t", tactic) for tactics
+
+
+def does_not_compile(root: Root, e: FeedError) -> FileDoesNotCompile:
+    """The file's own sentence ``e`` failed on: its line (moved to the caret's line within
+    the sentence) and Coq's message."""
+    line = root.lines[e.index]
+    sentence = root.sentences[e.index]
+    caret = CARET_SOURCE.search(e.output)
+    if caret is not None and caret.group(1).strip():
+        shown = caret.group(1).strip()
+        for k, source_line in enumerate(sentence.splitlines()):
+            if source_line.strip() and source_line.strip() in shown:
+                line += k
+                break
+    message = " ".join(e.message.split())
+    return FileDoesNotCompile(
+        f"{root.file.name} does not compile before {root.what}: line {line}: {message}"
+    )
 
 
 class CoqLine:
@@ -187,6 +216,51 @@ class CoqLine:
             log.warning("coqtop did not come back after a hang (%s); retrying on next use", e)
 
     # -- reaching states
+
+    def run_tactic(self, root: Root, path: tuple[str, ...], command: str,
+                   timeout: float) -> Reply | TacticError | TacticTimeout:
+        """Reach ``path`` from ``root`` and run ``command`` (a tactic under ``Timeout``),
+        restarting coqtop when it dies or hangs on the way.
+
+        Returns:
+          coqtop's reply; TacticTimeout when no prompt came within the timeout and the grace
+          (coqtop is killed and restarted at the state); TacticError when the path no longer
+          replays or the tactic killed coqtop twice.
+
+        Raises:
+          FileDoesNotCompile: the file's own sentences fail (it changed under the session).
+          ProverCrashed: the sentences added after them fail, or restarts ran out.
+        """
+        seconds = max(1, math.ceil(timeout))
+        failures = tactic_deaths = 0
+        while True:
+            try:
+                self.reach(root, path)
+            except ReplayError as e:
+                return TacticError(f"could not replay the path to this state: {e}")
+            except FeedError as e:
+                if e.index < root.from_file:
+                    raise does_not_compile(root, e) from None
+                raise ProverCrashed(f"coqtop no longer reaches {root.what}: {e}") from None
+            except (CoqtopDied, CoqtopHung, Desync) as e:
+                failures = self.after_failure(failures, e)
+                continue
+            assert self.proc is not None
+            try:
+                return self.proc.command(command, seconds + self.grace)
+            except CoqtopHung:
+                log.warning("coqtop gave no prompt %gs past the tactic's Timeout: killed",
+                            self.grace)
+                self.kill()
+                self.restarts += 1
+                self.restart_at(root, path)
+                return TacticTimeout(timeout)
+            except CoqtopDied as e:
+                tactic_deaths += 1
+                if tactic_deaths >= 2:
+                    self.kill()
+                    return TacticError(f"coqtop died running this tactic, twice: {e}")
+                failures = self.after_failure(failures, e)
 
     def reach_root(self, root: Root) -> tuple[Subgoal, ...]:
         goals = self.root_goals.get(root.sentences)

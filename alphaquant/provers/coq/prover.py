@@ -10,23 +10,16 @@ trust.py.
 
 from __future__ import annotations
 
-import bisect
 import logging
 import math
 import os
-import re
 import shutil
-import subprocess
-import tempfile
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
 
 from alphaquant.errors import (
-    FileDoesNotCompile,
     InputError,
-    ProverCrashed,
     ProverNotInstalled,
 )
 from alphaquant.goals import GoalSite, locate
@@ -41,19 +34,13 @@ from alphaquant.provers.base import (
     TacticError,
     TacticTimeout,
 )
+from alphaquant.provers.coq.coqc import COQ_MISSING, Coqc
 from alphaquant.provers.coq.coqtop import CoqtopDied, CoqtopHung, Desync, Reply
 from alphaquant.provers.coq.hammer import reconstruction_tries, restated
-from alphaquant.provers.coq.line import CoqLine, FeedError, ReplayError, Root
+from alphaquant.provers.coq.line import CoqLine, FeedError, ReplayError, Root, does_not_compile
 from alphaquant.provers.coq.premises import Retriever, environment, own_lemmas
-from alphaquant.provers.coq.project import (
-    CoqProject,
-    ToolRun,
-    build_dependencies,
-    find_project,
-    first_error,
-)
+from alphaquant.provers.coq.project import CoqProject, find_project
 from alphaquant.provers.coq.protocol import (
-    CARET_SOURCE,
     EVAR,
     FOCUS,
     error_message,
@@ -61,37 +48,16 @@ from alphaquant.provers.coq.protocol import (
     without_messages,
 )
 from alphaquant.provers.coq.sentences import (
-    Sentences,
     in_section_with_variables,
     one_tactic_sentence,
     split_sentences,
     tactic_body,
 )
-from alphaquant.provers.coq.trust import CoqTrust, compile_copy, refused
+from alphaquant.provers.coq.trust import CoqTrust, refused
 from alphaquant.provers.negation import coq_negation
-from alphaquant.tactics.sanitize import check_tactic
+from alphaquant.sanitize import check_tactic
 
 log = logging.getLogger(__name__)
-
-INSTALL_HINT = "apt-get install -y coq"
-COQ_MISSING = f"Coq is not installed (coqtop not on PATH): install it with `{INSTALL_HINT}`"
-
-T = TypeVar("T")
-
-
-def coq_status() -> tuple[bool, str, str]:
-    """(found, version, install hint) of coqtop; the hint is "" when Coq is found."""
-    exe = shutil.which("coqtop")
-    if exe is None:
-        return False, "", INSTALL_HINT
-    try:
-        done = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return True, "", ""
-    m = re.search(r"version\s+(\S+)", done.stdout + done.stderr)
-    return True, (m.group(1) if m else (done.stdout.strip().splitlines() or [""])[0]), ""
-
-
 
 class CoqProver:
     """A Coq session for the search: one coqtop process, restarted and replayed when it breaks.
@@ -133,10 +99,9 @@ class CoqProver:
         self.grace = grace
         self.check_timeout = check_timeout
         self._coqtop = coqtop
-        self._coqc = shutil.which("coqc") or "coqc"
-        self._coqdep = shutil.which("coqdep") or "coqdep"
+        self._coqc = Coqc.on_path(check_timeout)
         self.allowed_axioms = allowed_axioms
-        self._trust = CoqTrust(self._coqc, self._coqdep, check_timeout)
+        self._trust = CoqTrust(self._coqc)
         self._lock = threading.RLock()
         self._coq = CoqLine(coqtop, grace=grace, start_timeout=start_timeout,
                             prefix_timeout=prefix_timeout, command_timeout=command_timeout,
@@ -218,7 +183,7 @@ class CoqProver:
         elif split.rest:
             raise InputError(f"{site.file.name}, line {site.line}: the hole does not start a "
                              f"sentence (it follows {split.rest[-40:]!r})")
-        root = self._make_root(project, site.file, text, split, added, site.kind == "admit",
+        root = Root.of(project, site.file, text, split, added, site.kind == "admit",
                                f"the goal at line {site.line}")
         try:
             return self._open_root(root, text)
@@ -240,7 +205,7 @@ class CoqProver:
             return None
         name = f"aq_negation_of_{site.theorem or 'goal'}"
         project = find_project(site.file)
-        root = self._make_root(project, site.file, text, split,
+        root = Root.of(project, site.file, text, split,
                                [f"Lemma {name} : {negation}."], False, f"the negation of {name}")
         try:
             return self._open_root(root, text)
@@ -259,67 +224,23 @@ class CoqProver:
             root = self._owner.get(state.handle, self._root)
             if root is None:
                 raise InputError("apply() before open(): no proof is open in this Coq session")
-            failures = 0
-            tactic_deaths = 0
-            while True:
-                try:
-                    self._coq.reach(root, state.path)
-                except ReplayError as e:
-                    return TacticError(f"could not replay the path to this state: {e}")
-                except FeedError as e:
-                    if e.index < root.from_file:
-                        raise self._does_not_compile(root, e) from None
-                    raise ProverCrashed(f"coqtop no longer reaches {root.what}: {e}") from None
-                except (CoqtopDied, CoqtopHung, Desync) as e:
-                    failures = self._coq.after_failure(failures, e)
-                    continue
-                proc = self._coq.proc
-                assert proc is not None
-                try:
-                    reply = proc.command(command, seconds + self.grace)
-                except CoqtopHung:
-                    log.warning("coqtop gave no prompt %gs past the tactic's Timeout: killed",
-                                self.grace)
-                    self._coq.kill()
-                    self._coq.restarts += 1
-                    self._coq.restart_at(root, state.path)
-                    return TacticTimeout(timeout)
-                except CoqtopDied as e:
-                    tactic_deaths += 1
-                    if tactic_deaths >= 2:
-                        self._coq.kill()
-                        return TacticError(f"coqtop died running this tactic, twice: {e}")
-                    failures = self._coq.after_failure(failures, e)
-                    continue
-                self._coq.current = reply.state
-                printed = restated(reply.output)
-                if printed is not None and error_message(reply.output) is None:
-                    return self._restated(state, printed, timeout)
-                return self._outcome(root, state, tactic, reply, timeout)
+            reply = self._coq.run_tactic(root, state.path, command, timeout)
+            if not isinstance(reply, Reply):
+                return reply
+            self._coq.current = reply.state
+            printed = restated(reply.output)
+            if printed is not None and error_message(reply.output) is None:
+                return self._restated(state, printed, timeout)
+            return self._outcome(root, state, tactic, reply, timeout)
 
     def check_file(self, path: Path, text: str) -> FileCheck:
         """Compile ``text`` as ``path`` with coqc (stale project dependencies built first)."""
         self._require_installed()
-        project = find_project(path)
-        with tempfile.TemporaryDirectory(prefix="alphaquant-coq-") as tmp:
-            copy = Path(tmp) / path.name
-            copy.write_text(text, encoding="utf-8")
-            try:
-                build_dependencies(project, copy, coqc=self._coqc, coqdep=self._coqdep,
-                                   timeout=self.check_timeout)
-            except FileDoesNotCompile as e:
-                return FileCheck(False, str(e), None)
-            run = self._coqc_copy(project, path, copy)
-        if run.returncode == 0:
-            return FileCheck(True)
-        if run.timed_out:
-            return FileCheck(False, f"coqc did not finish within {self.check_timeout:g}s", None)
-        message, line = first_error(run.stderr + "\n" + run.stdout, copy)
-        return FileCheck(False, message, line)
+        return self._coqc.check(path, text)
 
     def untrusted(self, path: Path, original: str, text: str, decl_start: int) -> tuple[str, ...]:
         """The assumptions of the declaration at ``decl_start`` the acceptance rule refuses,
-        by fully qualified kernel name (see provers/coq_trust.py)."""
+        by fully qualified kernel name (see trust.py)."""
         self._require_installed()
         holes = [(s.start, s.end) for s in locate(text, path) if s.kind == "admit"]
         found = self._trust.assumptions(path, text, decl_start, holes)
@@ -409,7 +330,7 @@ class CoqProver:
                 goals = self._coq.recovering(lambda: self._coq.reach_root(root))
             except FeedError as e:
                 if e.index < root.from_file:
-                    raise self._does_not_compile(root, e) from None
+                    raise does_not_compile(root, e) from None
                 raise
             self._root = root
             return self._state(root, goals, ())
@@ -417,15 +338,6 @@ class CoqProver:
     def _require_installed(self) -> None:
         if shutil.which("coqtop") is None and not os.path.exists(self._coqtop):
             raise ProverNotInstalled(COQ_MISSING)
-
-    def _make_root(
-        self, project: CoqProject, file: Path, text: str, split: Sentences,
-        added: list[str], subproof: bool, what: str,
-    ) -> Root:
-        newlines = [i for i, c in enumerate(text) if c == "\n"]
-        lines = tuple(bisect.bisect_left(newlines, s.start) + 1 for s in split.sentences)
-        sentences = (*(s.text for s in split.sentences), *added, "Show.")
-        return Root(project, file, sentences, lines, subproof, what)
 
     def _state(self, root: Root, goals: tuple[Subgoal, ...], path: tuple[str, ...]) -> ProofState:
         handle = self._next_handle
@@ -436,31 +348,12 @@ class CoqProver:
     def _prepare(self, project: CoqProject, file: Path, text: str) -> None:
         """Build the project files ``text`` needs; restart coqtop if any changed or the project
         differs from the running process's."""
-        with tempfile.TemporaryDirectory(prefix="alphaquant-coq-") as tmp:
-            copy = Path(tmp) / file.name
-            copy.write_text(text, encoding="utf-8")
-            compiled = build_dependencies(project, copy, coqc=self._coqc, coqdep=self._coqdep,
-                                          timeout=self.check_timeout)
+        compiled = self._coqc.build_for(file, text)
         if compiled:
             log.info("built %s", ", ".join(p.name for p in compiled))
         if compiled or (self._coq.project is not None and self._coq.project != project):
             self._coq.kill()  # loaded libraries may be stale: start afresh
             self._coq.root_goals.clear()
-
-    def _does_not_compile(self, root: Root, e: FeedError) -> FileDoesNotCompile:
-        line = root.lines[e.index]
-        sentence = root.sentences[e.index]
-        caret = CARET_SOURCE.search(e.output)
-        if caret is not None and caret.group(1).strip():
-            shown = caret.group(1).strip()
-            for k, source_line in enumerate(sentence.splitlines()):
-                if source_line.strip() and source_line.strip() in shown:
-                    line += k
-                    break
-        message = " ".join(e.message.split())
-        return FileDoesNotCompile(
-            f"{root.file.name} does not compile before {root.what}: line {line}: {message}"
-        )
 
     def _outcome(
         self, root: Root, state: ProofState, tactic: str, reply: Reply, timeout: float
@@ -487,8 +380,3 @@ class CoqProver:
                         "brace would be needed)",
         }.get(reading.kind, "coqtop printed no goals: " + " ".join(reply.output.split())[:200])
         return TacticError(why)
-
-    # -- coqc
-
-    def _coqc_copy(self, project: CoqProject, path: Path, copy: Path) -> ToolRun:
-        return compile_copy(self._coqc, project, path, copy, self.check_timeout)

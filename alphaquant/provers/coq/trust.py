@@ -23,21 +23,14 @@ from __future__ import annotations
 
 import re
 import secrets
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from alphaquant.errors import FileDoesNotCompile
 from alphaquant.lexing import Sentence, coq_sentences, lex, mask
-from alphaquant.provers.coq.project import (
-    CoqProject,
-    ToolRun,
-    build_dependencies,
-    find_project,
-    first_error,
-    run_tool,
-)
+from alphaquant.provers.coq.coqc import Coqc
+from alphaquant.provers.coq.project import CoqProject, find_project, first_error
 
 _ENDS = frozenset({"Qed", "Defined", "Admitted", "Save", "Abort"})
 _MODIFIERS = frozenset({"Local", "Global", "Polymorphic", "Monomorphic", "Cumulative",
@@ -222,15 +215,11 @@ class CoqTrust:
     """Compiles probe copies of a file to learn what one declaration rests on.
 
     Args:
-      coqc: the coqc binary.
-      coqdep: the coqdep binary.
-      timeout: seconds for each tool run.
+      coqc: the compilers and their time limit.
     """
 
-    def __init__(self, coqc: str, coqdep: str, timeout: float) -> None:
+    def __init__(self, coqc: Coqc) -> None:
         self.coqc = coqc
-        self.coqdep = coqdep
-        self.timeout = timeout
 
     def assumptions(self, path: Path, text: str, decl_start: int,
                     holes: Iterable[tuple[int, int]] = ()) -> Assumptions:
@@ -246,12 +235,11 @@ class CoqTrust:
         Raises:
           FileDoesNotCompile: a probe does not compile (the message says why).
         """
-        project = find_project(path)
         probe, after = _probe(text, decl_start, holes)
         t = probe.token
         queries = (f"\nLocate aq_begin_{t}.\nAbout {probe.name}.\nLocate aq_sep_{t}.\n"
                    f"Print Assumptions {probe.name}.\nLocate aq_end_{t}.\n")
-        out = self._compile(project, path, probe.text[:after] + queries + probe.text[after:])
+        out = self._compile(path, probe.text[:after] + queries + probe.text[after:])
         about = _between(out, f"aq_begin_{t}", f"aq_sep_{t}")
         found = _EXPANDS.search(about)
         if found is None:
@@ -260,7 +248,7 @@ class CoqTrust:
         qualified: list[str] = []
         if axioms:
             asks = "".join(f"\nAbout {a}.\nLocate aq_sep{k}_{t}." for k, a in enumerate(axioms))
-            out = self._compile(project, path, probe.text[:after] + f"\nLocate aq_begin_{t}."
+            out = self._compile(path, probe.text[:after] + f"\nLocate aq_begin_{t}."
                                 + asks + probe.text[after:])
             begin = f"aq_begin_{t}"
             for k, name in enumerate(axioms):
@@ -271,27 +259,13 @@ class CoqTrust:
         kept = tuple(a for a in qualified if not a.endswith(marker) and a != probe.hole)
         return Assumptions(found.group(1), kept, tuple(unsafe))
 
-    def _compile(self, project: CoqProject, path: Path, text: str) -> str:
-        with tempfile.TemporaryDirectory(prefix="alphaquant-coq-") as tmp:
-            copy = Path(tmp) / path.name
-            copy.write_text(text, encoding="utf-8")
-            build_dependencies(project, copy, coqc=self.coqc, coqdep=self.coqdep,
-                               timeout=self.timeout)
-            run = compile_copy(self.coqc, project, path, copy, self.timeout)
+    def _compile(self, path: Path, text: str) -> str:
+        run, copy = self.coqc.compile(path, text)
         if run.returncode != 0:
-            message, line = first_error(run.stderr + "\n" + run.stdout, copy)
+            message, _ = first_error(run.stderr + "\n" + run.stdout, copy)
             raise FileDoesNotCompile(f"the assumption probe does not compile: "
                                      f"{' '.join(message.split())}")
         return run.stdout
-
-
-def compile_copy(coqc: str, project: CoqProject, path: Path, copy: Path, timeout: float) -> ToolRun:
-    """coqc on ``copy`` as if it were ``path`` (same logical name), run inside the copy's folder
-    so that tactic caches (``.lia.cache``) never land in the user's project."""
-    logical = project.logical_dir(path)
-    mapping = ["-Q", str(copy.parent), logical] if logical is not None else []
-    argv = [coqc, *project.flags, *mapping, str(copy)]
-    return run_tool(argv, copy.parent, timeout)
 
 
 def library_name(project: CoqProject, path: Path) -> str:
