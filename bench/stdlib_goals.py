@@ -263,11 +263,14 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=30.0, help="seconds per goal and method")
     parser.add_argument("--per-file", type=int, default=25, help="goals generated per file")
     parser.add_argument("--limit", type=int, default=None, help="goals tried (round robin)")
+    parser.add_argument("--start", type=int, default=1,
+                        help="the first of those goals to try (1-based; to share a run)")
     parser.add_argument("--methods", default="alphaquant,single,hammer,sauto")
     parser.add_argument("--proofs", action="store_true", help="print every counted proof")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    goals = sample(generate(args.per_file), args.limit)
+    first = max(args.start, 1) - 1
+    goals = sample(generate(args.per_file), args.limit)[first:]
     head = header()
     methods = args.methods.split(",")
     if hammer_library() is None:
@@ -281,7 +284,7 @@ def main() -> None:
     wall = prover_wall = 0.0
     proofs: list[str] = []
     with CoqProver() as prover:
-        for i, goal in enumerate(goals):
+        for i, goal in enumerate(goals, start=first):
             path = OUT / f"{goal.name}.v"
             text = goal.text(head)
             path.write_text(text, encoding="utf-8")
