@@ -26,9 +26,10 @@ import pytest
 
 from alphaquant.provers.base import ProofState, Subgoal
 from alphaquant.tactics.base import Candidate, ProposalRequest
-from alphaquant.tactics.llm import GeminiSource, OpenAISource
 from alphaquant.tactics.llm_cache import Answer, AnswerCache
 from alphaquant.tactics.llm_config import LLMConfig, llm_config, openai_base_url, sdk_available
+from alphaquant.tactics.llm_gemini import GeminiSource
+from alphaquant.tactics.llm_openai import OpenAISource
 from alphaquant.tactics.llm_priors import logprob_priors
 from alphaquant.tactics.llm_prompt import build_prompt, file_context, parse_tactics
 from alphaquant.tactics.llm_status import status
@@ -280,7 +281,8 @@ def source(server, provider, tmp_path, **changes) -> GeminiSource | OpenAISource
 
 
 def warnings(caplog) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == LOGGER and r.levelno >= logging.WARNING]
+    return [r for r in caplog.records
+            if r.name.startswith(LOGGER) and r.levelno >= logging.WARNING]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,7 +374,8 @@ def test_openai_base_url_adds_v1_to_a_bare_server():
 
 def test_importing_llm_does_not_import_the_sdks():
     code = (
-        "import sys, alphaquant.tactics.llm, alphaquant.tactics.factory\n"
+        "import sys, alphaquant.tactics.llm, alphaquant.tactics.llm_gemini, "
+        "alphaquant.tactics.llm_openai, alphaquant.tactics.factory\n"
         "print(sorted(m for m in sys.modules if m.startswith(('openai', 'google.genai'))))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -716,7 +719,7 @@ def test_status(server, tmp_path, monkeypatch):
 @needs_sdks
 def test_build_llm_source_mixes_model_and_heuristics(server, tmp_path):
     from alphaquant.config import Settings
-    from alphaquant.tactics.llm import build_llm_source
+    from alphaquant.tactics.factory import build_llm_source
     from alphaquant.tactics.llm_config import ModelChoice
 
     server.push('["lra.", "field."]')

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 from alphaquant.config import Settings
 from alphaquant.tactics.base import TacticSource
 from alphaquant.tactics.heuristic import HeuristicSource, load_tactic_list
-from alphaquant.tactics.llm import build_llm_source
-from alphaquant.tactics.llm_config import KEY_VARIABLES, ModelChoice
+from alphaquant.tactics.llm_config import (
+    KEY_VARIABLES,
+    LLMConfig,
+    ModelChoice,
+    llm_config,
+    sdk_available,
+)
+from alphaquant.tactics.llm_gemini import GeminiSource
+from alphaquant.tactics.llm_openai import OpenAISource
 from alphaquant.tactics.memory import TacticMemory, open_memory
+from alphaquant.tactics.mixed import MixedSource
 
 log = logging.getLogger(__name__)
 
@@ -55,3 +64,26 @@ def build_source(
         return build_llm_source(settings, language, choice, heuristics)
     except ImportError as e:
         return heuristics, f"language models unavailable ({e}): using heuristic tactics only"
+
+
+def make_source(config: LLMConfig, **kwargs: Any) -> GeminiSource | OpenAISource:
+    """The model source ``config`` names (no network until its first proposal)."""
+    return GeminiSource(config, **kwargs) if config.provider == "gemini" else OpenAISource(
+        config, **kwargs
+    )
+
+
+def build_llm_source(
+    settings: Settings, language: str, choice: ModelChoice, heuristics: TacticSource
+) -> tuple[TacticSource, str | None]:
+    """The run's source: the model mixed with ``heuristics``, or heuristics alone and why."""
+    config = llm_config(settings.llm, choice)
+    if not sdk_available(config.provider):
+        return heuristics, (
+            f"the {config.provider} SDK is not installed (pip install 'alphaquant[llm]'): "
+            "using heuristic tactics only"
+        )
+    if config.weight_llm <= 0:
+        return heuristics, None
+    model = make_source(config)
+    return MixedSource([(model, config.weight_llm), (heuristics, config.weight_heuristic)]), None

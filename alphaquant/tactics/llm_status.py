@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     pass
 
-from alphaquant.tactics.llm import make_source
+from alphaquant.tactics.factory import make_source
 from alphaquant.tactics.llm_config import LLMConfig, sdk_available
 
 log = logging.getLogger(__name__)
