@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -16,9 +16,6 @@ from alphaquant import __version__
 from alphaquant.config import load_settings
 from alphaquant.errors import AlphaquantError, InputError
 from alphaquant.status import GoalStatus
-
-if TYPE_CHECKING:
-    from alphaquant.runs.single import FileResult
 
 try:  # typer >= 0.20 vendors click
     from typer._click.exceptions import ClickException, NoArgsIsHelpError
@@ -126,6 +123,7 @@ def search(
     """
     from alphaquant.runs.single import SearchOptions, plan_search, run_plan
     from alphaquant.ui.render import SearchProgress
+    from alphaquant.ui.search_view import print_search_result
 
     verbose, quiet = logging_options(verbose, quiet)
     try:
@@ -142,7 +140,7 @@ def search(
             result = run_plan(plan, on_event=progress, on_status=progress.status)
     except AlphaquantError as e:
         raise fail(e) from None
-    print_search_result(result, as_json, total)
+    print_search_result(out, err, result, as_json=as_json, total=total)
     if result.write_error is not None:
         err.print(f"alphaquant: {result.write_error}", markup=False, highlight=False,
                   soft_wrap=True)
@@ -151,42 +149,6 @@ def search(
         raise typer.Exit(130)
     closed = all(GoalStatus(g.status).closed for g in result.goals)
     raise typer.Exit(0 if closed else 1)
-
-
-def print_search_result(result: FileResult, as_json: bool, total: int) -> None:
-    """The results table, every proof whole, and the diff (or what was written); or the JSON."""
-    from alphaquant.ui.render import proof_listing, results_table
-
-    path = result.path
-    if as_json:
-        payload = {
-            "file": str(path),
-            "goals": [g.to_json() for g in result.goals],
-            "written": result.backup is not None,
-            "backup": str(result.backup) if result.backup else None,
-            "interrupted": result.interrupted,
-            "write_error": result.write_error,
-            "rebuild_error": result.rebuild_error,
-        }
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
-        sys.stdout.flush()
-    elif not result.goals and not result.interrupted:
-        out.print(f"{path}: no open goals")
-    else:
-        if result.goals:
-            out.print(results_table(result.goals))
-            for line in proof_listing(result.goals):
-                out.print(line, soft_wrap=True)
-        if result.interrupted:
-            out.print(f"interrupted: {len(result.goals)} of {total} goals finished")
-        if result.backup is not None:
-            out.print(f"wrote {path} (backup: {result.backup})", soft_wrap=True)
-            if result.rebuild_error:
-                err.print(f"alphaquant: {result.rebuild_error}", markup=False, highlight=False)
-        elif result.diff:
-            out.file.flush()
-            sys.stdout.write(result.diff)
-            sys.stdout.flush()
 
 
 @app.command()
@@ -200,7 +162,7 @@ def goals(
 ) -> None:
     """List the open goals of FILE, or of every file of a project directory (with goal states
     where the prover is installed)."""
-    from alphaquant.runs.goal_states import goal_states, project_goal_states
+    from alphaquant.runs.goal_states import goal_states, goals_json, project_goal_states
     from alphaquant.runs.single import resolve_file
     from alphaquant.ui.render import goals_table
 
@@ -219,12 +181,7 @@ def goals(
     for message in notices:
         notice(message, quiet)
     if as_json:
-        items = [
-            {"file": str(s.file), "theorem": s.theorem, "line": s.line, "col": s.col,
-             "kind": s.kind, "statement": s.statement, "state": (shown or {}).get(i)}
-            for i, s in enumerate(sites)
-        ]
-        sys.stdout.write(json.dumps({"goals": items}, indent=2) + "\n")
+        sys.stdout.write(json.dumps(goals_json(sites, shown), indent=2) + "\n")
         return
     if not sites:
         out.print(f"{file}: no open goals")
@@ -274,11 +231,7 @@ def stats(
     if hidden:
         best = dict(list(best.items())[:shapes])
     if as_json:
-        payload = {
-            shape: [{"tactic": s.tactic, "tries": s.tries, "on_proof": s.on_proof,
-                     "rate": round(s.rate(), 4)} for s in rows]
-            for shape, rows in best.items()
-        }
+        payload = {shape: [stat.to_json() for stat in rows] for shape, rows in best.items()}
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
     if not best:

@@ -4,6 +4,7 @@ can give them."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alphaquant.errors import AlphaquantError, ProverNotInstalled
 from alphaquant.goals import GoalSite, find_goals, language_of
@@ -63,3 +64,13 @@ def project_goal_states(
             shown.update({len(sites) + i: s for i, s in states.items()})
         sites += found
     return sites, (shown if with_states and (any_states or not sites) else None), notices
+
+
+def goals_json(sites: list[GoalSite], shown: dict[int, str] | None) -> dict[str, Any]:
+    """The document `goals --json` prints: each goal with its statement and, when asked for,
+    its state as the prover shows it."""
+    return {"goals": [
+        {"file": str(s.file), "theorem": s.theorem, "line": s.line, "col": s.col,
+         "kind": s.kind, "statement": s.statement, "state": (shown or {}).get(i)}
+        for i, s in enumerate(sites)
+    ]}

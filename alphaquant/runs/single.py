@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alphaquant import proof
 from alphaquant.config import Settings
@@ -39,6 +40,18 @@ class FileResult:
     @property
     def diff(self) -> str:
         return proof.unified_diff(self.path, self.original, self.final)
+
+    def to_json(self) -> dict[str, Any]:
+        """The document `search --json` prints."""
+        return {
+            "file": str(self.path),
+            "goals": [g.to_json() for g in self.goals],
+            "written": self.backup is not None,
+            "backup": str(self.backup) if self.backup else None,
+            "interrupted": self.interrupted,
+            "write_error": self.write_error,
+            "rebuild_error": self.rebuild_error,
+        }
 
 
 def resolve_file(name: str, cwd: Path | None = None) -> Path:

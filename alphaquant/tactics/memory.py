@@ -62,6 +62,11 @@ class Stat:
         wins = self.on_proof + 0.2 * self.progress
         return (wins + strength * prior_rate) / (self.tries + strength)
 
+    def to_json(self) -> dict[str, object]:
+        """The item `stats --json` prints."""
+        return {"tactic": self.tactic, "tries": self.tries, "on_proof": self.on_proof,
+                "rate": round(self.rate(), 4)}
+
 
 class TacticMemory:
     """The SQLite record of tactic outcomes for one language."""
