@@ -31,12 +31,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from alphaquant.provers.base import Premise, ProofState
+from alphaquant.provers.coq.hammer import loaded_modules
 from alphaquant.provers.coq.premises import conclusion, is_equation, symbols
 
 # One candidate: tactic text, weight, its own time limit (None: the search's).
 Proposal = tuple[str, float, "float | None"]
 
-HAMMER_IMPORT = re.compile(r"\bFrom\s+Hammer\s+Require\s+(?:Import|Export)\s+([^.]*)\.")
 ATPS = ("eprover", "vampire", "z3", "cvc4", "z3_tptp")
 RECONSTRUCTION_SECONDS = 6.0  # sauto / hauto / qauto
 HAMMER_SECONDS = 20.0  # hammer: premise selection, the ATPs, then reconstruction
@@ -74,7 +74,7 @@ def _say_once(message: str) -> None:
 
 def hammer_level(file_text: str) -> str:
     """"hammer", "tactics" or "" for what of CoqHammer the file imports (and can use)."""
-    names = {n for m in HAMMER_IMPORT.finditer(file_text) for n in m.group(1).split()}
+    names = loaded_modules(file_text)
     if "Hammer" in names:
         if atps():
             return "hammer"

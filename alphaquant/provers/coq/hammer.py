@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 
 HAMMER_LIBEXEC = Path("/usr/libexec/coq-hammer")
+HAMMER_IMPORT = re.compile(r"\bFrom\s+Hammer\s+Require\s+(?:Import|Export)\s+([^.]*)\.")
+
 # A tactic that tells what to write instead (CoqHammer's ``hammer``).
 _RESTATED = re.compile(r"Replace the hammer tactic with:\s*([^<]*?)\s*</infomsg>", re.DOTALL)
 
@@ -41,3 +43,8 @@ def reconstruction_tries(printed: str) -> list[str]:
     if hints is not None:
         tries += [f"hauto {hints.group(0)}.", f"sauto {hints.group(0)}."]
     return tries
+
+
+def loaded_modules(text: str) -> set[str]:
+    """The CoqHammer modules ``text`` imports (``Hammer``, ``Tactics``, …)."""
+    return {n for m in HAMMER_IMPORT.finditer(text) for n in m.group(1).split()}
