@@ -15,11 +15,11 @@ from typing import Any
 from alphaquant import proof
 from alphaquant.config import Settings
 from alphaquant.errors import AlphaquantError
-from alphaquant.goals import GoalSite
 from alphaquant.provers.base import Prover
 from alphaquant.runs.counterexample import describe_disproof
 from alphaquant.search.base import SearchEvent, SearchResult
 from alphaquant.search.mcts import run_search
+from alphaquant.sites.site import GoalSite
 from alphaquant.status import GoalStatus
 from alphaquant.tactics.base import TacticSource
 from alphaquant.tactics.memory import TacticMemory

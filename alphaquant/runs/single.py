@@ -11,13 +11,14 @@ from pathlib import Path
 from alphaquant import proof
 from alphaquant.config import Settings
 from alphaquant.errors import FileDoesNotCompile, InputError
-from alphaquant.goals import GoalSite, declaration_names, language_of, locate
+from alphaquant.goals import declaration_names, locate
 from alphaquant.provers.base import Prover
 from alphaquant.provers.coq.project import stale_dependencies
 from alphaquant.provers.lean_build import rebuild
 from alphaquant.provers.registry import make_prover
 from alphaquant.runs.attempt import GoalEvent, GoalResult, GoalSink, attempt_goal
 from alphaquant.runs.sources import SKIP_DIRS, imported_context
+from alphaquant.sites.site import GoalSite, language_of
 from alphaquant.status import GoalStatus
 from alphaquant.tactics.base import TacticSource
 from alphaquant.tactics.memory import TacticMemory

@@ -29,7 +29,7 @@ from alphaquant.errors import (
     ProverCrashed,
     ProverNotInstalled,
 )
-from alphaquant.goals import GoalSite, locate
+from alphaquant.goals import locate
 from alphaquant.provers.base import (
     FileCheck,
     Outcome,
@@ -69,6 +69,7 @@ from alphaquant.provers.coq.sentences import (
 )
 from alphaquant.provers.coq.trust import CoqTrust, compile_copy, refused
 from alphaquant.provers.negation import coq_negation
+from alphaquant.sites.site import GoalSite
 from alphaquant.tactics.sanitize import check_tactic
 
 log = logging.getLogger(__name__)
