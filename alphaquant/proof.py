@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alphaquant.errors import FileDoesNotCompile
-from alphaquant.goals import GoalSite, locate
+from alphaquant.goals import locate
 from alphaquant.provers.base import Prover
 from alphaquant.provers.negation import coq_negation, lean_negation, lean_universes
 from alphaquant.sanitize import check_tactic, clean_tactic
+from alphaquant.sites.site import GoalSite, language_of
 
 
 # The verdict on a spliced proof.
@@ -135,7 +136,7 @@ def verify(
     Returns:
       A Verdict; ``reason`` says what failed.
     """
-    language = "lean" if path.suffix == ".lean" else "coq"
+    language = language_of(path)
     for tactic in tactics:
         reason = check_tactic(tactic, language)
         if reason is not None:

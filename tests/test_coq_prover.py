@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from alphaquant.errors import FileDoesNotCompile, ProverCrashed, ProverNotInstalled
-from alphaquant.goals import GoalSite
 from alphaquant.provers.base import Progress, ProofState, Prover, Solved, TacticError, TacticTimeout
 from alphaquant.provers.coq.coqc import coq_status
 from alphaquant.provers.coq.protocol import parse_goals, read_reply
 from alphaquant.provers.coq.prover import CoqProver
 from alphaquant.provers.coq.sentences import one_tactic_sentence, split_sentences
 from alphaquant.provers.coq.trust import parse_assumptions
+from alphaquant.sites.site import GoalSite
 from tests.conftest import needs_coq
 
 

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from alphaquant.errors import InputError
-from alphaquant.goals import GoalSite, declaration_names, find_goals, locate
+from alphaquant.goals import declaration_names, find_goals, locate
 from alphaquant.lexing import coq_sentences, lex, mask
+from alphaquant.sites.site import GoalSite
 
 V, LEAN = Path("T.v"), Path("T.lean")
 

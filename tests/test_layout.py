@@ -82,6 +82,17 @@ def test_the_search_sees_no_concrete_prover_provers_no_tactics_and_only_cli_sees
                            for t in targets), name
 
 
+def test_goal_sites_see_only_lexing_and_errors():
+    graph = import_graph()
+    below = {"alphaquant.errors", "alphaquant.lexing"}
+    for name in graph:
+        if name == "alphaquant.goals" or name.startswith("alphaquant.sites"):
+            targets = set(graph.successors(name))
+            assert not {t for t in targets if not t.startswith("alphaquant.sites")} - below, name
+        if name.startswith("alphaquant.sites"):
+            assert "alphaquant.goals" not in set(graph.successors(name)), name
+
+
 def test_the_library_never_prints():
     printing = []
     for path in PACKAGE.rglob("*.py"):

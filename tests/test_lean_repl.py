@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from alphaquant.errors import ProverCrashed, ProverNotInstalled, ProverStartError
-from alphaquant.goals import GoalSite, locate
+from alphaquant.goals import locate
 from alphaquant.proof import disproof_lemma
 from alphaquant.provers import lean_setup
 from alphaquant.provers.base import (
@@ -53,6 +53,7 @@ from alphaquant.provers.lean_prover import LeanProver, negation_statement
 from alphaquant.provers.lean_repl import LeanRepl, ReplOptions, ReplTimeout
 from alphaquant.provers.lean_source import split_source
 from alphaquant.provers.negation import lean_negation, lean_universes
+from alphaquant.sites.site import GoalSite
 
 sys.path.insert(0, str(Path(__file__).parent))
 import replay_repl  # noqa: E402

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from alphaquant.goals import GoalSite
+from alphaquant.sites.site import GoalSite
 
 
 # One goal of a proof state: hypotheses as printed ("x : R") and the conclusion.

@@ -41,7 +41,6 @@ from alphaquant.errors import (
     ProverNotInstalled,
     ProverStartError,
 )
-from alphaquant.goals import GoalSite
 from alphaquant.lexing import code_tokens, lex
 from alphaquant.provers import lean_probe
 from alphaquant.provers.base import (
@@ -55,6 +54,7 @@ from alphaquant.provers.base import (
 )
 from alphaquant.provers.lean_protocol import parse_axioms, parse_goals
 from alphaquant.provers.lean_repl import LAKE_MISSING, one_line
+from alphaquant.sites.site import GoalSite
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,6 @@ from alphaquant.errors import (
     ProverNotInstalled,
     ProverStartError,
 )
-from alphaquant.goals import GoalSite
 from alphaquant.provers import lean_probe, lean_setup
 from alphaquant.provers.base import (
     FileCheck,
@@ -58,6 +57,7 @@ from alphaquant.provers.lean_repl import (
 )
 from alphaquant.provers.lean_source import Source, split_source
 from alphaquant.provers.negation import lean_negation, lean_universes
+from alphaquant.sites.site import GoalSite
 
 
 def checked_options(path: Path, *, repl_dir: Path | None = None) -> ReplOptions:

@@ -1,4 +1,4 @@
-"""Which prover serves which file (the language of a file is goals.language_of)."""
+"""Which prover serves which file (the language of a file is sites.site.language_of)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from alphaquant.errors import InputError
-from alphaquant.goals import language_of
 from alphaquant.provers.base import Prover
+from alphaquant.sites.site import language_of
 
 if TYPE_CHECKING:
     from alphaquant.config import LeanConfig

@@ -15,12 +15,12 @@ from typing import Any
 from alphaquant import proof
 from alphaquant.config import Settings
 from alphaquant.errors import AlphaquantError
-from alphaquant.goals import GoalSite
 from alphaquant.provers.base import ProofState, Prover
 from alphaquant.runs.counterexample import describe_disproof
 from alphaquant.sanitize import check_tactic
 from alphaquant.search.base import GoalContext, SearchEvent, SearchParts, SearchResult
 from alphaquant.search.mcts import run_search
+from alphaquant.sites.site import GoalSite
 from alphaquant.status import GoalStatus
 from alphaquant.tactics.base import TacticSource
 from alphaquant.tactics.memory import TacticMemory

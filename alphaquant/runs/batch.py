@@ -17,7 +17,6 @@ from typing import Any
 
 from alphaquant.config import Settings
 from alphaquant.errors import InputError
-from alphaquant.goals import language_of
 from alphaquant.runs.driver import BatchSink, BatchSummary, Counts, Driver, RunLog
 from alphaquant.runs.options import BatchOptions, options_json, resolve_options, settings_for
 from alphaquant.runs.sources import discover
@@ -26,6 +25,7 @@ from alphaquant.runs.store import (
     config_hash,
     writer_lock,
 )
+from alphaquant.sites.site import language_of
 from alphaquant.tactics.factory import build_source
 
 log = logging.getLogger(__name__)

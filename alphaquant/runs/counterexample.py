@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from alphaquant.goals import GoalSite
 from alphaquant.provers.negation import coq_negation, lean_negation, split_header
+from alphaquant.sites.site import GoalSite
 from alphaquant.tactics.witness import forall_parts, split_binders
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from alphaquant.errors import AlphaquantError, ProverNotInstalled
-from alphaquant.goals import GoalSite, find_goals, language_of
+from alphaquant.goals import find_goals
 from alphaquant.provers.registry import make_prover
+from alphaquant.sites.site import GoalSite, language_of
 
 
 def goal_states(

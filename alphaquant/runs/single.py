@@ -12,7 +12,7 @@ from typing import Any
 from alphaquant import proof
 from alphaquant.config import Settings
 from alphaquant.errors import FileDoesNotCompile, InputError
-from alphaquant.goals import GoalSite, locate
+from alphaquant.goals import locate
 from alphaquant.provers.base import Prover
 from alphaquant.provers.coq.project import stale_dependencies
 from alphaquant.provers.lean_build import rebuild
@@ -20,6 +20,7 @@ from alphaquant.provers.registry import make_prover
 from alphaquant.runs.attempt import Goal, GoalEvent, GoalResult, GoalSink, attempt_goal
 from alphaquant.runs.source_file import SourceFile, read_source_file
 from alphaquant.runs.sources import SKIP_DIRS
+from alphaquant.sites.site import GoalSite
 from alphaquant.status import GoalStatus
 from alphaquant.tactics.base import TacticSource
 from alphaquant.tactics.memory import TacticMemory

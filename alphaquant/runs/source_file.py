@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alphaquant.errors import InputError
-from alphaquant.goals import GoalSite, declaration_names, language_of, locate
+from alphaquant.goals import declaration_names, locate
 from alphaquant.runs.sources import imported_context
+from alphaquant.sites.site import GoalSite, language_of
 
 
 # One file as a run found it. Frozen: the run's later texts are its own (proofs spliced in).

@@ -10,10 +10,11 @@ import re
 from pathlib import Path
 
 from alphaquant.errors import InputError
-from alphaquant.goals import SUFFIXES, language_of, locate
+from alphaquant.goals import locate
 from alphaquant.runs.store import (
     GoalSpec,
 )
+from alphaquant.sites.site import SUFFIXES, language_of
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,14 @@ from typing import Any
 from alphaquant import proof
 from alphaquant.config import Settings
 from alphaquant.errors import FileDoesNotCompile
-from alphaquant.goals import GoalSite, locate
+from alphaquant.goals import locate
 from alphaquant.provers.lean_build import rebuild
 from alphaquant.provers.registry import make_prover
 from alphaquant.runs.sources import dependency_order
 from alphaquant.runs.store import (
     RunStore,
 )
+from alphaquant.sites.site import GoalSite
 from alphaquant.status import GoalStatus
 
 log = logging.getLogger(__name__)

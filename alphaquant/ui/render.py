@@ -21,8 +21,8 @@ from rich.table import Table
 from rich.text import Text
 
 from alphaquant.checks import Check
-from alphaquant.goals import GoalSite
 from alphaquant.runs.attempt import GoalEvent, GoalResult
+from alphaquant.sites.site import GoalSite
 from alphaquant.tactics.memory import Stat
 
 STATUS_STYLE = {"proved": "green", "disproved": "magenta", "open": "yellow", "error": "red"}

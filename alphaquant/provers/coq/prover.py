@@ -22,7 +22,7 @@ from alphaquant.errors import (
     InputError,
     ProverNotInstalled,
 )
-from alphaquant.goals import GoalSite, locate
+from alphaquant.goals import locate
 from alphaquant.provers.base import (
     FileCheck,
     Outcome,
@@ -56,6 +56,7 @@ from alphaquant.provers.coq.sentences import (
 from alphaquant.provers.coq.trust import CoqTrust, refused
 from alphaquant.provers.negation import coq_negation
 from alphaquant.sanitize import check_tactic
+from alphaquant.sites.site import GoalSite
 
 log = logging.getLogger(__name__)
 
