@@ -17,18 +17,27 @@ from alphaquant.sites import coq, lean
 from alphaquant.sites.site import GoalSite, language_of
 
 
-def find_goals(path: Path) -> list[GoalSite]:
-    """The open goals of the file at ``path``; a missing or unreadable file is an InputError."""
+def read_proof_file(path: Path) -> str:
+    """The text of the .v or .lean file at ``path``.
+
+    Raises:
+      InputError: another suffix, no such file, a directory, or not UTF-8 text.
+    """
     language_of(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"no such file: {path}") from None
     except IsADirectoryError:
         raise InputError(f"{path} is a directory, not a proof file") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path} is not UTF-8 text") from None
-    return locate(text, path)
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset "
+                         f"{e.start}); save it as UTF-8") from None
+
+
+def find_goals(path: Path) -> list[GoalSite]:
+    """The open goals of the file at ``path``; a missing or unreadable file is an InputError."""
+    return locate(read_proof_file(path), path)
 
 
 def locate(text: str, path: Path) -> list[GoalSite]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alphaquant.errors import InputError
-from alphaquant.goals import declaration_names, locate
+from alphaquant.goals import declaration_names, locate, read_proof_file
 from alphaquant.runs.sources import imported_context
 from alphaquant.sites.site import GoalSite, language_of
 
@@ -51,14 +51,4 @@ def read_source_file(path: Path) -> SourceFile:
     Raises:
       InputError: not a .v/.lean file, not a file, or not UTF-8 text.
     """
-    language_of(path)
-    if not path.exists():
-        raise InputError(f"no such file: {path}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset "
-                         f"{e.start}); save it as UTF-8") from None
-    except IsADirectoryError:
-        raise InputError(f"{path} is a directory, not a proof file") from None
-    return located(path, text)
+    return located(path, read_proof_file(path))
