@@ -74,6 +74,9 @@ def test_the_search_sees_no_concrete_prover_provers_no_tactics_and_only_cli_sees
                 "alphaquant.provers.base"}, name
             assert not {t for t in targets if t.startswith("alphaquant.tactics.")} - {
                 "alphaquant.tactics.base"}, name
+        if name.startswith("alphaquant.tactics"):  # the search asks the sources, not back
+            assert not any(t.startswith(("alphaquant.search", "alphaquant.runs"))
+                           for t in targets), name
         if any(t.startswith("alphaquant.ui") for t in targets):
             assert name == "alphaquant.cli" or name.startswith("alphaquant.ui"), name
         if name.startswith("alphaquant.provers"):

@@ -17,11 +17,26 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import platformdirs
 
-from alphaquant.search.base import Trial
+from alphaquant.provers.base import ProofState
 from alphaquant.tactics.goal_rules import shape
+
+
+# One tactic a search sent to the prover, as the record reads it (search/base.py's Trial is one;
+# the search sits above the tactic sources, so the record names only what it reads).
+class Tried(Protocol):
+    @property
+    def state(self) -> ProofState: ...
+    @property
+    def tactic(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def seconds(self) -> float: ...
+
 
 MIN_FACTOR = 0.5  # learned reweighting at most halves a configured weight ...
 MAX_FACTOR = 3.0  # ... and at most triples it
@@ -100,7 +115,7 @@ class TacticMemory:
             return weight
         return weight * min(MAX_FACTOR, max(MIN_FACTOR, stat.rate() / 0.2))
 
-    def record(self, trials: Iterable[Trial], proof: Iterable[str] = ()) -> None:
+    def record(self, trials: Iterable[Tried], proof: Iterable[str] = ()) -> None:
         """Add a search's trials; tactics of the found ``proof`` count as on the proof path."""
         on_proof = set(proof)
         rows: dict[tuple[str, str], list[float]] = {}
