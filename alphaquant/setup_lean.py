@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from alphaquant.provers.lean_setup import (
+from alphaquant.provers.lean.setup import (
     BUILD_TIMEOUT,
     CLONE_TIMEOUT,
     DOWNLOAD_TIMEOUT,

@@ -14,7 +14,7 @@ from alphaquant.errors import FileDoesNotCompile, InputError
 from alphaquant.goals import GoalSite, declaration_names, language_of, locate
 from alphaquant.provers.base import Prover
 from alphaquant.provers.coq.project import stale_dependencies
-from alphaquant.provers.lean_build import rebuild
+from alphaquant.provers.lean.build import rebuild
 from alphaquant.provers.registry import make_prover
 from alphaquant.runs.attempt import GoalEvent, GoalResult, GoalSink, attempt_goal
 from alphaquant.runs.sources import SKIP_DIRS, imported_context
