@@ -41,7 +41,7 @@ def doctor_checks(settings: Settings) -> list[Check]:
         *hammer_checks(),
     ]
     try:
-        from alphaquant.provers.lean_setup import lean_checks
+        from alphaquant.provers.lean.setup import lean_checks
 
         checks.extend(lean_checks())
     except ImportError:

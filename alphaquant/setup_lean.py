@@ -1,6 +1,6 @@
 """`make lean`: install elan, the project's toolchain, the Mathlib cache, build the project and
 the REPL at the tag for its toolchain, saying each step. The only module of the package that
-prints (it is a script); the facts it works from live in provers/lean_setup.py."""
+prints (it is a script); the facts it works from live in provers/lean/setup.py."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from alphaquant.provers.lean_setup import (
+from alphaquant.provers.lean.setup import (
     BUILD_TIMEOUT,
     CLONE_TIMEOUT,
     DOWNLOAD_TIMEOUT,

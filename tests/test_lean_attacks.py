@@ -18,11 +18,12 @@ from pathlib import Path
 
 from alphaquant.goals import locate
 from alphaquant.proof import splice
-from alphaquant.provers import lean_probe
 from alphaquant.provers.base import Solved, TacticError
-from alphaquant.provers.lean_prover import LeanProver
-from alphaquant.provers.lean_repl import LeanRepl, ReplOptions
-from alphaquant.provers.lean_source import split_source
+from alphaquant.provers.lean import probe as lean_probe
+from alphaquant.provers.lean.options import ReplOptions
+from alphaquant.provers.lean.prover import LeanProver
+from alphaquant.provers.lean.repl import LeanRepl
+from alphaquant.provers.lean.source import split_source
 from alphaquant.sanitize import check_tactic, clean_tactic
 from tests.conftest import SUMMARY
 

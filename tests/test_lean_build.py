@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from alphaquant.provers.lean_build import dependants, project_imports, rebuild
+from alphaquant.provers.lean.build import dependants, project_imports, rebuild
 
 FAKE_LAKE = """#!{python}
 import json, sys

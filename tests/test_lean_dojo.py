@@ -22,14 +22,8 @@ from alphaquant.provers.base import (
     TacticError,
     TacticTimeout,
 )
-from alphaquant.provers.lean_dojo import (
-    LeanDojoProver,
-    _Session,
-    dojo_failure,
-    dojo_outcome,
-    full_name,
-    whole_theorem_problem,
-)
+from alphaquant.provers.lean.dojo import LeanDojoProver, _Session, full_name, whole_theorem_problem
+from alphaquant.provers.lean.dojo_answers import dojo_failure, dojo_outcome
 from alphaquant.provers.registry import make_prover
 
 needs_dojo = pytest.mark.skipif(

@@ -12,9 +12,10 @@ from pathlib import Path
 from alphaquant.config import LeanConfig
 from alphaquant.goals import locate
 from alphaquant.provers.base import Progress, Solved, TacticError
-from alphaquant.provers.lean_pool import ReplPool
-from alphaquant.provers.lean_prover import LeanProver
-from alphaquant.provers.lean_repl import LeanRepl, ReplOptions, default_memory_limit_mb
+from alphaquant.provers.lean.options import ReplOptions, default_memory_limit_mb
+from alphaquant.provers.lean.pool import ReplPool
+from alphaquant.provers.lean.prover import LeanProver
+from alphaquant.provers.lean.repl import LeanRepl
 
 sys.path.insert(0, str(Path(__file__).parent))
 import replay_repl  # noqa: E402
@@ -164,7 +165,7 @@ def test_address_space_limit_reaches_the_child_process(tmp_path: Path) -> None:
 
 
 def replay_command(text: str):
-    from alphaquant.provers.lean_protocol import Command
+    from alphaquant.provers.lean.requests import Command
 
     return Command(text)
 

@@ -23,7 +23,6 @@ import pytest
 from alphaquant.errors import ProverCrashed, ProverNotInstalled, ProverStartError
 from alphaquant.goals import locate
 from alphaquant.proof import disproof_lemma
-from alphaquant.provers import lean_setup
 from alphaquant.provers.base import (
     Progress,
     ProofState,
@@ -33,25 +32,23 @@ from alphaquant.provers.base import (
     TacticError,
     TacticTimeout,
 )
-from alphaquant.provers.lean_protocol import (
-    Command,
+from alphaquant.provers.lean import setup as lean_setup
+from alphaquant.provers.lean.goals import goal_text, parse_goal, parse_goals
+from alphaquant.provers.lean.options import ReplOptions
+from alphaquant.provers.lean.prover import LeanProver, negation_statement
+from alphaquant.provers.lean.repl import LeanRepl, ReplTimeout
+from alphaquant.provers.lean.requests import Command, ProofStep, parse_request
+from alphaquant.provers.lean.responses import (
     CommandResponse,
     Message,
     Pos,
-    ProofStep,
     ProofStepResponse,
     ReplError,
-    goal_text,
     parse_axioms,
-    parse_goal,
-    parse_goals,
-    parse_request,
     parse_response,
     sorry_warnings,
 )
-from alphaquant.provers.lean_prover import LeanProver, negation_statement
-from alphaquant.provers.lean_repl import LeanRepl, ReplOptions, ReplTimeout
-from alphaquant.provers.lean_source import split_source
+from alphaquant.provers.lean.source import split_source
 from alphaquant.provers.negation import lean_negation, lean_universes
 from alphaquant.sites.site import GoalSite
 

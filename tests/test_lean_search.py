@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 from alphaquant.goals import locate
-from alphaquant.provers.lean_prover import LeanProver
-from alphaquant.provers.lean_repl import LeanRepl, ReplOptions
+from alphaquant.provers.lean.options import ReplOptions
+from alphaquant.provers.lean.prover import LeanProver
+from alphaquant.provers.lean.repl import LeanRepl
 from alphaquant.sanitize import check_tactic
 from alphaquant.search.base import GoalContext, SearchConfig, SearchParts
 from alphaquant.search.mcts import run_search

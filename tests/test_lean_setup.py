@@ -16,9 +16,9 @@ import pytest
 
 from alphaquant import setup_lean
 from alphaquant.errors import ProverNotInstalled
-from alphaquant.provers import lean_setup
-from alphaquant.provers.lean_prover import LeanProver
-from alphaquant.provers.lean_setup import (
+from alphaquant.provers.lean import setup as lean_setup
+from alphaquant.provers.lean.prover import LeanProver
+from alphaquant.provers.lean.setup import (
     SetupError,
     lean_checks,
     repl_dir,

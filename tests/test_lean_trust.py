@@ -11,10 +11,11 @@ import pytest
 
 from alphaquant.goals import locate
 from alphaquant.proof import splice
-from alphaquant.provers import lean_probe
-from alphaquant.provers.lean_dojo import LeanDojoProver
-from alphaquant.provers.lean_prover import LeanProver
-from alphaquant.provers.lean_repl import LeanRepl, ReplOptions
+from alphaquant.provers.lean import probe as lean_probe
+from alphaquant.provers.lean.dojo import LeanDojoProver
+from alphaquant.provers.lean.options import ReplOptions
+from alphaquant.provers.lean.prover import LeanProver
+from alphaquant.provers.lean.repl import LeanRepl
 from alphaquant.search.base import GoalContext, SearchConfig, SearchParts
 from alphaquant.search.mcts import run_search
 from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic

@@ -10,7 +10,7 @@ import pytest
 from alphaquant.proof import splice
 from alphaquant.provers.base import Premise, ProofState, Subgoal
 from alphaquant.provers.coq.premises import Found, conclusion, is_equation, parse_search, rank
-from alphaquant.provers.lean_protocol import Message, Pos, suggestion
+from alphaquant.provers.lean.responses import Message, Pos, suggestion
 from alphaquant.search.base import GoalContext, SearchConfig, SearchParts
 from alphaquant.tactics import automation
 from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic

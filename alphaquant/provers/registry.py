@@ -11,7 +11,7 @@ from alphaquant.sites.site import language_of
 
 if TYPE_CHECKING:
     from alphaquant.config import LeanConfig
-    from alphaquant.provers.lean_pool import ReplPool
+    from alphaquant.provers.lean.pool import ReplPool
 
 PROVERS = {"coq": "coq", "lean": "lean", "lean-dojo": "lean"}
 
@@ -35,10 +35,10 @@ def make_prover(
 
         return CoqProver(path)
     if choice == "lean-dojo":
-        from alphaquant.provers.lean_dojo import LeanDojoProver
+        from alphaquant.provers.lean.dojo import LeanDojoProver
 
         return LeanDojoProver(path)
-    from alphaquant.provers.lean_prover import LeanProver
+    from alphaquant.provers.lean.prover import LeanProver
 
     if pool is not None:
         return pool.prover_for_file(path)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from alphaquant.config import Settings
-from alphaquant.provers.lean_repl import default_memory_limit_mb
+from alphaquant.provers.lean.options import default_memory_limit_mb
 from alphaquant.runs.store import (
     settings_from_json,
     settings_json,

@@ -15,7 +15,7 @@ from alphaquant.errors import FileDoesNotCompile, InputError
 from alphaquant.goals import locate
 from alphaquant.provers.base import Prover
 from alphaquant.provers.coq.project import stale_dependencies
-from alphaquant.provers.lean_build import rebuild
+from alphaquant.provers.lean.build import rebuild
 from alphaquant.provers.registry import make_prover
 from alphaquant.runs.attempt import Goal, GoalEvent, GoalResult, GoalSink, attempt_goal
 from alphaquant.runs.source_file import SourceFile, read_source_file

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from alphaquant.config import Settings
 from alphaquant.errors import InputError
-from alphaquant.provers.lean_pool import ReplPool
+from alphaquant.provers.lean.pool import ReplPool
 from alphaquant.provers.registry import make_prover
 from alphaquant.runs.attempt import Goal, GoalResult, attempt_goal
 from alphaquant.runs.source_file import located

@@ -13,7 +13,7 @@ from alphaquant import proof
 from alphaquant.config import Settings
 from alphaquant.errors import FileDoesNotCompile
 from alphaquant.goals import locate
-from alphaquant.provers.lean_build import rebuild
+from alphaquant.provers.lean.build import rebuild
 from alphaquant.provers.registry import make_prover
 from alphaquant.runs.sources import dependency_order
 from alphaquant.runs.store import (

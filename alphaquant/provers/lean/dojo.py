@@ -11,8 +11,8 @@ LeanError | ProofGivenUp``. Hence the limits of this backend, each reported as o
   a ``sorry`` inside a longer proof is an InputError (the REPL backend, the default, has no such
   limit); negations cannot be opened (they are not theorems of the traced commit).
 
-Whole-file checks and the axiom probe (``lean_probe``) run ``lake env lean`` on the text in the
-project's root.
+Whole-file checks and the axiom probe (``probe.py``) run ``lake env lean`` on the text in the
+project's root. LeanDojo's answers become outcome values in ``dojo_answers.py``.
 ``lean_dojo`` is imported on first use only: its import runs ``git --version``, reads a ``.env``
 file of the working directory, imports Ray and re-configures loguru's stderr sink. ``Dojo``
 changes the process's working directory while it starts: do not share one process between
@@ -22,19 +22,15 @@ concurrent workers.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import signal
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from alphaquant.errors import (
-    AlphaquantError,
     FileDoesNotCompile,
     InputError,
     ProverCrashed,
@@ -42,79 +38,15 @@ from alphaquant.errors import (
     ProverStartError,
 )
 from alphaquant.lexing import code_tokens, lex
-from alphaquant.provers import lean_probe
-from alphaquant.provers.base import (
-    FileCheck,
-    Outcome,
-    Progress,
-    ProofState,
-    Solved,
-    TacticError,
-    TacticTimeout,
-)
-from alphaquant.provers.lean_protocol import parse_axioms, parse_goals
-from alphaquant.provers.lean_repl import LAKE_MISSING, one_line
+from alphaquant.provers.base import FileCheck, Outcome, Progress, ProofState, TacticTimeout
+from alphaquant.provers.lean import probe as lean_probe
+from alphaquant.provers.lean.dojo_answers import dojo_failure, dojo_outcome, import_lean_dojo
+from alphaquant.provers.lean.goals import parse_goals
+from alphaquant.provers.lean.lake import lake_root, one_line, run_lake
+from alphaquant.provers.lean.responses import parse_axioms
 from alphaquant.sites.site import GoalSite
 
 log = logging.getLogger(__name__)
-
-DOJO_MISSING = "LeanDojo is not installed: pip install -e '.[dojo]' (or pip install lean-dojo)"
-
-
-def _lean_dojo() -> ModuleType:
-    """The lean_dojo package, imported on first use (its import has side effects, see above).
-
-    LeanDojo's remote cache of traces holds GitHub repositories only, and this backend opens
-    local ones: DISABLE_REMOTE_CACHE (read at import) spares each start an HTTP request without
-    a timeout to dl.fbaipublicfiles.com, which fails or hangs offline.
-    """
-    os.environ.setdefault("DISABLE_REMOTE_CACHE", "1")
-    try:
-        import lean_dojo
-    except ImportError as e:
-        raise ProverNotInstalled(f"{DOJO_MISSING} ({e})") from None
-    except AssertionError as e:  # its import asserts git >= 2.25 is installed
-        raise ProverNotInstalled(f"LeanDojo cannot start: {one_line(str(e))}") from None
-    module: ModuleType = lean_dojo
-    return module
-
-
-# ---------------------------------------------------------------------------------------------
-# LeanDojo's answers as outcome values
-
-
-def dojo_outcome(result: object, path: tuple[str, ...]) -> Outcome:
-    """What one ``Dojo.run_tac`` answer means for the search; ``path`` includes the tactic.
-
-    TacticState -> Progress (goals parsed like the REPL's), ProofFinished -> Solved, LeanError ->
-    TacticError (Lean's message), ProofGivenUp -> TacticError("proof given up").
-    """
-    ld = _lean_dojo()
-    if isinstance(result, ld.TacticState):
-        state = ProofState(goals=parse_goals(result.pp), handle=int(result.id), path=path)
-        return Progress(state)
-    if isinstance(result, ld.ProofFinished):
-        return Solved(path=path)
-    if isinstance(result, ld.LeanError):
-        return TacticError(str(result.error))
-    if isinstance(result, ld.ProofGivenUp):
-        return TacticError("proof given up")
-    raise ProverCrashed(f"LeanDojo gave an answer alphaquant does not know: {result!r}")
-
-
-def dojo_failure(error: BaseException, seconds: float) -> TacticTimeout | AlphaquantError | None:
-    """What an exception of LeanDojo means: a tactic timeout (a value), a crash or a failed start
-    (errors to raise); None for an exception that is not LeanDojo's."""
-    ld = _lean_dojo()
-    if isinstance(error, ld.DojoTacticTimeoutError):
-        return TacticTimeout(seconds)
-    if isinstance(error, ld.DojoCrashError):
-        why = "out of memory" if str(error) == "OOM" else one_line(str(error)) or "no message"
-        return ProverCrashed(f"LeanDojo's Lean process crashed ({why})")
-    if isinstance(error, ld.DojoInitError):
-        return ProverStartError(f"LeanDojo could not start the theorem: {one_line(str(error))}")
-    return None
-
 
 # ---------------------------------------------------------------------------------------------
 # Which goals LeanDojo can open
@@ -199,7 +131,7 @@ class LeanDojoProver:
         problem = whole_theorem_problem(site, text)
         if problem is not None:
             raise InputError(problem)
-        ld = _lean_dojo()
+        ld = import_lean_dojo()
         repo, root = self._traced_repo(site.file)
         key = (str(site.file.resolve().relative_to(root)), full_name(text, site))
         if self._session is None or self._session.key != key:
@@ -277,7 +209,7 @@ class LeanDojoProver:
         """LeanDojo's repository for the file's commit, which must be committed and traced."""
         if self._repo is not None and self._root is not None:
             return self._repo, self._root
-        ld = _lean_dojo()
+        ld = import_lean_dojo()
         folder = file.resolve().parent
         root = Path(_git(folder, "rev-parse", "--show-toplevel"))
         if not ((root / "lakefile.toml").is_file() or (root / "lakefile.lean").is_file()):
@@ -308,7 +240,7 @@ class LeanDojoProver:
 
     def _start(self, key: tuple[str, str], theorem: Any) -> _Session:
         """Enter a Dojo for ``theorem``; its initial state is the session's root."""
-        ld = _lean_dojo()
+        ld = import_lean_dojo()
         dojo = ld.Dojo(theorem, timeout=int(self.start_timeout))
         try:
             _, initial = dojo.__enter__()
@@ -338,7 +270,7 @@ class LeanDojoProver:
         states = self._session.states
         if path in states:
             return states[path]
-        ld = _lean_dojo()
+        ld = import_lean_dojo()
         parent = self._state_at(path[:-1])
         result = self._run(parent, path[-1], self.start_timeout)
         if not isinstance(result, ld.TacticState):
@@ -375,29 +307,17 @@ class LeanDojoProver:
 
     def _lean(self, path: Path, text: str) -> tuple[int | None, str]:
         """Run ``lake env lean`` on ``text`` (as a temporary file) in the file's Lake project."""
-        from alphaquant.provers.lean_prover import lake_root
-
         root = lake_root(path)
         with tempfile.TemporaryDirectory(prefix="alphaquant-dojo-") as tmp:
             source = Path(tmp) / path.name
             source.write_text(text, encoding="utf-8")
-            try:
-                proc = subprocess.Popen(
-                    ["lake", "env", "lean", str(source)], cwd=root, stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                )
-            except FileNotFoundError:
-                raise ProverNotInstalled(LAKE_MISSING) from None
-            try:
-                output, _ = proc.communicate(timeout=self.check_timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.communicate()
-                raise ProverCrashed(
-                    f"`lake env lean` gave no verdict on {path.name} within "
-                    f"{self.check_timeout:g} s and was stopped"
-                ) from None
-        return proc.returncode, output.decode("utf-8", errors="replace")
+            done = run_lake(["env", "lean", str(source)], root, self.check_timeout)
+        if done is None:
+            raise ProverCrashed(
+                f"`lake env lean` gave no verdict on {path.name} within "
+                f"{self.check_timeout:g} s and was stopped"
+            )
+        return done
 
 
 _LEAN_MESSAGE = re.compile(

@@ -15,9 +15,10 @@ from collections import OrderedDict
 from pathlib import Path
 
 from alphaquant.config import LeanConfig
-from alphaquant.provers.lean_prover import LeanProver, checked_options
-from alphaquant.provers.lean_repl import LeanRepl, ReplOptions, default_memory_limit_mb
-from alphaquant.provers.lean_source import split_source
+from alphaquant.provers.lean.options import ReplOptions, default_memory_limit_mb
+from alphaquant.provers.lean.prover import LeanProver, checked_options
+from alphaquant.provers.lean.repl import LeanRepl
+from alphaquant.provers.lean.source import split_source
 
 PoolKey = tuple[tuple[str, ...], str, str]  # (command, project folder, header text)
 
@@ -47,7 +48,7 @@ class ReplPool:
 
     def prover_for_file(self, path: Path) -> LeanProver:
         """``prover`` for the file at ``path`` of a Lake project (its header read from disk;
-        raises what ``lean_prover.checked_options`` raises)."""
+        raises what ``prover.checked_options`` raises)."""
         return self.prover(checked_options(path), path.read_text(encoding="utf-8"))
 
     @property

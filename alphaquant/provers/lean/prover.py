@@ -1,4 +1,4 @@
-"""The Lean prover: ``provers.base.Prover`` over the Lean REPL that ``lean_repl.LeanRepl`` owns.
+"""The Lean prover: ``provers.base.Prover`` over the Lean REPL that ``repl.LeanRepl`` owns.
 
 ``LeanProver`` elaborates a file's import header once, sends the rest in that environment, takes
 the root proof state from the ``sorry`` at the goal's position, and turns tactic answers into
@@ -23,7 +23,6 @@ from alphaquant.errors import (
     ProverNotInstalled,
     ProverStartError,
 )
-from alphaquant.provers import lean_probe, lean_setup
 from alphaquant.provers.base import (
     FileCheck,
     Outcome,
@@ -33,10 +32,14 @@ from alphaquant.provers.base import (
     TacticError,
     TacticTimeout,
 )
-from alphaquant.provers.lean_protocol import (
-    Command,
+from alphaquant.provers.lean import probe as lean_probe
+from alphaquant.provers.lean import setup as lean_setup
+from alphaquant.provers.lean.lake import LAKE_MISSING, lake_root, one_line
+from alphaquant.provers.lean.options import ReplOptions, default_memory_limit_mb, repl_options
+from alphaquant.provers.lean.repl import LeanRepl, ReplDied, ReplTimeout
+from alphaquant.provers.lean.requests import Command, ProofStep
+from alphaquant.provers.lean.responses import (
     CommandResponse,
-    ProofStep,
     ProofStepResponse,
     ReplError,
     Response,
@@ -45,17 +48,7 @@ from alphaquant.provers.lean_protocol import (
     sorry_warnings,
     suggestion,
 )
-from alphaquant.provers.lean_repl import (
-    LAKE_MISSING,
-    LeanRepl,
-    ReplDied,
-    ReplOptions,
-    ReplTimeout,
-    default_memory_limit_mb,
-    one_line,
-    repl_options,
-)
-from alphaquant.provers.lean_source import Source, split_source
+from alphaquant.provers.lean.source import Source, split_source
 from alphaquant.provers.negation import lean_negation, lean_universes
 from alphaquant.sites.site import GoalSite
 
@@ -77,17 +70,6 @@ def checked_options(path: Path, *, repl_dir: Path | None = None) -> ReplOptions:
     if problem is not None:
         raise ProverNotInstalled(problem)
     return repl_options(project, repl_dir=folder)
-
-
-def lake_root(path: Path) -> Path:
-    """The nearest folder at or above ``path`` with a lakefile."""
-    for folder in [path.resolve(), *path.resolve().parents]:
-        if (folder / "lakefile.toml").is_file() or (folder / "lakefile.lean").is_file():
-            return folder
-    raise InputError(
-        f"{path} is not in a Lake project (no lakefile.toml or lakefile.lean in its folder or "
-        "above): Lean files are checked in their project; move it into one (e.g. lean_project/)"
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,7 +133,7 @@ class LeanProver:
         cls, path: Path, *, repl_dir: Path | None = None, config: LeanConfig | None = None
     ) -> LeanProver:
         """A prover with a REPL of its own for a file of a Lake project (``checked_options``
-        says what must hold), under ``config``'s limits (a ``lean_pool.ReplPool`` shares one
+        says what must hold), under ``config``'s limits (a ``pool.ReplPool`` shares one
         REPL between files of the same header instead)."""
         options = checked_options(path, repl_dir=repl_dir)
         config = config or LeanConfig()

@@ -12,13 +12,11 @@ from __future__ import annotations
 import logging
 import os
 import re
-import signal
-import subprocess
 from pathlib import Path
 
+from alphaquant.errors import ProverNotInstalled
 from alphaquant.lexing import COMMENT_KINDS, lex, mask
-from alphaquant.provers.lean_prover import lake_root
-from alphaquant.provers.lean_repl import LAKE_MISSING, one_line
+from alphaquant.provers.lean.lake import LAKE_MISSING, lake_root, one_line, run_lake
 
 log = logging.getLogger(__name__)
 
@@ -69,19 +67,14 @@ def rebuild(path: Path, *, timeout: float = BUILD_TIMEOUT) -> str | None:
     targets = [module, *dependants(project_imports(root), module)]
     log.info("lake build %s (in %s)", " ".join(targets), root)
     try:
-        proc = subprocess.Popen(["lake", "build", *targets], cwd=root, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    except FileNotFoundError:
+        done = run_lake(["build", *targets], root, timeout)
+    except ProverNotInstalled:
         return LAKE_MISSING
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
+    if done is None:
         return f"`lake build {module}` gave no result within {timeout:g} s and was stopped"
-    if proc.returncode != 0:
-        lines = [ln for ln in output.decode("utf-8", "replace").splitlines() if ln.strip()]
-        last = one_line(lines[-1]) if lines else f"exit code {proc.returncode}"
+    code, output = done
+    if code != 0:
+        lines = [ln for ln in output.splitlines() if ln.strip()]
+        last = one_line(lines[-1]) if lines else f"exit code {code}"
         return f"`lake build {' '.join(targets)}` failed in {root}: {last}"
     return None

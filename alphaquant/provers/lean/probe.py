@@ -28,7 +28,7 @@ from pathlib import Path
 
 from alphaquant.goals import locate
 from alphaquant.lexing import Token, code_tokens, lex
-from alphaquant.provers.lean_source import split_source
+from alphaquant.provers.lean.source import split_source
 
 LEAN_LIBRARY_AXIOMS = frozenset({"propext", "Classical.choice", "Quot.sound"})
 NEVER_ALLOWED = frozenset({"sorryAx"})

@@ -6,11 +6,11 @@ version of the project's ``lean-toolchain`` (the REPL tags each Lean release by 
 ``ALPHAQUANT_LEAN_REPL`` names another REPL checkout instead (a folder holding
 ``.lake/build/bin/repl``).
 
-``make lean`` runs ``python -m alphaquant.provers.lean_setup``: elan (installed with its official
-installer if missing), the project's toolchain, Mathlib's build cache (``lake exe cache get``),
-``lake build`` of lean_project, then the REPL cloned at the matching tag and built. Every step
-skips what is done. A step that fails (no network, most often) stops the set-up with one line on
-stderr and exit code 2; nothing waits without a deadline.
+``make lean`` runs ``python -m alphaquant.setup_lean`` on these facts: elan (installed with its
+official installer if missing), the project's toolchain, Mathlib's build cache (``lake exe
+cache get``), ``lake build`` of lean_project, then the REPL cloned at the matching tag and
+built. Every step skips what is done. A step that fails (no network, most often) stops the
+set-up with one line on stderr and exit code 2; nothing waits without a deadline.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def default_project() -> Path:
     here = Path.cwd() / "lean_project"
     if (here / "lean-toolchain").is_file():
         return here
-    return Path(__file__).resolve().parents[2] / "lean_project"
+    return Path(__file__).resolve().parents[3] / "lean_project"
 
 
 def toolchain_version(text: str) -> str | None:
