@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from alphaquant.errors import InputError
+from alphaquant.provers.lean.options import LeanConfig
 from alphaquant.search.base import SearchConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -36,17 +37,6 @@ class DisproofConfig:
 
 
 # Everything one `alphaquant search` needs besides the file.
-# The Lean REPL backend: limits inside Lean first, the process's limits as the last resort.
-@dataclass(frozen=True)
-class LeanConfig:
-    heartbeats_per_second: float | None = 40_000.0  # maxHeartbeats per second of a tactic's limit
-    memory_limit_mb: float | None = None  # address-space cap per REPL; None: from RAM and workers
-    rss_limit_mb: float | None = 16_000.0  # recycle a REPL past this resident size
-    max_commands: int | None = 5_000  # recycle a REPL after this many answers
-    pool_size: int = 2  # REPLs a process keeps for reuse, keyed by file header
-    pickles: bool = True  # restart from pickled header environments and root proof states
-
-
 @dataclass(frozen=True)
 class Settings:
     search: SearchConfig = field(default_factory=SearchConfig)

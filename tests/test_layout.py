@@ -81,7 +81,8 @@ def test_the_search_sees_no_concrete_prover_provers_no_tactics_and_only_cli_sees
             assert name == "alphaquant.cli" or name.startswith("alphaquant.ui"), name
         if name.startswith("alphaquant.provers"):
             assert not any(t.startswith(("alphaquant.runs", "alphaquant.search", "alphaquant.ui",
-                                         "alphaquant.cli", "alphaquant.tactics"))
+                                         "alphaquant.cli", "alphaquant.tactics",
+                                         "alphaquant.config"))
                            for t in targets), name
 
 

@@ -9,10 +9,9 @@ import os
 import sys
 from pathlib import Path
 
-from alphaquant.config import LeanConfig
 from alphaquant.goals import locate
 from alphaquant.provers.base import Progress, Solved, TacticError
-from alphaquant.provers.lean.options import ReplOptions, default_memory_limit_mb
+from alphaquant.provers.lean.options import LeanConfig, ReplOptions, default_memory_limit_mb
 from alphaquant.provers.lean.pool import ReplPool
 from alphaquant.provers.lean.prover import LeanProver
 from alphaquant.provers.lean.repl import LeanRepl

@@ -10,7 +10,7 @@ from alphaquant.provers.base import Prover
 from alphaquant.sites.site import language_of
 
 if TYPE_CHECKING:
-    from alphaquant.config import LeanConfig
+    from alphaquant.provers.lean.options import LeanConfig
     from alphaquant.provers.lean.pool import ReplPool
 
 PROVERS = {"coq": "coq", "lean": "lean", "lean-dojo": "lean"}

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alphaquant.config import DisproofConfig, LeanConfig, Settings, TacticsConfig
+from alphaquant.config import DisproofConfig, Settings, TacticsConfig
 from alphaquant.errors import InputError
+from alphaquant.provers.lean.options import LeanConfig
 from alphaquant.search.base import SearchConfig
 from alphaquant.status import FINAL
 

@@ -1,6 +1,6 @@
 """How to launch and look after one Lean REPL process: ``ReplOptions`` (command, timeouts,
 memory limits, recycling, restarts), the default address-space limit, and the options that run
-the REPL `make lean` builds."""
+the REPL `make lean` builds; LeanConfig, the ``[lean]`` table of a config file."""
 
 from __future__ import annotations
 
@@ -9,6 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alphaquant.provers.lean import setup as lean_setup
+
+
+# The Lean REPL backend: limits inside Lean first, the process's limits as the last resort.
+@dataclass(frozen=True)
+class LeanConfig:
+    heartbeats_per_second: float | None = 40_000.0  # maxHeartbeats per second of a tactic's limit
+    memory_limit_mb: float | None = None  # address-space cap per REPL; None: from RAM and workers
+    rss_limit_mb: float | None = 16_000.0  # recycle a REPL past this resident size
+    max_commands: int | None = 5_000  # recycle a REPL after this many answers
+    pool_size: int = 2  # REPLs a process keeps for reuse, keyed by file header
+    pickles: bool = True  # restart from pickled header environments and root proof states
 
 
 # How to launch and look after one REPL process.

@@ -14,8 +14,7 @@ import dataclasses
 from collections import OrderedDict
 from pathlib import Path
 
-from alphaquant.config import LeanConfig
-from alphaquant.provers.lean.options import ReplOptions, default_memory_limit_mb
+from alphaquant.provers.lean.options import LeanConfig, ReplOptions, default_memory_limit_mb
 from alphaquant.provers.lean.prover import LeanProver, checked_options
 from alphaquant.provers.lean.repl import LeanRepl
 from alphaquant.provers.lean.source import split_source

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from alphaquant.config import LeanConfig
 from alphaquant.errors import (
     FileDoesNotCompile,
     InputError,
@@ -35,7 +34,12 @@ from alphaquant.provers.base import (
 from alphaquant.provers.lean import probe as lean_probe
 from alphaquant.provers.lean import setup as lean_setup
 from alphaquant.provers.lean.lake import LAKE_MISSING, lake_root, one_line
-from alphaquant.provers.lean.options import ReplOptions, default_memory_limit_mb, repl_options
+from alphaquant.provers.lean.options import (
+    LeanConfig,
+    ReplOptions,
+    default_memory_limit_mb,
+    repl_options,
+)
 from alphaquant.provers.lean.repl import LeanRepl, ReplDied, ReplTimeout
 from alphaquant.provers.lean.requests import Command, ProofStep
 from alphaquant.provers.lean.responses import (
