@@ -112,7 +112,7 @@ class SearchResult:
     proof: tuple[str, ...] | None  # tactic path root -> solved
     expansions: int  # tactic applications sent to the prover
     seconds: float
-    prover_seconds: float  # time spent waiting on the prover
+    prover_seconds: float  # time spent waiting on the prover (tactics, focusing, retrieval, checks)
     nodes: int
     stop_reason: StopReason
     stop_detail: str = ""  # why it stopped, in a sentence

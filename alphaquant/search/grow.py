@@ -55,7 +55,7 @@ def split_product(tree: SearchTree, run: Run, key: ProofState) -> bool:
     focus = getattr(run.parts.prover, "focus", None)
     if not run.config.product_nodes or focus is None or len(key.goals) < 2:
         return False
-    parts = [focus(key, i) for i in range(len(key.goals))]
+    parts = [run.in_prover(focus, key, i) for i in range(len(key.goals))]
     if any(p is None for p in parts):
         return False
     values = [tree.node(p).value if p in tree else run.parts.evaluator(p) for p in parts]
@@ -109,7 +109,8 @@ def propose(run: Run, node: Node, round_: int = 0) -> list[Action]:
         theorem=run.context.theorem,
         failures=tuple(node.failures),
         round=round_,
-        premises=(lambda: retrieve(state, pool)) if retrieve is not None and pool > 0 else None,
+        premises=((lambda: run.in_prover(retrieve, state, pool))
+                  if retrieve is not None and pool > 0 else None),
     )
     allowed = []
     for candidate in normalise(run.parts.source.propose(request)):
@@ -163,7 +164,7 @@ def expand(tree: SearchTree, run: Run, key: ProofState, action: Action) -> float
         if run.parts.accept is not None and tree.status(tree.root) is Status.PROVED:
             proof = tree.proof()
             assert proof is not None
-            reason = run.parts.accept(proof)
+            reason = run.in_prover(run.parts.accept, proof)  # the kernel's check
             if reason is not None:
                 run.rejected += 1
                 record(TrialOutcome.REJECTED)

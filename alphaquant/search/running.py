@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from alphaquant.search.base import GoalContext, SearchConfig, SearchParts, Trial
+
+T = TypeVar("T")
 
 
 # What the loop needs besides the tree. Mutable: the counters grow as the search goes.
@@ -17,7 +21,7 @@ class Run:
     config: SearchConfig
     started: float = field(default_factory=time.monotonic)
     expansions: int = 0  # tactics sent to the prover
-    prover_seconds: float = 0.0  # time spent waiting on it
+    prover_seconds: float = 0.0  # time spent waiting on the prover (tactics, checks, queries)
     errors: int = 0
     timeouts: int = 0
     refused: Counter[str] = field(default_factory=Counter)  # gate refusals by reason
@@ -30,3 +34,12 @@ class Run:
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
+
+    def in_prover(self, call: Callable[..., T], *args: Any) -> T:
+        """``call(*args)``, a wait on the prover (focusing, retrieval, the acceptance rule's
+        kernel checks), counted in ``prover_seconds`` as tactic runs are."""
+        t0 = time.monotonic()
+        try:
+            return call(*args)
+        finally:
+            self.prover_seconds += time.monotonic() - t0
