@@ -265,3 +265,12 @@ def test_an_admitted_lemma_reached_through_a_module_alias_is_refused(prover, tmp
     refused = verdict(prover, tmp_path / "Z.v", text, ("exact A.bad.",),
                       lambda s: s.theorem == "target")
     assert not refused.ok and "Z.M.bad" in refused.reason
+
+
+def test_an_admitted_instance_found_by_typeclass_resolution_is_refused(prover, tmp_path):
+    # The proof never names the instance: resolution finds it. The kernel name still shows.
+    text = ("Class Bad : Prop := bad_fact : 1 = 2.\nInstance bad_inst : Bad.\nAdmitted.\n"
+            "Lemma target : 1 = 2.\nProof.\nAdmitted.\n")
+    refused = verdict(prover, tmp_path / "I.v", text, ("exact (@bad_fact _).",),
+                      lambda s: s.theorem == "target")
+    assert not refused.ok and "I.bad_inst" in refused.reason
