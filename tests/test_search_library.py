@@ -151,6 +151,41 @@ def test_a_timed_out_tactic_is_retried_with_a_longer_limit_instead_of_stopping(t
     assert outcomes[0] == "timeout" and outcomes[-1] == "solved"
 
 
+SHORTCUT = """Lemma plus_zero_shortcut : forall n : nat, n + 0 = n.
+Proof.
+Admitted.
+
+Lemma plus_zero : forall n : nat, n + 0 = n.
+Proof.
+Admitted.
+"""
+
+
+@pytest.mark.coq
+@needs_coq
+def test_a_lemma_closed_by_admitted_is_never_tried_however_it_is_offered(tmp_path):
+    # Offered at the top of the list and found by retrieval (`Search` sees admitted lemmas),
+    # it would close the goal at once, and the acceptance rule would refuse the path at the end.
+    from alphaquant.provers.coq.prover import CoqProver
+    from alphaquant.search.mcts import run_search
+    from alphaquant.sites.coq import locate as coq_locate
+
+    path = tmp_path / "T.v"
+    path.write_text(SHORTCUT, encoding="utf-8")
+    site = coq_locate(SHORTCUT, path)[1]
+    src = only(("apply plus_zero_shortcut.", 5.0, None), ("intros.", 1.0, None),
+               ("induction n.", 1.0, None), ("simpl.", 1.0, None), ("reflexivity.", 1.0, None),
+               ("rewrite IHn.", 1.0, None))
+    with CoqProver(path) as prover:
+        root = prover.open(site, SHORTCUT)
+        result = run_search(SearchParts(prover, src, gate=lambda t: None), root,
+                            SearchConfig(budget_seconds=60, seed=0),
+                            GoalContext("coq", SHORTCUT, "plus_zero"), debug=True)
+        assert result.proved, result.stop_detail
+        assert not any("shortcut" in t.tactic for t in result.tried), result.tried
+        assert checks(tmp_path, SHORTCUT, site, result.proof, prover)
+
+
 # --- rules on in-memory states ---------------------------------------------------------------
 
 
@@ -236,3 +271,13 @@ def test_try_this_older_and_list_formats():
     assert suggestion(info("Try these:\n• [apply] rw [foo]\n• [apply] simp")) == "rw [foo]"
     assert suggestion(info("Try this:\n  [apply] simp only [a,\n      b]")) == "simp only [a, b]"
     assert suggestion((Message("warning", Pos(0, 0), None, "Try this: rfl"),)) is None
+
+
+def test_unproved_names_are_admitted_lemmas_and_axioms_and_match_qualified():
+    from alphaquant.tactics.goal_rules import names_any, unproved_names
+
+    text = ("Lemma a : True.\nProof.\nexact I.\nQed.\n"
+            "Theorem b : 1 = 2.\nProof.\nAdmitted.\nAxiom c : False.\n")
+    assert unproved_names(text) == {"b", "c"}
+    assert names_any("apply M.N.b.", {"b"}) and names_any("destruct c.", {"c"})
+    assert not names_any("apply bb.", {"b"}) and not names_any("apply a.", {"b", "c"})

@@ -53,6 +53,19 @@ def test_only_the_widening_limit_of_untried_candidates_is_eligible():
     assert [a.tactic for a in eligible(tree, node, config)] == ["t0.", "t1.", "t2.", "t3."]
 
 
+def test_rejected_tactics_leave_the_widening_slots_to_candidates_and_retries_come_last():
+    tree = SearchTree(state("root"), 0.5)
+    node = tree.node(tree.root)
+    node.actions = [Action(f"bad{k}.", 0.2, failure="error") for k in range(3)]
+    node.actions += [Action("retry.", 0.9, retries=1), Action("t0.", 0.1), Action("t1.", 0.1)]
+    config = SearchConfig(widening_alpha=0.5, max_children=8)
+    # Three errors and no child: the widening limit (2) still holds two fresh candidates, and
+    # the timed-out tactic queued again waits for them, whatever its prior.
+    assert [a.tactic for a in eligible(tree, node, config)] == ["t0.", "t1."]
+    node.actions[-1].failure = node.actions[-2].failure = "error"
+    assert [a.tactic for a in eligible(tree, node, config)] == ["retry."]
+
+
 def test_selection_walks_down_to_the_best_untried_action_by_puct():
     root, child = state("root"), state("child", ("a.",))
     tree = SearchTree(root, 0.5)

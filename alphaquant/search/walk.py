@@ -29,14 +29,21 @@ def puct_rule(action: Action, node: Node, config: SearchConfig) -> float:
 
 
 def eligible(tree: SearchTree, node: Node, config: SearchConfig) -> list[Action]:
-    """Actions still worth a visit: open children, then untried ones within the widening limit."""
+    """Actions still worth a visit: open children, then untried ones within the widening limit.
+
+    The limit counts the children a node has grown, not the tactics it has tried: a tactic the
+    prover rejected cost one cheap call and leaves no state to share visits with, so it does not
+    take a child's place. A timed-out tactic queued again is offered only once every other
+    candidate of the node has been tried.
+    """
     assert node.actions is not None
     limit = widening_limit(visits=node.visits, alpha=config.widening_alpha, cap=config.max_children)
     live = [a for a in node.actions if a.child is not None and tree.status(a.child) is Status.OPEN]
-    started = sum(1 for a in node.actions if a.tried)
+    grown = sum(1 for a in node.actions if a.child is not None)
     untried = [a for a in node.actions if not a.tried]
-    if started < limit or not live:
-        live.extend(untried[: max(1, limit - started)])
+    untried = [a for a in untried if a.retries == 0] or untried
+    if grown < limit or not live:
+        live.extend(untried[: max(1, limit - grown)])
     return live
 
 

@@ -77,18 +77,32 @@ def defined_names(file_text: str, language: str) -> set[str]:
     return set(re.findall(pattern, file_text, flags=re.MULTILINE))
 
 
+_COQ_LEMMA = re.compile(
+    r"^\s*(?:Lemma|Theorem|Fact|Remark|Corollary|Proposition)\s+([A-Za-z_][\w']*)(.*?)"
+    r"(?=^\s*Proof\b)(.*?)\b(Qed|Defined|Admitted|Abort)\.",
+    flags=re.MULTILINE | re.DOTALL,
+)
+_COQ_AXIOM = re.compile(r"^\s*(?:Axiom|Conjecture)\s+([A-Za-z_][\w']*)", flags=re.MULTILINE)
+
+
 def proved_lemmas(file_text: str) -> list[tuple[str, str]]:
     """Coq lemmas of the text closed with Qed/Defined: (name, statement)."""
-    found = []
-    decl = re.compile(
-        r"^\s*(?:Lemma|Theorem|Fact|Remark|Corollary|Proposition)\s+([A-Za-z_][\w']*)(.*?)"
-        r"(?=^\s*Proof\b)(.*?)\b(Qed|Defined|Admitted|Abort)\.",
-        flags=re.MULTILINE | re.DOTALL,
-    )
-    for m in decl.finditer(file_text):
-        if m.group(4) in ("Qed", "Defined"):
-            found.append((m.group(1), m.group(2)))
-    return found
+    return [(m.group(1), m.group(2)) for m in _COQ_LEMMA.finditer(file_text)
+            if m.group(4) in ("Qed", "Defined")]
+
+
+def unproved_names(file_text: str) -> set[str]:
+    """Coq declarations of the text a proof may not rest on: lemmas closed with Admitted (the
+    open goals themselves among them) and axioms. A candidate naming one would only be refused
+    by the acceptance rule at the end, after the search spent its visits below it."""
+    admitted = {m.group(1) for m in _COQ_LEMMA.finditer(file_text) if m.group(4) == "Admitted"}
+    return admitted | set(_COQ_AXIOM.findall(file_text))
+
+
+def names_any(tactic: str, names: set[str]) -> bool:
+    """Whether ``tactic`` mentions one of ``names``, bare or qualified (``M.name``)."""
+    return any(token.rsplit(".", 1)[-1] in names
+               for token in re.findall(r"[A-Za-z_](?:[\w'.]*[\w'])?", tactic))
 
 
 def rewrite_head(statement: str) -> str | None:
@@ -205,6 +219,10 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
                 share = min(1.0, 2.0 / max(1, len(defined & set(IDENT.findall(typ)))))
                 add((f"unfold {name} in {h}.", 0.8 * share))
         add((f"unfold {name} in *.", 0.3))
+    if len(defined) > 1 and not introducible:
+        # Every definition in sight at once: one step instead of one per name and place (the
+        # branches of definitions that test the same condition then show side by side).
+        add((f"unfold {', '.join(sorted(defined))} in *.", 1.2))
     qualified = set(QUALIFIED.findall(state.text))
     goal_shape = conclusion_shape(concl)
     for name, statement in proved_lemmas(file_text):

@@ -77,6 +77,9 @@ class HeuristicSource:
                 candidates += [Candidate(t, w * self.premise_weight, "premises", limit)
                                for t, w, limit in found]
         candidates += [Candidate(t.text, t.weight, "heuristic", t.timeout) for t in self.tactics]
+        if request.language == "coq":
+            unproved = goal_rules.unproved_names(request.file_text)
+            candidates = [c for c in candidates if not goal_rules.names_any(c.tactic, unproved)]
         if self.reweigh is not None:
             shape = goal_rules.shape(request.state)
             candidates = [
