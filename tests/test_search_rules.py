@@ -58,9 +58,11 @@ def test_rejected_tactics_leave_the_widening_slots_to_candidates_and_retries_com
     node = tree.node(tree.root)
     node.actions = [Action(f"bad{k}.", 0.2, failure="error") for k in range(3)]
     node.actions += [Action("retry.", 0.9, retries=1), Action("t0.", 0.1), Action("t1.", 0.1)]
-    config = SearchConfig(widening_alpha=0.5, max_children=8)
-    # Three errors and no child: the widening limit (2) still holds two fresh candidates, and
-    # the timed-out tactic queued again waits for them, whatever its prior.
+    config = SearchConfig(widening_alpha=0.5, max_children=2)
+    assert [a.tactic for a in eligible(tree, node, config)] == ["t0."]  # no child: one more try
+    # Visited often, three errors and no child: room for the two children of the cap; the
+    # timed-out tactic queued again waits for the fresh candidates, whatever its prior.
+    node.visits = 24
     assert [a.tactic for a in eligible(tree, node, config)] == ["t0.", "t1."]
     node.actions[-1].failure = node.actions[-2].failure = "error"
     assert [a.tactic for a in eligible(tree, node, config)] == ["retry."]
@@ -97,6 +99,31 @@ def test_selection_changes_nothing_and_hands_a_dead_end_to_grow():
     assert (tree.status(child), tree.status(root), a.visits, tree.node(child).visits) == before
     grow(tree, run_with(SearchConfig()), key)
     assert tree.status(child) is Status.FAILED and tree.status(root) is Status.FAILED
+
+
+def test_a_node_that_tried_all_it_holds_asks_for_more_once_its_visits_earn_them():
+    from alphaquant.tactics.base import Candidate
+
+    class Wider:  # the source's contract: a larger k and a later round give more candidates
+        def propose(self, request):
+            return [Candidate(f"t{i}.", 1.0 / (1 + i)) for i in range(request.k)]
+
+    root, child = state("root"), state("child", ("t0.",))
+    tree = SearchTree(root, 0.5)
+    top = tree.node(root)
+    top.actions = [Action("t0.", 1.0), Action("t1.", 0.5, failure="error")]
+    top.final = False  # as grow leaves it while proposal rounds remain
+    assert tree.add_child(root, top.actions[0], child, 0.9)
+    config = SearchConfig(candidates=2, proposal_rounds=2)
+    top.visits = top.actions[0].visits = 0  # the widening would try 2: nothing more wanted
+    assert select(tree, config)[1] == child  # on to the child, which has no candidates yet
+    top.visits = top.actions[0].visits = 8  # it would try 4, and holds 2, all tried
+    path, key, action = select(tree, config)
+    assert key == root and action is None and path == []
+    parts = SearchParts(None, Wider(), gate=lambda _t: None)  # type: ignore[arg-type]
+    grow(tree, Run(parts, GoalContext("coq"), config), key)
+    assert [a.tactic for a in top.actions] == ["t0.", "t1.", "t2.", "t3."]
+    assert tree.status(root) is Status.OPEN and top.rounds == 1
 
 
 def test_a_node_with_nothing_left_is_marked_failed_and_so_is_a_parent_with_only_it():

@@ -15,13 +15,14 @@ from alphaquant.provers.base import Progress, ProofState, Solved, TacticError, T
 from alphaquant.search.base import Trial, TrialOutcome
 from alphaquant.search.running import Run
 from alphaquant.search.tree import Action, Node, SearchTree, Status
-from alphaquant.search.walk import eligible
+from alphaquant.search.walk import eligible, wants_more
 from alphaquant.tactics.base import ProposalRequest, normalise
 
 
 def grow(tree: SearchTree, run: Run, key: ProofState) -> None:
     """Give the leaf ``key`` what the walk lacked there: its first candidates (or its goals as a
-    product node), more candidates once they ran out, or its end as a dead end (FAILED).
+    product node), more candidates once it tried all it held (with children still open, once its
+    visits earned more; without, at once), or its end as a dead end (FAILED).
 
     Args:
       tree: the search tree.
@@ -37,8 +38,9 @@ def grow(tree: SearchTree, run: Run, key: ProofState) -> None:
             node.final = run.config.proposal_rounds == 0
             tree.update_status(key)
         return
-    if not eligible(tree, node, run.config) and not repropose(run, node):
-        tree.mark_failed(key)
+    if wants_more(node, run.config) or not eligible(tree, node, run.config):
+        if not repropose(run, node) and not eligible(tree, node, run.config):
+            tree.mark_failed(key)
 
 
 def split_product(tree: SearchTree, run: Run, key: ProofState) -> bool:
@@ -69,7 +71,8 @@ def repropose(run: Run, node: Node) -> bool:
 
     Args:
       run: the running search.
-      node: an ordinary node with every candidate tried and no open child.
+      node: an ordinary node with every candidate tried (no open child left, or visits that
+        earned more: walk.wants_more).
 
     Returns:
       True if new candidates (texts not yet among the node's actions) were added.

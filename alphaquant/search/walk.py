@@ -31,20 +31,37 @@ def puct_rule(action: Action, node: Node, config: SearchConfig) -> float:
 def eligible(tree: SearchTree, node: Node, config: SearchConfig) -> list[Action]:
     """Actions still worth a visit: open children, then untried ones within the widening limit.
 
-    The limit counts the children a node has grown, not the tactics it has tried: a tactic the
-    prover rejected cost one cheap call and leaves no state to share visits with, so it does not
-    take a child's place. A timed-out tactic queued again is offered only once every other
-    candidate of the node has been tried.
+    Two limits grow with the node's visits: the children it may grow (capped by
+    ``max_children``) and the tactics it may try. Only the first is capped: a tactic the prover
+    rejected leaves no state to share visits with, so at a much-visited node rejections do not
+    keep the next candidates out. A timed-out tactic queued again is offered only once every
+    other candidate of the node has been tried.
     """
     assert node.actions is not None
     limit = widening_limit(visits=node.visits, alpha=config.widening_alpha, cap=config.max_children)
+    tries = widening_limit(visits=node.visits, alpha=config.widening_alpha,
+                           cap=max(len(node.actions), 1))
     live = [a for a in node.actions if a.child is not None and tree.status(a.child) is Status.OPEN]
     grown = sum(1 for a in node.actions if a.child is not None)
+    started = sum(1 for a in node.actions if a.tried)
     untried = [a for a in node.actions if not a.tried]
     untried = [a for a in untried if a.retries == 0] or untried
-    if grown < limit or not live:
-        live.extend(untried[: max(1, limit - grown)])
+    room = min(limit - grown, tries - started)
+    if room > 0 or not live:
+        live.extend(untried[: max(1, room)])
     return live
+
+
+def wants_more(node: Node, config: SearchConfig) -> bool:
+    """Whether the node has tried every candidate it holds while the widening would take
+    another: time to ask the source again (a larger pool), even though children are still open.
+    The candidate pool grows with the visits a state earns."""
+    assert node.actions is not None
+    if node.final or node.product or any(not a.tried for a in node.actions):
+        return False
+    tries = widening_limit(visits=node.visits, alpha=config.widening_alpha,
+                           cap=len(node.actions) + 1)
+    return tries > len(node.actions)
 
 
 def select(
@@ -59,8 +76,8 @@ def select(
 
     Returns:
       The (node, action) pairs walked, the state reached, and its untried action to try; the
-      action is None when the state has no candidates yet or none left to visit (the caller
-      grows it, or closes it as a dead end).
+      action is None when the state has no candidates yet, has tried all it holds and earned
+      more, or has none left to visit (the caller grows it, or closes it as a dead end).
     """
     score = rule or puct_rule
     path: Path = []
@@ -77,7 +94,7 @@ def select(
             key = action.child
             continue
         choices = eligible(tree, node, config)
-        if not choices:
+        if not choices or wants_more(node, config):
             return path, key, None
         action = max(choices, key=lambda a: score(a, node, config))
         path.append((node, action))
