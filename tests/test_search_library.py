@@ -186,6 +186,39 @@ def test_a_lemma_closed_by_admitted_is_never_tried_however_it_is_offered(tmp_pat
         assert checks(tmp_path, SHORTCUT, site, result.proof, prover)
 
 
+BRIDGED = """Require Import Reals Lra.
+Open Scope R_scope.
+Definition f (x : R) : R := sin x.
+Lemma f_bound : forall x, Rabs (f x) <= 1.
+Proof. intros. unfold f. apply Rabs_le. apply SIN_bound. Qed.
+Lemma f_small : forall x, Rabs (f x) < 2.
+Proof.
+Admitted.
+"""
+
+
+@pytest.mark.coq
+@needs_coq
+def test_a_lemma_that_bounds_the_goals_left_side_serves_through_transitivity(tmp_path):
+    from alphaquant.provers.coq.prover import CoqProver
+    from alphaquant.search.mcts import run_search
+    from alphaquant.sites.coq import locate as coq_locate
+
+    path = tmp_path / "T.v"
+    path.write_text(BRIDGED, encoding="utf-8")
+    site = coq_locate(BRIDGED, path)[0]
+    src = HeuristicSource((WeightedTactic("lra.", 1.0),), goal_aware_weight=1.0,
+                          premise_weight=0.0)
+    with CoqProver(path) as prover:
+        root = prover.open(site, BRIDGED)
+        result = run_search(SearchParts(prover, src, gate=lambda t: None), root,
+                            SearchConfig(budget_seconds=60, seed=0, premises=0),
+                            GoalContext("coq", BRIDGED, "f_small"), debug=True)
+        assert result.proved, result.stop_detail
+        assert "eapply Rle_lt_trans." in result.proof and "apply f_bound." in result.proof
+        assert checks(tmp_path, BRIDGED, site, result.proof, prover)
+
+
 # --- rules on in-memory states ---------------------------------------------------------------
 
 
@@ -281,3 +314,16 @@ def test_unproved_names_are_admitted_lemmas_and_axioms_and_match_qualified():
     assert unproved_names(text) == {"b", "c"}
     assert names_any("apply M.N.b.", {"b"}) and names_any("destruct c.", {"c"})
     assert not names_any("apply bb.", {"b"}) and not names_any("apply a.", {"b", "c"})
+
+
+def test_transitivity_bridges_a_lemmas_bound_to_the_goals():
+    from alphaquant.tactics.goal_rules import bridge, conclusion_shape
+
+    goal = "(Z.abs (zsum_k k (fun l : nat => qa l * qw l)) < 2 ^ 31)%Z"
+    lemma = "(Z.abs (zsum_k k (fun l => a l * w l)) <= Z.of_nat k * m)%Z"
+    assert conclusion_shape(goal) == ("Z.abs", "<")  # `=>` of a fun is no relation
+    assert bridge(conclusion_shape(goal), conclusion_shape(lemma), goal, "") == \
+        "eapply Z.le_lt_trans."
+    assert bridge(("Rabs", "<="), ("Rabs", "<="), "Rabs x <= 1", "Open Scope R_scope.") == \
+        "eapply Rle_trans."
+    assert bridge(("Rabs", "<="), ("Z.abs", "<="), "Rabs x <= 1", "") is None

@@ -6,14 +6,21 @@ from alphaquant.provers.base import ProofState
 
 
 def goal_size_value(
-    state: ProofState, *, per_goal: float = 0.35, per_kilochar: float = 0.25
+    state: ProofState, *, per_goal: float = 0.35, per_kilochar: float = 0.25,
+    per_step: float = 0.95,
 ) -> float:
-    """Fewer and smaller open goals are worth more: 1 / (1 + a·(goals - 1) + b·chars/1000).
+    """Fewer and smaller open goals, fewer steps from the root, are worth more:
+    per_step^depth / (1 + a·(goals - 1) + b·chars/1000).
+
+    The discount per step is what makes a long dive that keeps producing states without
+    closing any look worse, as it goes, than a fresh candidate near the root (whose first-play
+    value is its parent's): progress that changes the goal is not progress toward a proof.
 
     Args:
       state: the state to estimate.
       per_goal: penalty per open goal beyond the first.
       per_kilochar: penalty per thousand characters of goal text.
+      per_step: the factor per tactic on the state's path.
 
     Returns:
       A value in (0, 1); a state with no goals is worth 1.
@@ -21,4 +28,5 @@ def goal_size_value(
     if not state.goals:
         return 1.0
     chars = sum(len(g.conclusion) + sum(len(h) for h in g.hypotheses) for g in state.goals)
-    return 1.0 / (1.0 + per_goal * (len(state.goals) - 1) + per_kilochar * chars / 1000.0)
+    size = 1.0 + per_goal * (len(state.goals) - 1) + per_kilochar * chars / 1000.0
+    return per_step ** len(state.path) / size

@@ -124,8 +124,36 @@ def conclusion_shape(text: str) -> tuple[str, str]:
     """(head symbol, relation) of a proposition: ``Rabs (…) <= s / 2`` → ("Rabs", "<=")."""
     text = re.sub(r"^[\s(]+", "", text)
     head = QUALIFIED.match(text)
-    relation = re.search(r"<->|<=|>=|<>|(?<![<>-])[<>](?![=>-])|(?<![<>:])=(?!>)", text)
+    relation = re.search(r"<->|<=|>=|<>|(?<![<>=-])[<>](?![=>-])|(?<![<>:])=(?!>)", text)
     return (head.group(0) if head else "", relation.group(0) if relation else "")
+
+
+# Transitivity by scope: (goal's relation, lemma's relation) -> the lemma to `eapply`.
+BRIDGES = {
+    "Z": {("<", "<="): "Z.le_lt_trans", ("<=", "<="): "Z.le_trans", ("<", "<"): "Z.lt_trans"},
+    "nat": {("<", "<="): "Nat.le_lt_trans", ("<=", "<="): "Nat.le_trans",
+            ("<", "<"): "Nat.lt_trans"},
+    "R": {("<", "<="): "Rle_lt_trans", ("<=", "<="): "Rle_trans", ("<", "<"): "Rlt_trans"},
+}
+
+
+def bridge(goal_shape: tuple[str, str], lemma_shape: tuple[str, str], concl: str,
+           file_text: str) -> str | None:
+    """``eapply`` of the transitivity step that lets a lemma bounding the goal's left side
+    (same head symbol) by some other bound serve: its first goal is then the lemma's shape,
+    the second the comparison of the two bounds. None if the shapes do not allow it."""
+    if not goal_shape[0] or goal_shape[0] != lemma_shape[0]:
+        return None
+    if "%Z" in concl:
+        scope = "Z"
+    elif "%nat" in concl:
+        scope = "nat"
+    elif "%R" in concl or re.search(r"Open\s+Scope\s+R_scope", file_text):
+        scope = "R"
+    else:
+        scope = "nat"
+    name = BRIDGES[scope].get((goal_shape[1], lemma_shape[1]))
+    return f"eapply {name}." if name else None
 
 
 def proof_fields(file_text: str) -> list[tuple[str, str]]:
@@ -238,8 +266,12 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
                         add((f"rewrite {name} in {h}.", 1.0))
             continue
         # A lemma whose conclusion has the goal's head symbol and relation is likely to apply.
-        fits = conclusion_shape(lemma_conclusion(statement)) == goal_shape and goal_shape[0] != ""
+        shape = conclusion_shape(lemma_conclusion(statement))
+        fits = shape == goal_shape and goal_shape[0] != ""
         add((f"apply {name}.", 2.0 if fits else 1.0))
+        step = bridge(goal_shape, shape, concl, file_text)
+        if step is not None:
+            add((step, 2.0))
         add((f"eapply {name}.", 1.0 if fits else 0.5))
         add((f"pose proof {name}.", 0.3))
         if head is None:
