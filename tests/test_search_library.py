@@ -151,6 +151,23 @@ def test_a_timed_out_tactic_is_retried_with_a_longer_limit_instead_of_stopping(t
     assert outcomes[0] == "timeout" and outcomes[-1] == "solved"
 
 
+def search_nth(tmp_path: Path, text: str, index: int, src, config: SearchConfig):
+    """Search the ``index``-th goal of ``text`` on real Coq; the result, and whether the file
+    with the proof spliced in compiles."""
+    from alphaquant.provers.coq.prover import CoqProver
+    from alphaquant.search.mcts import run_search
+    from alphaquant.sites.coq import locate as coq_locate
+
+    path = tmp_path / "T.v"
+    path.write_text(text, encoding="utf-8")
+    site = coq_locate(text, path)[index]
+    with CoqProver(path) as prover:
+        root = prover.open(site, text)
+        result = run_search(SearchParts(prover, src, gate=lambda t: None), root, config,
+                            GoalContext("coq", text, site.theorem), debug=True)
+        return result, result.proved and checks(tmp_path, text, site, result.proof, prover)
+
+
 SHORTCUT = """Lemma plus_zero_shortcut : forall n : nat, n + 0 = n.
 Proof.
 Admitted.
@@ -166,24 +183,13 @@ Admitted.
 def test_a_lemma_closed_by_admitted_is_never_tried_however_it_is_offered(tmp_path):
     # Offered at the top of the list and found by retrieval (`Search` sees admitted lemmas),
     # it would close the goal at once, and the acceptance rule would refuse the path at the end.
-    from alphaquant.provers.coq.prover import CoqProver
-    from alphaquant.search.mcts import run_search
-    from alphaquant.sites.coq import locate as coq_locate
-
-    path = tmp_path / "T.v"
-    path.write_text(SHORTCUT, encoding="utf-8")
-    site = coq_locate(SHORTCUT, path)[1]
     src = only(("apply plus_zero_shortcut.", 5.0, None), ("intros.", 1.0, None),
                ("induction n.", 1.0, None), ("simpl.", 1.0, None), ("reflexivity.", 1.0, None),
                ("rewrite IHn.", 1.0, None))
-    with CoqProver(path) as prover:
-        root = prover.open(site, SHORTCUT)
-        result = run_search(SearchParts(prover, src, gate=lambda t: None), root,
-                            SearchConfig(budget_seconds=60, seed=0),
-                            GoalContext("coq", SHORTCUT, "plus_zero"), debug=True)
-        assert result.proved, result.stop_detail
-        assert not any("shortcut" in t.tactic for t in result.tried), result.tried
-        assert checks(tmp_path, SHORTCUT, site, result.proof, prover)
+    result, compiles = search_nth(tmp_path, SHORTCUT, 1, src, SearchConfig(budget_seconds=60))
+    assert result.proved, result.stop_detail
+    assert not any("shortcut" in t.tactic for t in result.tried), result.tried
+    assert compiles
 
 
 BRIDGED = """Require Import Reals Lra.
@@ -200,23 +206,13 @@ Admitted.
 @pytest.mark.coq
 @needs_coq
 def test_a_lemma_that_bounds_the_goals_left_side_serves_through_transitivity(tmp_path):
-    from alphaquant.provers.coq.prover import CoqProver
-    from alphaquant.search.mcts import run_search
-    from alphaquant.sites.coq import locate as coq_locate
-
-    path = tmp_path / "T.v"
-    path.write_text(BRIDGED, encoding="utf-8")
-    site = coq_locate(BRIDGED, path)[0]
     src = HeuristicSource((WeightedTactic("lra.", 1.0),), goal_aware_weight=1.0,
                           premise_weight=0.0)
-    with CoqProver(path) as prover:
-        root = prover.open(site, BRIDGED)
-        result = run_search(SearchParts(prover, src, gate=lambda t: None), root,
-                            SearchConfig(budget_seconds=60, seed=0, premises=0),
-                            GoalContext("coq", BRIDGED, "f_small"), debug=True)
-        assert result.proved, result.stop_detail
-        assert "eapply Rle_lt_trans." in result.proof and "apply f_bound." in result.proof
-        assert checks(tmp_path, BRIDGED, site, result.proof, prover)
+    config = SearchConfig(budget_seconds=60, premises=0)
+    result, compiles = search_nth(tmp_path, BRIDGED, 0, src, config)
+    assert result.proved, result.stop_detail
+    assert "eapply Rle_lt_trans." in result.proof and "apply f_bound." in result.proof
+    assert compiles
 
 
 # --- rules on in-memory states ---------------------------------------------------------------
