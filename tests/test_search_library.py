@@ -230,6 +230,9 @@ def test_case_analysis_on_the_scrutinees_the_goal_branches_on():
     assert "destruct l." in texts
     assert "induction l; simpl." in texts
     assert not any("induction a" in t for t in texts)  # a real is no inductive type
+    inside = goal("P (S n)", "n : nat", "IHn : P n")
+    assert not any(t.startswith(("induction n", "destruct n")) for t, _, _ in
+                   automation.structural(inside))  # an induction on n is under way
 
 
 def test_hammer_is_offered_only_where_the_file_imports_it():

@@ -146,7 +146,11 @@ def structural(state: ProofState) -> list[Proposal]:
         wrapped = term if IDENT.fullmatch(term) else f"({term})"
         out.append((f"destruct {wrapped}.", 1.5, None))
         out.append((f"destruct {wrapped} eqn:?.", 0.8, None))
-    for name in _variables(state)[:4]:
+    inducted = {line.partition(" : ")[0].strip()[2:] for line in goal.hypotheses
+                if re.match(r"IH[A-Za-z_]", line)}
+    for name in [v for v in _variables(state) if v not in inducted][:4]:
+        # Not again on a variable whose induction hypothesis is in sight (``IHn`` for ``n``):
+        # that is the case of an induction already under way.
         out.append((f"induction {name}; simpl.", 0.6, None))
         out.append((f"induction {name}.", 0.3, None))
         out.append((f"destruct {name}.", 0.3, None))
