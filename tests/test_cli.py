@@ -66,16 +66,19 @@ def test_write_replaces_atomically_and_keeps_a_backup(project):
 
 
 def test_file_untouched_when_verification_rejects_the_proof(tmp_path):
-    text = """Lemma helper : 2 = 2.
+    # The admitted lemma is reached through a hint, never named: the tactic source cannot see
+    # it (it drops candidates that name an admitted lemma), only the acceptance rule can.
+    text = """Lemma helper : 1 = 2.
 Proof.
 Admitted.
+Global Hint Resolve helper : core.
 
-Lemma target : 2 = 2.
+Lemma target : 1 = 2.
 Proof.
 Admitted.
 """
     (tmp_path / "T.v").write_text(text, encoding="utf-8")
-    write_config(tmp_path, [("apply helper.", 1.0), ("exact helper.", 1.0)], budget_seconds=10)
+    write_config(tmp_path, [("auto.", 1.0), ("eauto.", 1.0)], budget_seconds=10)
     done = run_cli("search", "T.v", "--config", "config.toml", "--theorem", "target",
                    "--write", "--json", "--no-disproof", cwd=tmp_path)
     assert done.returncode == 1, done.stderr

@@ -151,6 +151,31 @@ def test_a_timed_out_tactic_is_retried_with_a_longer_limit_instead_of_stopping(t
     assert outcomes[0] == "timeout" and outcomes[-1] == "solved"
 
 
+@pytest.mark.coq
+@needs_coq
+def test_a_continued_search_keeps_its_tree_and_counts_each_go_apart(tmp_path):
+    from alphaquant.provers.coq.prover import CoqProver
+    from alphaquant.search.mcts import Search
+    from alphaquant.sites.coq import locate as coq_locate
+
+    path = tmp_path / "T.v"
+    path.write_text(SLOW, encoding="utf-8")
+    site = coq_locate(SLOW, path)[0]
+    src = only(("intros.", 1.0, None), ("ring.", 1.0, None), premises=0.0)
+    config = SearchConfig(tactic_timeout=1, timeout_retries=5, premises=0)
+    with CoqProver(path) as prover:
+        search = Search(SearchParts(prover, src, gate=lambda t: None), prover.open(site, SLOW),
+                        config, GoalContext("coq", SLOW, site.theorem), debug=True)
+        first = search.go(2.0)
+        assert not first.proved and first.stop_reason == "time" and first.timeouts >= 1
+        second = search.go(90.0)
+    assert second.proved, second.stop_detail
+    root_steps = [t.tactic for t in second.tried if not t.state.path]
+    assert "intros." not in root_steps  # done in the first go, not again
+    assert second.expansions == len(second.tried) and first.expansions == len(first.tried)
+    assert second.nodes == 0 or second.nodes < first.nodes + second.nodes
+
+
 def search_nth(tmp_path: Path, text: str, index: int, src, config: SearchConfig):
     """Search the ``index``-th goal of ``text`` on real Coq; the result, and whether the file
     with the proof spliced in compiles."""

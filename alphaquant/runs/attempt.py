@@ -19,7 +19,7 @@ from alphaquant.provers.base import ProofState, Prover
 from alphaquant.runs.counterexample import describe_disproof
 from alphaquant.sanitize import check_tactic
 from alphaquant.search.base import GoalContext, SearchEvent, SearchParts, SearchResult
-from alphaquant.search.mcts import run_search
+from alphaquant.search.mcts import Search
 from alphaquant.sites.site import GoalSite
 from alphaquant.status import GoalStatus
 from alphaquant.tactics.base import TacticSource
@@ -147,13 +147,16 @@ class _Attempt:
         disproof = self.settings.disproof
         root = self.prover.open(site, text)
         negation = self.prover.open_negation(site, text) if disproof.enabled else None
-        if negation is not None and disproof.probe > 0:
-            # A short look for a counterexample first: false claims fall fast this way.
-            found = self.disproved(self.search(negation, budget * disproof.probe, "probe"))
+        counter = self.searcher(negation, "disprove") if negation is not None else None
+        if counter is not None and disproof.probe > 0:
+            # A short look for a counterexample first: false claims fall fast this way. The
+            # disproof search after the proof search continues this one's tree.
+            found = self.disproved(self.go(counter, budget * disproof.probe, "probe"))
             if found is not None:
                 return found, text
         share = disproof.share if negation is not None else 0.0
-        proved = self.search(root, budget * (1 - share) - self.elapsed(), "prove")
+        proved = self.go(self.searcher(root, "prove"), budget * (1 - share) - self.elapsed(),
+                         "prove")
         if proved.proved and proved.proof is not None:
             verdict, spliced = self.judged("prove", proved.proof)
             if verdict.ok:
@@ -161,9 +164,9 @@ class _Attempt:
             why = f"proof found but rejected: {verdict.reason}"
             return self.finish(GoalStatus.OPEN, None, why), text
         how = f"({proved.stop_reason}: {proved.stop_detail}){self.refusals()}"
-        if negation is None:
+        if counter is None:
             return self.finish(GoalStatus.OPEN, None, f"no proof found {how}"), text
-        found = self.disproved(self.search(negation, budget - self.elapsed(), "disprove"))
+        found = self.disproved(self.go(counter, budget - self.elapsed(), "disprove"))
         if found is not None:
             return found, text
         return self.finish(GoalStatus.OPEN, None, f"no proof or disproof found {how}"), text
@@ -188,10 +191,9 @@ class _Attempt:
                                               tactics, site.decl_start, holes_closed=holes)
         return self.verdicts[key], spliced
 
-    def search(self, root: ProofState, seconds: float, phase: str) -> SearchResult:
-        """One phase's search from ``root`` for ``seconds``."""
-        config = dataclasses.replace(self.settings.search, budget_seconds=max(seconds, 0.5))
-        kind = "prove" if phase == "prove" else "disprove"
+    def searcher(self, root: ProofState, kind: str) -> Search:
+        """A search from ``root`` for a proof (``kind`` "prove") or a disproof ("disprove"),
+        whose complete paths the acceptance rule judges as that kind."""
         site, language = self.goal.site, self.goal.site.language
 
         def accept(tactics: tuple[str, ...]) -> str | None:
@@ -201,9 +203,14 @@ class _Attempt:
         parts = SearchParts(self.prover, self.source,
                             gate=lambda t: check_tactic(t, language), accept=accept)
         context = GoalContext(language, self.goal.context + self.goal.text, site.theorem)
-        result = run_search(parts, root, config, context,
-                            on_event=lambda e: self.emit(GoalEvent(site, phase, e)),
-                            export_tree=self.keep_trees)
+        return Search(parts, root, self.settings.search, context)
+
+    def go(self, search: Search, seconds: float, phase: str) -> SearchResult:
+        """One phase: ``search`` for ``seconds`` more."""
+        site = self.goal.site
+        result = search.go(max(seconds, 0.5),
+                           on_event=lambda e: self.emit(GoalEvent(site, phase, e)),
+                           export_tree=self.keep_trees)
         self.phases.append((phase, result))
         if self.memory is not None:
             self.memory.record(result.tried, result.proof or ())

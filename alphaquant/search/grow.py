@@ -140,7 +140,7 @@ def expand(tree: SearchTree, run: Run, key: ProofState, action: Action) -> float
       a failure.
     """
     node = tree.node(key)
-    remaining = run.config.budget_seconds - run.elapsed()
+    remaining = run.budget - run.elapsed()
     limit = run.config.tactic_timeout
     if action.timeout is not None:
         # A heavy action's own limit, bounded by a share of the whole budget: one call never
@@ -193,8 +193,9 @@ def expand(tree: SearchTree, run: Run, key: ProofState, action: Action) -> float
         record(TrialOutcome.TIMEOUT)
         cap = max(run.config.tactic_timeout, run.config.heavy_share * run.config.budget_seconds)
         longer = min(2 * outcome.seconds, cap)
-        if action.retries < run.config.timeout_retries and outcome.seconds < min(remaining, longer):
-            # Tried again after the others, with twice the limit: slow is not wrong.
+        if action.retries < run.config.timeout_retries and outcome.seconds < longer:
+            # Tried again after the others, with twice the limit: slow is not wrong (and a
+            # search continued later has the time a go that ran out had not).
             assert node.actions is not None
             node.actions.append(Action(action.tactic, action.prior / 2,
                                        timeout=longer, retries=action.retries + 1))

@@ -10,6 +10,8 @@ it is search/grow.py's.
 
 from __future__ import annotations
 
+from typing import Any
+
 from alphaquant.provers.base import ProofState
 from alphaquant.search.base import (
     EventSink,
@@ -37,7 +39,7 @@ def run_search(
     export_tree: bool = False,
     debug: bool = False,
 ) -> SearchResult:
-    """Search for a tactic path that closes ``root``.
+    """Search for a tactic path that closes ``root``, for ``config.budget_seconds``.
 
     Args:
       parts: the prover, the tactic source, the gate, the acceptance rule (a refused complete
@@ -53,52 +55,97 @@ def run_search(
     Returns:
       The proof if one was found, with the search's statistics.
     """
-    run = Run(parts, context, config)
-    tree = SearchTree(root, parts.evaluator(root))
-    emit = on_event or (lambda _event: None)
-    stop = StopReason.EXHAUSTED
-    while tree.node(root).status is Status.OPEN:
-        if run.elapsed() >= config.budget_seconds:
-            stop = StopReason.TIME
-            break
-        if run.expansions >= config.max_expansions:
-            stop = StopReason.EXPANSIONS
-            break
-        path, leaf, action = select(tree, config, parts.rule)
-        if action is None:
-            grow(tree, run, leaf)  # candidates for it, or its end as a dead end
-        else:
-            value = expand(tree, run, leaf, action)
-            backpropagate(path, value)
-            emit(SearchEvent("expand", run.expansions, run.elapsed(), len(tree), action.tactic))
-        if debug:
-            tree.check_invariants()
-    proof = tree.proof()
-    if proof is not None and parts.accept is not None:
-        proof = run.accepted
-    if proof is not None:
-        stop = StopReason.SOLVED
-        emit(SearchEvent("solved", run.expansions, run.elapsed(), len(tree), " ".join(proof)))
-    emit(SearchEvent("finished", run.expansions, run.elapsed(), len(tree), stop))
-    return SearchResult(
-        proved=proof is not None,
-        proof=proof,
-        expansions=run.expansions,
-        seconds=run.elapsed(),
-        prover_seconds=run.prover_seconds,
-        nodes=len(tree),
-        stop_reason=stop,
-        stop_detail=_stop_detail(tree, run, stop),
-        errors=run.errors,
-        timeouts=run.timeouts,
-        refused=dict(run.refused),
-        rejected=run.rejected,
-        tried=tuple(run.tried),
-        tree=tree_json(tree) if export_tree else None,
-        retried=run.retried,
-        products=run.products,
-        reproposals=run.reproposals,
-    )
+    search = Search(parts, root, config, context, debug=debug)
+    return search.go(config.budget_seconds, on_event=on_event, export_tree=export_tree)
+
+
+class Search:
+    """One search's tree and counters, which a later ``go`` continues where the last one
+    stopped (a disproof probe and the disproof search after the proof search are one search)."""
+
+    def __init__(self, parts: SearchParts, root: ProofState, config: SearchConfig,
+                 context: GoalContext, *, debug: bool = False) -> None:
+        self.run = Run(parts, context, config)
+        self.tree = SearchTree(root, parts.evaluator(root))
+        self.debug = debug
+        self.counted = 0  # nodes reported by earlier goes
+
+    def go(self, seconds: float, *, on_event: EventSink | None = None,
+           export_tree: bool = False) -> SearchResult:
+        """Search ``seconds`` more (or until the root is decided or the expansion limit).
+
+        Returns:
+          The proof if one was found; the statistics of this go (nodes: those it added; the
+          exported tree is the whole search's).
+        """
+        run, tree, config = self.run, self.tree, self.run.config
+        before = _counts(run)
+        emit = on_event or (lambda _event: None)
+        stop = StopReason.EXHAUSTED
+        run.start(seconds)
+        try:
+            while tree.node(tree.root).status is Status.OPEN:
+                if run.elapsed() >= run.budget:
+                    stop = StopReason.TIME
+                    break
+                if run.expansions >= config.max_expansions:
+                    stop = StopReason.EXPANSIONS
+                    break
+                path, leaf, action = select(tree, config, run.parts.rule)
+                if action is None:
+                    grow(tree, run, leaf)  # candidates for it, or its end as a dead end
+                else:
+                    value = expand(tree, run, leaf, action)
+                    backpropagate(path, value)
+                    emit(SearchEvent("expand", run.expansions, run.elapsed(), len(tree),
+                                     action.tactic))
+                if self.debug:
+                    tree.check_invariants()
+        finally:
+            run.stop()
+        proof = tree.proof()
+        if proof is not None and run.parts.accept is not None:
+            proof = run.accepted
+        if proof is not None:
+            stop = StopReason.SOLVED
+            emit(SearchEvent("solved", run.expansions, run.elapsed(), len(tree), " ".join(proof)))
+        emit(SearchEvent("finished", run.expansions, run.elapsed(), len(tree), stop))
+        now = _counts(run)
+        refused = {k: v - before["refused"].get(k, 0) for k, v in now["refused"].items()
+                   if v - before["refused"].get(k, 0)}
+        return SearchResult(
+            proved=proof is not None,
+            proof=proof,
+            expansions=now["expansions"] - before["expansions"],
+            seconds=now["seconds"] - before["seconds"],
+            prover_seconds=now["prover_seconds"] - before["prover_seconds"],
+            nodes=self._new_nodes(),
+            stop_reason=stop,
+            stop_detail=_stop_detail(tree, run, stop),
+            errors=now["errors"] - before["errors"],
+            timeouts=now["timeouts"] - before["timeouts"],
+            refused=refused,
+            rejected=now["rejected"] - before["rejected"],
+            tried=tuple(run.tried[before["tried"]:]),
+            tree=tree_json(tree) if export_tree else None,
+            retried=now["retried"] - before["retried"],
+            products=now["products"] - before["products"],
+            reproposals=now["reproposals"] - before["reproposals"],
+        )
+
+
+    def _new_nodes(self) -> int:
+        added, self.counted = len(self.tree) - self.counted, len(self.tree)
+        return added
+
+
+def _counts(run: Run) -> dict[str, Any]:
+    """The run's counters now, to tell one go's share from the whole."""
+    return {"expansions": run.expansions, "seconds": run.elapsed(),
+            "prover_seconds": run.prover_seconds, "errors": run.errors,
+            "timeouts": run.timeouts, "refused": dict(run.refused), "rejected": run.rejected,
+            "tried": len(run.tried), "retried": run.retried, "products": run.products,
+            "reproposals": run.reproposals}
 
 
 def _stop_detail(tree: SearchTree, run: Run, stop: StopReason) -> str:
@@ -118,6 +165,6 @@ def _stop_detail(tree: SearchTree, run: Run, stop: StopReason) -> str:
     if stop is StopReason.EXHAUSTED:
         return f"no candidate left anywhere after {cost}"
     if stop is StopReason.TIME:
-        return f"the budget of {run.config.budget_seconds:g}s ran out with {untried} " \
+        return f"the budget of {run.budget:g}s ran out with {untried} " \
                f"candidates untried, after {cost}"
     return f"the expansion limit of {run.config.max_expansions} was reached after {cost}"

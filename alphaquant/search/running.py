@@ -13,13 +13,16 @@ from alphaquant.search.base import GoalContext, SearchConfig, SearchParts, Trial
 T = TypeVar("T")
 
 
-# What the loop needs besides the tree. Mutable: the counters grow as the search goes.
+# What the loop needs besides the tree. Mutable: the counters grow as the search goes, over
+# one or more goes (a search can be continued later with more time).
 @dataclass
 class Run:
     parts: SearchParts
     context: GoalContext
     config: SearchConfig
-    started: float = field(default_factory=time.monotonic)
+    budget: float = 0.0  # seconds of search time at which to stop (raised by each go)
+    spent: float = 0.0  # search time before the current go
+    since: float | None = None  # when the current go started; None between them
     expansions: int = 0  # tactics sent to the prover
     prover_seconds: float = 0.0  # time spent waiting on the prover (tactics, checks, queries)
     errors: int = 0
@@ -33,7 +36,19 @@ class Run:
     reproposals: int = 0  # states asked again after their candidates ran out
 
     def elapsed(self) -> float:
-        return time.monotonic() - self.started
+        """Seconds this search has run: its goes added up (time between them not counted)."""
+        running = time.monotonic() - self.since if self.since is not None else 0.0
+        return self.spent + running
+
+    def start(self, seconds: float) -> None:
+        """Begin a go of ``seconds`` more."""
+        self.budget = self.elapsed() + seconds
+        self.since = time.monotonic()
+
+    def stop(self) -> None:
+        """End the current go."""
+        self.spent = self.elapsed()
+        self.since = None
 
     def in_prover(self, call: Callable[..., T], *args: Any) -> T:
         """``call(*args)``, a wait on the prover (focusing, retrieval, the acceptance rule's

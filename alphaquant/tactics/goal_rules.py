@@ -255,7 +255,9 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
     goal_shape = conclusion_shape(concl)
     for name, statement in proved_lemmas(file_text):
         head = rewrite_head(statement)
-        if not set(IDENT.findall(statement)) & defined:
+        shape = conclusion_shape(lemma_conclusion(statement))
+        same_head = goal_shape[0] != "" and shape[0] == goal_shape[0]
+        if not set(IDENT.findall(statement)) & defined and not same_head:
             # A lemma about library functions only (``Z.max a (Z.min q b) = q``): a rewrite
             # when its left side's head occurs in the goal.
             if head is not None and head in qualified and head not in COMMON:
@@ -265,9 +267,9 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
                     if head in QUALIFIED.findall(typ):
                         add((f"rewrite {name} in {h}.", 1.0))
             continue
-        # A lemma whose conclusion has the goal's head symbol and relation is likely to apply.
-        shape = conclusion_shape(lemma_conclusion(statement))
-        fits = shape == goal_shape and goal_shape[0] != ""
+        # A lemma whose conclusion has the goal's head symbol and relation is likely to apply
+        # (through definitions the goal has not unfolded yet: `apply` unfolds them).
+        fits = same_head and shape == goal_shape
         add((f"apply {name}.", 2.0 if fits else 1.0))
         step = bridge(goal_shape, shape, concl, file_text)
         if step is not None:
