@@ -39,8 +39,7 @@ def eligible(tree: SearchTree, node: Node, config: SearchConfig) -> list[Action]
     """
     assert node.actions is not None
     limit = widening_limit(visits=node.visits, alpha=config.widening_alpha, cap=config.max_children)
-    tries = widening_limit(visits=node.visits, alpha=config.widening_alpha,
-                           cap=max(len(node.actions), 1))
+    tries = _tries(node, config)
     live = [a for a in node.actions if a.child is not None and tree.status(a.child) is Status.OPEN]
     grown = sum(1 for a in node.actions if a.child is not None)
     started = sum(1 for a in node.actions if a.tried)
@@ -59,9 +58,15 @@ def wants_more(node: Node, config: SearchConfig) -> bool:
     assert node.actions is not None
     if node.final or node.product or any(not a.tried for a in node.actions):
         return False
-    tries = widening_limit(visits=node.visits, alpha=config.widening_alpha,
-                           cap=len(node.actions) + 1)
-    return tries > len(node.actions)
+    return _tries(node, config) > len(node.actions)
+
+
+def _tries(node: Node, config: SearchConfig) -> int:
+    """How many tactics the node may have tried by now (the uncapped widening limit; one past
+    what it holds at most, which is all either caller needs to know)."""
+    assert node.actions is not None
+    return widening_limit(visits=node.visits, alpha=config.widening_alpha,
+                          cap=len(node.actions) + 1)
 
 
 def select(
