@@ -6,11 +6,18 @@ from alphaquant.provers.base import ProofState
 
 
 def goal_size_value(
-    state: ProofState, *, per_goal: float = 0.35, per_kilochar: float = 0.25,
+    state: ProofState, *, per_goal: float = 0.05, per_kilochar: float = 0.25,
     per_step: float = 0.95,
 ) -> float:
-    """Fewer and smaller open goals, fewer steps from the root, are worth more:
-    per_step^depth / (1 + a·(goals - 1) + b·chars/1000).
+    """Smaller open goals, fewer steps from the root, are worth more:
+    per_step^depth / (1 + a·(goals - 1) + b·chars/1000), chars those of the largest goal.
+
+    A state is as hard as its hardest goal, as a product node is (search/tree.py: its value is
+    its hardest goal's), with a small penalty per goal beyond the first. Decision: with the
+    goals' total size and a large per-goal penalty (0.35), a step that leaves goals joined by an
+    existential variable (``eapply Z.le_lt_trans``, then the lemma that fixes it), which cannot
+    be split, was worth about two thirds of a step that splits into goals of the same size:
+    the one path to a proof lost to rewrites that only produced more goals.
 
     The discount per step is what makes a long dive that keeps producing states without
     closing any look worse, as it goes, than a fresh candidate near the root (whose first-play
@@ -19,7 +26,7 @@ def goal_size_value(
     Args:
       state: the state to estimate.
       per_goal: penalty per open goal beyond the first.
-      per_kilochar: penalty per thousand characters of goal text.
+      per_kilochar: penalty per thousand characters of the largest goal's text.
       per_step: the factor per tactic on the state's path.
 
     Returns:
@@ -27,6 +34,6 @@ def goal_size_value(
     """
     if not state.goals:
         return 1.0
-    chars = sum(len(g.conclusion) + sum(len(h) for h in g.hypotheses) for g in state.goals)
+    chars = max(len(g.conclusion) + sum(len(h) for h in g.hypotheses) for g in state.goals)
     size = 1.0 + per_goal * (len(state.goals) - 1) + per_kilochar * chars / 1000.0
     return per_step ** len(state.path) / size

@@ -92,9 +92,14 @@ def select(
         if node.actions is None:
             return path, key, None
         if node.product:
-            # All goals must be proved: work on the hardest open one.
+            # All goals must be proved: take turns among the open ones, the hardest first on a
+            # tie. Decision: not the hardest always; a rewrite's side condition that is false
+            # (`Z.Even 31`) then never got a visit, and the product took thousands of visits
+            # below its main goal before anything showed it could never be proved. By turns, a
+            # true side goal closes in a few visits and a false one fails and takes the
+            # product with it.
             goals = [a for a in node.actions if tree.status(a.child) is Status.OPEN]
-            action = min(goals, key=lambda a: (a.q(tree.node(a.child).value), a.visits))
+            action = min(goals, key=lambda a: (a.visits, a.q(tree.node(a.child).value)))
             path.append((node, action))
             key = action.child
             continue

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from alphaquant.provers.base import Premise, ProofState
 from alphaquant.provers.coq.hammer import loaded_modules
-from alphaquant.provers.coq.premises import conclusion, is_equation, symbols
+from alphaquant.provers.coq.premises import BINDERS, conclusion, is_equation, symbols
 
 # One candidate: tactic text, weight, its own time limit (None: the search's).
 Proposal = tuple[str, float, "float | None"]
@@ -102,15 +102,29 @@ def _balanced(text: str, start: int, stop: str) -> str | None:
     return None
 
 
+def _bound_names(text: str) -> set[str]:
+    """The variables ``forall``/``fun``/``exists`` bind in ``text`` (not their types)."""
+    names: set[str] = set()
+    for binders in BINDERS.findall(text):
+        groups = re.findall(r"\(([^()]*)\)", binders) or [binders]
+        for group in groups:
+            names.update(IDENT.findall(group.partition(":")[0]))
+    return names
+
+
 def scrutinees(text: str) -> list[str]:
-    """The terms an ``if`` or a ``match`` of ``text`` branches on, in order, without repeats."""
+    """The terms an ``if`` or a ``match`` of ``text`` branches on, in order, without repeats;
+    not those that mention a variable bound in ``text`` (``forall i j, if Rcase_abs (A i j)
+    …``): a case split on them splits nothing that is there, and each split adds a hypothesis,
+    so it would be "progress" without end."""
     found: list[str] = []
+    bound = _bound_names(text)
     for m in re.finditer(r"\b(if|match)\s", text):
         term = _balanced(text, m.end(), "then" if m.group(1) == "if" else "with")
         if term is None:
             continue
         term = re.split(r"\s+(?:as|in|return)\s", term)[0].strip()
-        if term and len(term) < 200 and term not in found:
+        if term and len(term) < 200 and term not in found and not set(IDENT.findall(term)) & bound:
             found.append(term)
     return found
 
@@ -142,7 +156,9 @@ def structural(state: ProofState) -> list[Proposal]:
         return []
     goal = state.goals[0]
     out: list[Proposal] = []
-    for term in scrutinees(state.text)[:4]:
+    texts = [goal.conclusion, *(h.partition(" : ")[2] for h in goal.hypotheses)]
+    terms = [t for text in texts for t in scrutinees(text)]
+    for term in list(dict.fromkeys(terms))[:4]:
         wrapped = term if IDENT.fullmatch(term) else f"({term})"
         out.append((f"destruct {wrapped}.", 1.5, None))
         out.append((f"destruct {wrapped} eqn:?.", 0.8, None))
@@ -175,6 +191,12 @@ def structural(state: ProofState) -> list[Proposal]:
     return out
 
 
+def _head(proposition: str) -> str:
+    """The first symbol of a proposition as printed (``Rabs`` of ``Rabs (x - y) <= e``)."""
+    m = re.match(r"[\s(]*([A-Za-z_][\w'.]*|\d+)", proposition)
+    return m.group(1) if m else ""
+
+
 def hammer_family(level: str) -> list[Proposal]:
     """CoqHammer's tactics, by what the file imports."""
     if not level:
@@ -198,21 +220,26 @@ def from_premises(
     hyps = [(n.strip(), t) for n, sep, t in (h.partition(" : ") for h in state.goals[0].hypotheses)
             if sep and IDENT.fullmatch(n.strip())]
     out: list[Proposal] = []
+    goal_head = _head(state.goals[0].conclusion)
     for p in ranked:
         w = 1.2 * (p.score / top) * (1.5 if p.local else 1.0)
         statement = p.statement
         concl = conclusion(statement)
         premised = "->" in statement[: len(statement) - len(concl)] or "forall" in statement
+        # `apply` fits a goal with the conclusion's head symbol, or any goal when that head is
+        # a bound variable (``r1 <= r3``); another head fits only through unfolding.
+        head = _head(concl)
+        reach = 1.0 if head in (goal_head, "") or head in _bound_names(statement) else 0.4
         if is_equation(statement):
             out += [(f"rewrite {p.name}.", w, None), (f"rewrite <- {p.name}.", 0.5 * w, None)]
             if "<->" in concl:
-                out.append((f"apply {p.name}.", 0.8 * w, None))
+                out.append((f"apply {p.name}.", 0.8 * w * reach, None))
         else:
-            out.append((f"apply {p.name}.", w, None))
+            out.append((f"apply {p.name}.", w * reach, None))
             if premised:
-                out.append((f"eapply {p.name}.", 0.4 * w, None))
+                out.append((f"eapply {p.name}.", 0.4 * w * reach, None))
             else:
-                out.append((f"exact {p.name}.", w, None))
+                out.append((f"exact {p.name}.", w * reach, None))
         if "->" in statement:
             first = statement.split("->")[0]
             wanted = symbols(first)

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from alphaquant.provers.base import ProofState, Subgoal
-from alphaquant.provers.coq.premises import after_last_arrow
+from alphaquant.provers.coq.premises import Found, after_last_arrow, rank, symbols
 from alphaquant.tactics import witness
 from alphaquant.tactics.witness import arrows
 
@@ -30,6 +30,8 @@ COMMON = {"R", "nat", "Z", "N", "x", "y", "n", "k", "i", "j", "p", "forall", "fu
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_']*")
 QUALIFIED = re.compile(r"[A-Za-z_][A-Za-z0-9_']*(?:\.[A-Za-z_][A-Za-z0-9_']*)*")
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# A conclusion about reals (lia cannot close it, whatever integers it mentions inside).
+REAL = re.compile(r"\b(?:Rabs|IZR|INR|Rmax|Rmin|Rle|Rlt)\b")
 
 
 def for_language(language: str) -> Rules:
@@ -120,6 +122,19 @@ def lemma_conclusion(statement: str) -> str:
     return after_last_arrow(text)
 
 
+def lemma_fit(state: ProofState, lemmas: list[tuple[str, str]]) -> dict[str, float]:
+    """How well each lemma fits the state, as a factor in [0.5, 1.5]: the idf-weighted overlap
+    of its symbols with the state's (premises.rank, over the file's own lemmas), relative to the
+    best. A lemma that shares only common symbols (``Rabs``, ``<=``) with the goal ranks below
+    one that shares a rare one (the function the goal is about)."""
+    pool = [Found(name, statement, frozenset(symbols(statement))) for name, statement in lemmas]
+    ranked = rank(state, pool, set(), len(pool))
+    top = max((p.score for p in ranked), default=0.0)
+    if top <= 0:
+        return {}
+    return {p.name: 0.5 + p.score / top for p in ranked}
+
+
 def conclusion_shape(text: str) -> tuple[str, str]:
     """(head symbol, relation) of a proposition: ``Rabs (…) <= s / 2`` → ("Rabs", "<=")."""
     text = re.sub(r"^[\s(]+", "", text)
@@ -156,6 +171,21 @@ def bridge(goal_shape: tuple[str, str], lemma_shape: tuple[str, str], concl: str
     return f"eapply {name}." if name else None
 
 
+def hypothesis_fit(typ: str, goal_shape: tuple[str, str], file_defs: set[str]) -> float:
+    """The weight of ``apply H`` for a hypothesis of type ``typ``: 0 for a value that is no
+    proposition (``p : QuantParams``), more when its conclusion has the goal's head symbol (and
+    relation), less when it could fit only through unfolding."""
+    concl = lemma_conclusion(typ)
+    shape = conclusion_shape(concl)
+    if not shape[1] and not arrows(typ) and not typ.lstrip().startswith(("forall", "~")):
+        return 0.0 if IDENT.fullmatch(typ.strip()) or not shape[0] else 0.5
+    if shape[0] and shape[0] == goal_shape[0]:
+        return 1.5 if shape == goal_shape else 1.0
+    if goal_shape[0] in ("", "False") or goal_shape[0] in file_defs or shape[0] in file_defs:
+        return 0.6
+    return 0.3
+
+
 def proof_fields(file_text: str) -> list[tuple[str, str]]:
     """Record fields that are proofs (``scale_pos : 0 < scale``): (field, statement)."""
     found = []
@@ -183,16 +213,21 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
     if "\\/" in concl:
         add(("left.", 0.5))
         add(("right.", 0.5))
+    # Before the binders are introduced, working on the conclusion is premature (after `intros`
+    # the same step applies to the hypotheses too, and both orders reach twin states).
+    introducible = concl.lstrip().startswith(("forall", "~")) or arrows(concl) > 0
+    early = 0.2 if introducible else 1.0
     if "Rabs" in concl:
-        add(("apply Rabs_le.", 1.5))
-        add(("unfold Rabs.", 0.5))
+        add(("apply Rabs_le.", 1.5 * early))
+        add(("unfold Rabs.", 0.5 * early))
     if "Rmax" in concl:
-        add(("apply Rmax_lub.", 1.5))
-        add(("unfold Rmax.", 1.0))
-    if "Z.max" in concl or "Z.min" in concl:
+        add(("apply Rmax_lub.", 1.5 * early))
+        add(("unfold Rmax.", 1.0 * early))
+    if ("Z.max" in concl or "Z.min" in concl) and not REAL.search(concl):
         add(("lia.", 2.0))
     absurd = concl.strip() == "False"
     file_defs = defined_names(file_text, "coq")
+    goal_shape = conclusion_shape(concl)
     if absurd:
         add(("lia.", 1.0))
         add(("lra.", 1.0))
@@ -202,9 +237,13 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         # `apply H` can close False only through an implication or a negation; `rewrite H` needs
         # an equation (or an iff) somewhere in H.
         if not absurd or arrows(typ) or typ.lstrip().startswith(("~", "forall")):
-            add((f"apply {name}.", 1.0))
+            weight = hypothesis_fit(typ, goal_shape, file_defs)
+            if weight > 0:
+                add((f"apply {name}.", weight))
         if re.search(r"(?<![<>])=(?!>)|<->", typ):
-            add((f"rewrite {name}.", 0.5))
+            # Most useful when its left side is in the conclusion (`n_bits p = 4`).
+            lhs = " ".join(re.split(r"(?<![<>])=(?!>)|<->", lemma_conclusion(typ), 1)[0].split())
+            add((f"rewrite {name}.", 1.5 if lhs and lhs in " ".join(concl.split()) else 0.5))
         if "/\\" in typ or "\\/" in typ or typ.lstrip().startswith("exists"):
             add((f"destruct {name}.", 1.0))
         if "Rabs" in typ:
@@ -234,16 +273,16 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
     in_goal = set(IDENT.findall(concl))
     hyp_types = {n: t for n, t in hypothesis_names(goal) if t not in BASIC_TYPES}
     defined = file_defs & idents
-    # Before the binders are introduced, unfolding is premature (after `intros` the same unfold
-    # applies to the hypotheses); and the orders of several unfolds reach one state by many
-    # paths, so each unfold's weight is shared among the names the goal mentions.
-    introducible = concl.lstrip().startswith(("forall", "~")) or arrows(concl) > 0
+    # Unfolding before `intros` is premature too; and the orders of several unfolds reach one
+    # state by many paths, so each unfold's weight is shared among the names the goal mentions.
     unfold_goal = 0.3 if introducible else 1.5 * min(1.0, 2.0 / max(1, len(defined & in_goal)))
     for name in sorted(defined):
         if name in in_goal:
             add((f"unfold {name}.", unfold_goal))
         for h, typ in hyp_types.items():
-            if name in IDENT.findall(typ):
+            # Not under a binder: `apply H` unfolds by itself, and lia/lra cannot use a
+            # universal hypothesis; the unfolded twin would only double the search below.
+            if name in IDENT.findall(typ) and not typ.lstrip().startswith("forall"):
                 share = min(1.0, 2.0 / max(1, len(defined & set(IDENT.findall(typ)))))
                 add((f"unfold {name} in {h}.", 0.8 * share))
         add((f"unfold {name} in *.", 0.3))
@@ -252,8 +291,10 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         # branches of definitions that test the same condition then show side by side).
         add((f"unfold {', '.join(sorted(defined))} in *.", 1.2))
     qualified = set(QUALIFIED.findall(state.text))
-    goal_shape = conclusion_shape(concl)
-    for name, statement in proved_lemmas(file_text):
+    lemmas = proved_lemmas(file_text)
+    fit = lemma_fit(state, lemmas)
+    bridges: dict[str, float] = {}  # one transitivity step, however many lemmas it serves
+    for name, statement in lemmas:
         head = rewrite_head(statement)
         shape = conclusion_shape(lemma_conclusion(statement))
         same_head = goal_shape[0] != "" and shape[0] == goal_shape[0]
@@ -270,18 +311,24 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         # A lemma whose conclusion has the goal's head symbol and relation is likely to apply
         # (through definitions the goal has not unfolded yet: `apply` unfolds them).
         fits = same_head and shape == goal_shape
-        add((f"apply {name}.", 2.0 if fits else 1.0))
+        w = fit.get(name, 0.5)
+        # `apply` unifies up to unfolding: another head fits only through a definition, most
+        # often the goal's (a goal about a definition, a lemma about what it unfolds to).
+        reach = 2.0 if fits else 1.0 if same_head or goal_shape[0] in file_defs else \
+            0.5 if shape[0] in file_defs else 0.3
+        add((f"apply {name}.", reach * w))
         step = bridge(goal_shape, shape, concl, file_text)
         if step is not None:
-            add((step, 2.0))
-        add((f"eapply {name}.", 1.0 if fits else 0.5))
+            bridges[step] = max(bridges.get(step, 0.0), 2.0 * w)
+        add((f"eapply {name}.", (1.0 if fits else 0.5) * w))
         add((f"pose proof {name}.", 0.3))
         if head is None:
             continue
-        add((f"rewrite {name}.", 1.5 if head in in_goal else 0.3))
+        add((f"rewrite {name}.", (1.5 if head in in_goal else 0.3) * w))
         for h, typ in hyp_types.items():
             if head in IDENT.findall(typ):
-                add((f"rewrite {name} in {h}.", 1.5))
+                add((f"rewrite {name} in {h}.", 1.5 * w))
+    out.extend(bridges.items())
     for field, typ in proof_fields(file_text):
         if set(IDENT.findall(typ)) & idents - COMMON:
             add((f"apply {field}.", 1.0))

@@ -1,0 +1,140 @@
+"""Where the offline search spends its visits, on small states and trees built in memory: which
+candidates come first (lemmas by the symbols they share with the goal, hypotheses by their
+shape), which case splits are offered, how a product node shares its visits, and what a state
+of several goals is worth. (The engine itself is tested on real Coq.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from alphaquant.provers.base import Premise, ProofState, Subgoal
+from alphaquant.search.base import SearchConfig
+from alphaquant.search.tree import Action, SearchTree
+from alphaquant.search.value import goal_size_value
+from alphaquant.search.walk import backpropagate, select
+from alphaquant.tactics import automation, goal_rules
+
+FILE = """Local Open Scope R_scope.
+Definition squash (x : R) : Z := Z.max 0 (Rfloor x).
+Definition spread (q : Z) : R := IZR q * 2.
+Lemma spread_pos : forall q : Z, 0 <= spread q.
+Proof. Qed.
+Lemma squash_close : forall x : R, Rabs (x - spread (squash x)) <= 3.
+Proof. Qed.
+Lemma triangle_any : forall a b c : R, Rabs (a - c) <= Rabs (a - b) + Rabs (b - c).
+Proof. Qed.
+Lemma sum_bound : forall a b : R, Rabs (a + b) <= Rabs a + Rabs b.
+Proof. Qed.
+"""
+
+
+def goal(conclusion: str, *hypotheses: str, path: tuple[str, ...] = ()) -> ProofState:
+    return ProofState((Subgoal(hypotheses, conclusion),), path=path)
+
+
+def weights(state: ProofState, text: str = FILE) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for tactic, weight in goal_rules.coq_rules(state, text):
+        out[tactic] = out.get(tactic, 0.0) + weight
+    return out
+
+
+def test_a_lemma_that_shares_the_goals_rare_symbols_comes_before_one_that_shares_common_ones():
+    # All three conclude `Rabs … <= …`, as the goal does; only one is about `squash`.
+    state = goal("Rabs (y - spread (squash y)) <= 3", "y : R")
+    w = weights(state)
+    assert w["apply squash_close."] > w["apply triangle_any."]
+    assert w["apply squash_close."] > w["apply sum_bound."]
+    fit = goal_rules.lemma_fit(state, goal_rules.proved_lemmas(FILE))
+    assert max(fit, key=lambda name: fit[name]) == "squash_close"
+    assert all(0.5 <= f <= 1.5 for f in fit.values())
+
+
+def test_apply_of_a_lemma_with_another_head_is_offered_weakly_and_transitivity_once():
+    state = goal("Rabs (y - spread (squash y)) <= 3", "y : R")
+    w = weights(state)
+    # `0 <= spread q` cannot conclude an `Rabs` goal without unfolding `Rabs`.
+    assert w["apply spread_pos."] < 0.5 * w["apply squash_close."]
+    # Every `Rabs … <=` lemma bridges with the same step: it is one candidate, not a sum.
+    bridges = [t for t, _ in goal_rules.coq_rules(state, FILE) if t == "eapply Rle_trans."]
+    assert len(bridges) == 1
+
+
+def test_hypotheses_are_applied_by_their_shape_and_a_value_is_never_applied():
+    state = goal("(f n <= 7)%Z", "p : Params", "n : nat",
+                 "Hr : forall m : nat, (f m <= 7)%Z", "Hs : (g n < 3)%Z",
+                 "Hn : n_bits p = 4%nat")
+    w = weights(state, "Definition f (n : nat) : Z := 0.\n")
+    assert "apply p." not in w  # p is a record value, not a proof
+    assert w["apply Hr."] > w["apply Hs."]
+
+
+def test_an_equation_rewrites_first_where_its_left_side_is_in_the_conclusion():
+    state = goal("(2 ^ Z.of_nat (n_bits p) <= 16)%Z", "p : Params", "Hn : n_bits p = 4%nat",
+                 "Hm : m = 1%nat", "m : nat")
+    w = weights(state, "")
+    assert w["rewrite Hn."] > w["rewrite Hm."]
+
+
+def test_working_on_the_conclusion_waits_for_intros():
+    early = weights(goal("forall x : R, Rabs x <= 1 -> Rabs (x / 2) <= 1"), "")
+    late = weights(goal("Rabs (x / 2) <= 1", "x : R", "H : Rabs x <= 1"), "")
+    assert early["intros."] > 5 * early["apply Rabs_le."]
+    assert late["apply Rabs_le."] == pytest.approx(5 * early["apply Rabs_le."])
+
+
+def test_unfolding_a_universal_hypothesis_is_not_offered():
+    text = "Definition in_range (x : R) : Prop := 0 <= x <= 1.\n"
+    state = goal("in_range (a 3)", "a : nat -> R", "Ha : forall i : nat, in_range (a i)",
+                 "Hb : in_range (a 2)")
+    w = weights(state, text)
+    assert "unfold in_range in Hb." in w and "unfold in_range in Ha." not in w
+
+
+def test_case_splits_are_on_scrutinees_in_scope_not_on_those_under_a_binder():
+    bound = "forall i j : nat, (if Rcase_abs (A i j) then - A i j else A i j) <= 1"
+    assert automation.scrutinees(bound) == []
+    assert automation.scrutinees("(if Rle_dec a b then a else b) <= c") == ["Rle_dec a b"]
+    state = goal("(if Rle_dec a b then a else b) <= c", "a, b, c : R", f"H : {bound}")
+    splits = [t for t, _, _ in automation.structural(state) if t.startswith("destruct (")]
+    assert splits == ["destruct (Rle_dec a b).", "destruct (Rle_dec a b) eqn:?."]
+
+
+def test_a_retrieved_lemma_with_the_goals_head_is_applied_before_one_with_another_head():
+    state = goal("Rabs (x - y) <= e", "x, y, e : R")
+    found = [Premise("other_head", "forall q : Z, (0 <= qlo q)%Z", 1.0),
+             Premise("same_head", "forall a b : R, Rabs (a - b) <= Rabs a + Rabs b", 1.0),
+             Premise("generic", "forall r1 r2 r3 : R, r1 <= r2 -> r2 <= r3 -> r1 <= r3", 1.0)]
+    w = {t: wt for t, wt, _ in automation.from_premises(state, found)}
+    assert w["apply same_head."] > 2 * w["apply other_head."]
+    assert w["apply generic."] == w["apply same_head."]  # its head is a bound variable
+
+
+def test_a_product_node_gives_its_goals_turns_so_a_false_side_goal_is_looked_at():
+    root = goal("main")
+    tree = SearchTree(root, 0.5)
+    step = Action("rewrite side_lemma.", 1.0)
+    tree.node(root).actions = [step]
+    both = ProofState((Subgoal((), "main'"), Subgoal((), "side")), path=("rewrite side_lemma.",))
+    tree.add_child(root, step, both, 0.5)
+    main, side = (goal(c, path=(*both.path, str(i))) for i, c in enumerate(("main'", "side"), 1))
+    tree.add_product(both, [main, side], [0.3, 0.9])  # the side goal looks easy
+    for key in (main, side):
+        tree.node(key).actions = [Action("a.", 0.5), Action("b.", 0.5)]
+    seen = []
+    for _ in range(4):
+        path, key, action = select(tree, SearchConfig())
+        seen.append(key)
+        backpropagate(path, 0.1)
+        assert action is not None
+        action.failure = "error"  # tried; leaves the node's other candidate
+    assert seen[:2] == [main, side] and seen.count(side) == 2
+
+
+def test_a_state_is_worth_about_its_hardest_goal_whether_or_not_it_can_be_split():
+    small, large = Subgoal((), "x <= 1"), Subgoal(("H : y <= 2",), "x + y <= 3 * z + 10")
+    one = ProofState((large,), path=("a.",))
+    joined = ProofState((small, large), path=("a.",))
+    assert goal_size_value(joined) < goal_size_value(one)
+    assert goal_size_value(joined) > 0.9 * goal_size_value(one)
+    assert goal_size_value(ProofState((), path=("a.",))) == 1.0
