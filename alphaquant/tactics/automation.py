@@ -191,6 +191,14 @@ def structural(state: ProofState) -> list[Proposal]:
     return out
 
 
+def _generic(concl: str, statement: str) -> bool:
+    """Whether a conclusion relates bare bound variables (``r1 <= r3``): it fits any goal of
+    that relation, whatever the goal's head."""
+    m = re.fullmatch(r"\(?\s*([A-Za-z_][\w']*)\s*(?:<=|<|>=|>|=)\s*([A-Za-z_][\w']*)\s*\)?"
+                     r"(?:%\w+)?", concl.strip())
+    return bool(m) and {m.group(1), m.group(2)} <= _bound_names(statement)
+
+
 def _head(proposition: str) -> str:
     """The first symbol of a proposition as printed (``Rabs`` of ``Rabs (x - y) <= e``)."""
     m = re.match(r"[\s(]*([A-Za-z_][\w'.]*|\d+)", proposition)
@@ -229,7 +237,7 @@ def from_premises(
         # `apply` fits a goal with the conclusion's head symbol, or any goal when that head is
         # a bound variable (``r1 <= r3``); another head fits only through unfolding.
         head = _head(concl)
-        reach = 1.0 if head in (goal_head, "") or head in _bound_names(statement) else 0.4
+        reach = 1.0 if head in (goal_head, "") or _generic(concl, statement) else 0.4
         if is_equation(statement):
             out += [(f"rewrite {p.name}.", w, None), (f"rewrite <- {p.name}.", 0.5 * w, None)]
             if "<->" in concl:

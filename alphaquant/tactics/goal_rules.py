@@ -171,17 +171,48 @@ def bridge(goal_shape: tuple[str, str], lemma_shape: tuple[str, str], concl: str
     return f"eapply {name}." if name else None
 
 
-def hypothesis_fit(typ: str, goal_shape: tuple[str, str], file_defs: set[str]) -> float:
+def skeleton(proposition: str) -> str:
+    """A proposition without its binders, with its numbers and existential variables as ``_``:
+    ``forall l : nat, (?lo <= qa l <= ?hi)%Z`` and ``forall m, (-128 <= qa m <= 127)%Z`` do
+    not yet compare (their bound names differ), ``(?lo <= qa l <= ?hi)%Z`` and ``(-128 <= qa
+    l <= 127)%Z`` do."""
+    text = lemma_conclusion(" ".join(proposition.split()))
+    text = re.sub(r"\?[A-Za-z_][\w']*|-?\b\d+(?:\.\d+)?\b", "_", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _sides(proposition: str) -> tuple[str, str, str]:
+    """(left side, relation, right side) at the first top-level comparison, or (text, "", "")."""
+    depth = 0
+    for i, ch in enumerate(proposition):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth == 0:
+            m = re.match(r"<=|>=|<>|<(?![-=])|>|(?<![<>:])=(?![>?])", proposition[i:])
+            if m and not proposition[max(0, i - 1):i] in ("-", "<"):
+                return proposition[:i], m.group(0), proposition[i + m.end():]
+    return proposition, "", ""
+
+
+def hypothesis_fit(typ: str, goal_shape: tuple[str, str], file_defs: set[str],
+                   goal_text: str = "") -> float:
     """The weight of ``apply H`` for a hypothesis of type ``typ``: 0 for a value that is no
     proposition (``p : QuantParams``), more when its conclusion has the goal's head symbol (and
     relation), less when it could fit only through unfolding."""
     concl = lemma_conclusion(typ)
     shape = conclusion_shape(concl)
+    if " ".join(typ.split()) == goal_text:
+        return 3.0  # the goal itself
+    if skeleton(typ) == skeleton(goal_text):
+        return 2.5  # the goal up to its numbers and existential variables
     if not shape[1] and not arrows(typ) and not typ.lstrip().startswith(("forall", "~")):
-        return 0.0 if IDENT.fullmatch(typ.strip()) or not shape[0] else 0.5
+        if shape[0] in file_defs or shape[0] == goal_shape[0]:
+            return 1.0  # a predicate (`in_range x p`): it may unfold to the goal
+        return 0.0 if IDENT.fullmatch(typ.strip()) or not shape[0] else 0.3
     if shape[0] and shape[0] == goal_shape[0]:
         return 1.5 if shape == goal_shape else 1.0
-    if goal_shape[0] in ("", "False") or goal_shape[0] in file_defs or shape[0] in file_defs:
+    if goal_shape[0] in ("", "False") or (goal_shape[0] in file_defs and not goal_shape[1]) \
+            or shape[0] in file_defs:
         return 0.6
     return 0.3
 
@@ -221,7 +252,13 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         add(("apply Rabs_le.", 1.5 * early))
         add(("unfold Rabs.", 0.5 * early))
     if "Rmax" in concl:
-        add(("apply Rmax_lub.", 1.5 * early))
+        # A maximum below a bound is bounded by parts; a bound below a maximum by one side.
+        left, _, right = _sides(concl)
+        if "Rmax" in left:
+            add(("apply Rmax_lub.", 1.5 * early))
+        if "Rmax" in right:
+            add(("apply Rmax_l.", 1.0 * early))
+            add(("apply Rmax_r.", 1.0 * early))
         add(("unfold Rmax.", 1.0 * early))
     if ("Z.max" in concl or "Z.min" in concl) and not REAL.search(concl):
         add(("lia.", 2.0))
@@ -237,13 +274,18 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         # `apply H` can close False only through an implication or a negation; `rewrite H` needs
         # an equation (or an iff) somewhere in H.
         if not absurd or arrows(typ) or typ.lstrip().startswith(("~", "forall")):
-            weight = hypothesis_fit(typ, goal_shape, file_defs)
+            weight = hypothesis_fit(typ, goal_shape, file_defs, " ".join(concl.split()))
             if weight > 0:
                 add((f"apply {name}.", weight))
-        if re.search(r"(?<![<>])=(?!>)|<->", typ):
-            # Most useful when its left side is in the conclusion (`n_bits p = 4`).
-            lhs = " ".join(re.split(r"(?<![<>])=(?!>)|<->", lemma_conclusion(typ), 1)[0].split())
-            add((f"rewrite {name}.", 1.5 if lhs and lhs in " ".join(concl.split()) else 0.5))
+        if re.search(r"(?<![<>])=(?![>?])|<->", typ):
+            # Most useful when its left side is in the conclusion (`n_bits p = 4`), or at least
+            # its head symbol (`forall a, dist a a = 0` on `dist x x`).
+            lhs = " ".join(re.split(r"(?<![<>])=(?![>?])|<->", lemma_conclusion(typ), 1)[0]
+                           .split())
+            flat = " ".join(concl.split())
+            lhs_head = conclusion_shape(lhs)[0]
+            add((f"rewrite {name}.", 1.5 if lhs and lhs in flat else
+                 1.0 if lhs_head and lhs_head in IDENT.findall(concl) else 0.3))
         if "/\\" in typ or "\\/" in typ or typ.lstrip().startswith("exists"):
             add((f"destruct {name}.", 1.0))
         if "Rabs" in typ:
@@ -265,6 +307,15 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         premise = witness.premise_candidate(name, typ)
         if premise is not None:
             add((premise, 1.5))
+    # A conclusion about a recursive function of the file, applied to a variable of an
+    # inductive type: induction on that variable is how such a function is reasoned about.
+    fixpoints = set(re.findall(r"^\s*Fixpoint\s+([A-Za-z_][\w']*)", file_text, re.MULTILINE))
+    if fixpoints & set(IDENT.findall(concl)):
+        for name, typ in hypothesis_names(goal):
+            if typ in ("nat", "N", "positive") or typ.startswith("list "):
+                underway = any(h.startswith(f"IH{name} ") for h in goal.hypotheses)
+                if re.search(rf"\b{re.escape(name)}\b", concl) and not underway:
+                    add((f"induction {name}.", 1.2))
     # A case split on a decision procedure the goal or a hypothesis branches on (`if Rle_dec a b
     # then … else …`, e.g. after unfolding Rmax).
     for dec in sorted(set(re.findall(r"\bif\s+\(?\s*([A-Za-z_][\w.']*_dec)\b", state.text))):
@@ -313,8 +364,9 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         fits = same_head and shape == goal_shape
         w = fit.get(name, 0.5)
         # `apply` unifies up to unfolding: another head fits only through a definition, most
-        # often the goal's (a goal about a definition, a lemma about what it unfolds to).
-        reach = 2.0 if fits else 1.0 if same_head or goal_shape[0] in file_defs else \
+        # often the goal's (a goal that is a defined predicate, a lemma about its body).
+        about_def = goal_shape[0] in file_defs and not goal_shape[1]  # `in_range x p`
+        reach = 2.0 if fits else 1.0 if same_head or about_def else \
             0.5 if shape[0] in file_defs else 0.3
         add((f"apply {name}.", reach * w))
         step = bridge(goal_shape, shape, concl, file_text)

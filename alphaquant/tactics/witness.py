@@ -139,8 +139,16 @@ def specialize_candidates(name: str, typ: str, file_text: str) -> list[str]:
     return out[:MAX_CANDIDATES]
 
 
+def _is_function_type(typ: str) -> bool:
+    """Whether ``typ`` is a function between types (``X -> X -> R``), not an implication
+    between propositions: every part between its arrows is a bare name or an applied type
+    with no relation in it."""
+    parts = [p.strip().strip("()") for p in typ.split("->")]
+    return all(re.fullmatch(r"[A-Za-z_][\w'.]*(?:\s+[A-Za-z_][\w'.]*)*", p) for p in parts)
+
+
 def premise_candidate(name: str, typ: str) -> str | None:
     """Discharge the first premise of ``name : P -> Q`` by automation, if it has one."""
-    if typ.lstrip().startswith("forall") or arrows(typ) == 0:
+    if typ.lstrip().startswith("forall") or arrows(typ) == 0 or _is_function_type(typ):
         return None
     return f"specialize ({name} ltac:(intros; simpl; first [lra | lia | apply Rabs_le; lra]))."
