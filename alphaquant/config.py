@@ -24,7 +24,7 @@ class TacticsConfig:
     coq: Path = CONFIG_DIR / "tactics" / "coq.toml"
     lean: Path = CONFIG_DIR / "tactics" / "lean.toml"
     goal_aware_weight: float = 2.0
-    learned_priors: bool = True  # reweigh by success rates recorded in past runs
+    learned_priors: bool = False  # reweigh by success rates recorded in past runs (opt-in)
     memory_path: Path | None = None  # None: the user cache directory
 
 

@@ -138,3 +138,65 @@ def test_a_state_is_worth_about_its_hardest_goal_whether_or_not_it_can_be_split(
     assert goal_size_value(joined) < goal_size_value(one)
     assert goal_size_value(joined) > 0.9 * goal_size_value(one)
     assert goal_size_value(ProofState((), path=("a.",))) == 1.0
+
+
+def test_a_bound_below_a_maximum_takes_one_side_and_a_maximum_below_a_bound_takes_both():
+    below = weights(goal("a / 2 <= Rmax (a / 2) (b / 2)", "a, b : R"), "")
+    assert "apply Rmax_l." in below and "apply Rmax_r." in below
+    assert "apply Rmax_lub." not in below
+    above = weights(goal("Rmax a b <= c", "a, b, c : R"), "")
+    assert "apply Rmax_lub." in above and "apply Rmax_l." not in above
+
+
+def test_induction_on_the_variable_a_recursive_function_of_the_file_is_applied_to():
+    text = "Fixpoint walk (n : nat) (x : R) : R := match n with O => x | S m => walk m x end.\n"
+    state = goal("walk n x <= x + INR n", "n : nat", "x : R")
+    assert weights(state, text).get("induction n.", 0) >= 1.0
+    underway = goal("walk (S n) x <= x + INR (S n)", "n : nat", "x : R",
+                    "IHn : walk n x <= x + INR n")
+    assert "induction n." not in weights(underway, text)
+
+
+def test_a_hypothesis_that_is_the_goal_up_to_numbers_and_existential_variables_applies_first():
+    state = goal("forall l : nat, (?lo <= qa l <= ?hi)%Z", "qa : nat -> Z",
+                 "Hr : forall l : nat, (-128 <= qa l <= 127)%Z", "Hs : forall l : nat, (qa l < 3)%Z")
+    w = weights(state, "")
+    assert w["apply Hr."] > 2 * w["apply Hs."]
+    assert goal_rules.skeleton("forall l : nat, (?lo <= qa l <= ?hi)%Z") == \
+        goal_rules.skeleton("forall l : nat, (-128 <= qa l <= 127)%Z")
+
+
+def test_a_function_is_not_specialized_as_if_it_were_an_implication():
+    state = goal("dist a a <= e", "X : Type", "dist : X -> X -> R", "a : X", "e : R",
+                 "H : 0 <= e -> dist a a <= e")
+    specialized = [t for t in weights(state, "") if t.startswith("specialize (")]
+    assert specialized and all(t.startswith("specialize (H ") for t in specialized)
+
+
+def test_the_tactics_of_a_proved_goal_go_first_where_they_are_untried_in_the_same_search():
+    from alphaquant.search.base import GoalContext, SearchParts
+    from alphaquant.search.grow import reinforce
+    from alphaquant.search.running import Run
+
+    root = goal("both")
+    tree = SearchTree(root, 0.5)
+    split = Action("split.", 1.0)
+    tree.node(root).actions = [split]
+    both = ProofState((Subgoal((), "left"), Subgoal((), "right")), path=("split.",))
+    tree.add_child(root, split, both, 0.5)
+    left, right = goal("left", path=("split.", "1")), goal("right", path=("split.", "2"))
+    tree.add_product(both, [left, right], [0.5, 0.5])
+    tree.node(right).actions = [Action("common.", 0.6), Action("unfold f.", 0.3),
+                                Action("apply g.", 0.1)]
+    step, closing = Action("unfold f.", 0.2), Action("apply g.", 0.8)
+    tree.node(left).actions = [step, closing]
+    middle = goal("left'", path=("split.", "1", "unfold f."))
+    tree.add_child(left, step, middle, 0.5)
+    tree.node(middle).actions = [closing]
+    tree.add_solved(middle, closing)
+    run = Run(SearchParts(None, None, gate=lambda _t: None),  # type: ignore[arg-type]
+              GoalContext("coq"), SearchConfig())
+    reinforce(tree, run, middle)
+    assert run.history == {"unfold f.", "apply g."}  # the left goal's whole proof
+    order = [(a.tactic, a.prior) for a in tree.node(right).actions]
+    assert order[:2] == [("unfold f.", 0.6), ("apply g.", 0.6)] and order[2][0] == "common."

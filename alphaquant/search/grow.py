@@ -9,12 +9,13 @@ asked for more (a larger premise pool) before it fails.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from alphaquant.provers.base import Progress, ProofState, Solved, TacticError, TacticTimeout
 from alphaquant.search.base import Trial, TrialOutcome
 from alphaquant.search.running import Run
-from alphaquant.search.tree import Action, Node, SearchTree, Status
+from alphaquant.search.tree import SOLVED, Action, Node, SearchTree, Status
 from alphaquant.search.walk import eligible, wants_more
 from alphaquant.tactics.base import ProposalRequest, normalise
 
@@ -60,7 +61,10 @@ def split_product(tree: SearchTree, run: Run, key: ProofState) -> bool:
     parts = [run.in_prover(focus, key, i) for i in range(len(key.goals))]
     if any(p is None for p in parts):
         return False
-    values = [tree.node(p).value if p in tree else run.parts.evaluator(p) for p in parts]
+    # A goal's value as if focusing were no step (it is bookkeeping, not a tactic): the
+    # product's goals are worth what they would be worth side by side.
+    values = [tree.node(p).value if p in tree else
+              run.parts.evaluator(dataclasses.replace(p, path=key.path)) for p in parts]
     tree.add_product(key, parts, values)
     run.products += 1
     return True
@@ -123,7 +127,53 @@ def propose(run: Run, node: Node, round_: int = 0) -> list[Action]:
             continue
         allowed.append(candidate)
     ranked = sorted(enumerate(allowed), key=lambda ic: (-ic[1].prior, ic[0]))
-    return [Action(c.tactic, c.prior, timeout=c.timeout) for _, c in ranked[: request.k]]
+    actions = [Action(c.tactic, c.prior, timeout=c.timeout) for _, c in ranked[: request.k]]
+    _promote(actions, run.history)
+    return actions
+
+
+def reinforce(tree: SearchTree, run: Run, key: ProofState) -> None:
+    """The history heuristic (Schaeffer 1989, from game-tree search): once a goal is proved,
+    the tactics of its proof come first wherever else they are still untried in this search.
+    Sibling goals of a product are often alike (the same bound for the activations and the
+    weights), and one's proof is then most of the other's.
+
+    Args:
+      tree: the search tree, with ``key`` just proved.
+      run: the running search (its history grows).
+      key: the state a closing tactic just proved.
+    """
+    top = key
+    while True:  # up to the goal the proof belongs to: below a product node, or the root
+        parents = [p for p in tree.graph.predecessors(top)
+                   if not tree.node(p).product and tree.status(p) is Status.PROVED]
+        if not parents:
+            break
+        top = parents[0]
+    fresh = set(tree.proof(top) or ()) - run.history
+    if not fresh:
+        return
+    run.history |= fresh
+    for state in tree.graph.nodes:
+        if state is not SOLVED:
+            node = tree.node(state)
+            if node.actions and not node.product:
+                _promote(node.actions, run.history)
+
+
+def _promote(actions: list[Action], history: set[str]) -> None:
+    """Raise the untried ``actions`` whose tactic is in ``history`` to the best prior among
+    them, and put them first among the untried (the widening takes untried ones in order)."""
+    if not history or not actions:
+        return
+    best = max(a.prior for a in actions)
+    promoted = False
+    for a in actions:
+        if not a.tried and a.tactic in history and a.prior < best:
+            a.prior = best
+            promoted = True
+    if promoted:
+        actions.sort(key=lambda a: (-a.prior, a.tactic not in history))
 
 
 def expand(tree: SearchTree, run: Run, key: ProofState, action: Action) -> float:
@@ -164,6 +214,7 @@ def expand(tree: SearchTree, run: Run, key: ProofState, action: Action) -> float
             return _fail(tree, key, node, action, refused)
     if isinstance(outcome, Solved):
         tree.add_solved(key, action)
+        reinforce(tree, run, key)
         if run.parts.accept is not None and tree.status(tree.root) is Status.PROVED:
             proof = tree.proof()
             assert proof is not None

@@ -34,6 +34,7 @@ class Run:
     retried: int = 0  # timed-out tactics queued again, longer
     products: int = 0  # states split into independent goals
     reproposals: int = 0  # states asked again after their candidates ran out
+    history: set[str] = field(default_factory=set)  # tactics of the goals proved so far
 
     def elapsed(self) -> float:
         """Seconds this search has run: its goes added up (time between them not counted)."""

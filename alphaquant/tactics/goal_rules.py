@@ -371,7 +371,10 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         add((f"apply {name}.", reach * w))
         step = bridge(goal_shape, shape, concl, file_text)
         if step is not None:
-            bridges[step] = max(bridges.get(step, 0.0), 2.0 * w)
+            # The step and the lemma at once: the lemma fixes the middle term, so no
+            # existential variable is left to tie the goals (they can then be split).
+            add((f"{step[:-1]}; [apply {name}|].", 2.0 * w))
+            bridges[step] = max(bridges.get(step, 0.0), 1.0 * w)
         add((f"eapply {name}.", (1.0 if fits else 0.5) * w))
         add((f"pose proof {name}.", 0.3))
         if head is None:
