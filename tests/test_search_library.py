@@ -354,3 +354,44 @@ def test_transitivity_bridges_a_lemmas_bound_to_the_goals():
     assert bridge(("Rabs", "<="), ("Rabs", "<="), "Rabs x <= 1", "Open Scope R_scope.") == \
         "eapply Rle_trans."
     assert bridge(("Rabs", "<="), ("Z.abs", "<="), "Rabs x <= 1", "") is None
+
+
+TWINS = """Require Import PeanoNat.
+Lemma twins : forall n : nat, n = n /\\ n + 0 = n.
+Proof.
+Admitted.
+"""
+
+
+@pytest.mark.coq
+@needs_coq
+def test_a_root_proved_through_a_transposition_is_judged_and_its_proof_returned(tmp_path):
+    # `split` makes a product; its first goal `n = n` is proved; the rewrite turns the second
+    # into that same goal, already proved: the root is proved by a step that closes nothing
+    # itself. The acceptance rule must be asked then too (before, the search stopped with the
+    # root proved and no proof returned).
+    from alphaquant.proof import verify
+    from alphaquant.provers.coq.prover import CoqProver
+    from alphaquant.search.mcts import run_search
+    from alphaquant.sites.coq import locate as coq_locate
+
+    src = only(("intros.", 3.0, None), ("split.", 2.0, None), ("reflexivity.", 1.0, None),
+               ("rewrite Nat.add_0_r.", 0.2, None), premises=0.0)
+    path = tmp_path / "T.v"
+    path.write_text(TWINS, encoding="utf-8")
+    site = coq_locate(TWINS, path)[0]
+    asked: list[tuple[str, ...]] = []
+    with CoqProver(path) as prover:
+
+        def accept(tactics: tuple[str, ...]) -> str | None:
+            asked.append(tactics)
+            verdict = verify(prover, path, TWINS, splice(TWINS, site, tactics), tactics,
+                             site.decl_start)
+            return None if verdict.ok else verdict.reason
+
+        root = prover.open(site, TWINS)
+        result = run_search(SearchParts(prover, src, gate=lambda _t: None, accept=accept), root,
+                            SearchConfig(budget_seconds=60, premises=0), GoalContext("coq", TWINS),
+                            debug=True)
+    assert result.proved and result.proof == asked[-1], (result.stop_detail, asked)
+    assert "rewrite Nat.add_0_r." in result.proof  # the step into the twin already proved

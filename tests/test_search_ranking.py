@@ -200,3 +200,17 @@ def test_the_tactics_of_a_proved_goal_go_first_where_they_are_untried_in_the_sam
     assert run.history == {"unfold f.", "apply g."}  # the left goal's whole proof
     order = [(a.tactic, a.prior) for a in tree.node(right).actions]
     assert order[:2] == [("unfold f.", 0.6), ("apply g.", 0.6)] and order[2][0] == "common."
+
+
+def test_arithmetic_behind_definitions_and_equations_is_one_normalise_and_decide_step():
+    text = "Definition top (p : P) : Z := 2 ^ Z.of_nat (bits p) - 1.\n"
+    state = goal("(Z.of_nat k * top p < 2 ^ 31)%Z", "k : nat", "p : P", "Hb : bits p = 4%nat",
+                 "Hk : Z.of_nat k = 8192%Z", "Hn : n = 3%nat", "Hf : forall m, g m = m")
+    closers = [t for t in weights(state, text) if t.endswith("simpl; lia.")]
+    assert closers == ["unfold top in *; rewrite ?Hb, ?Hk; simpl; lia."]
+    real = goal("a * 2 <= top2 b", "a, b : R", "Ha : f a = 1")
+    assert [t for t in weights(real, "Definition top2 (x : R) : R := x.\n")
+            if t.endswith("simpl; lra.")] == ["unfold top2 in *; rewrite ?Ha; simpl; lra."]
+    # Before intros, or with an existential variable to fix, it is not offered.
+    assert not [t for t in weights(goal("forall x : Z, (top p <= x)%Z", "p : P"), text)
+                if t.endswith("simpl; lia.")]

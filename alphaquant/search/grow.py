@@ -67,7 +67,36 @@ def split_product(tree: SearchTree, run: Run, key: ProofState) -> bool:
               run.parts.evaluator(dataclasses.replace(p, path=key.path)) for p in parts]
     tree.add_product(key, parts, values)
     run.products += 1
+    if tree.status(tree.root) is Status.PROVED and _refused(tree, run) is not None:
+        tree.mark_failed(key)  # its goals were all proved elsewhere, by a path refused here
     return True
+
+
+def _refused(tree: SearchTree, run: Run) -> str | None:
+    """The acceptance rule's verdict on the proof the tree now holds (root proved): None and
+    the proof kept as the accepted one, or why it is refused."""
+    if run.parts.accept is None:
+        return None
+    proof = tree.proof()
+    assert proof is not None
+    reason = run.in_prover(run.parts.accept, proof)  # the kernel's check
+    if reason is None:
+        run.accepted = proof
+    else:
+        run.rejected += 1
+    return reason
+
+
+def _stands(tree: SearchTree, run: Run, key: ProofState, action: Action) -> bool:
+    """Whether the step ``action`` just linked at ``key`` stands: it does unless it made the
+    root proved by a path the acceptance rule refuses, and is then undone (a failure)."""
+    if tree.status(tree.root) is not Status.PROVED:
+        return True
+    reason = _refused(tree, run)
+    if reason is None:
+        return True
+    tree.revoke_solved(key, action, f"refused: {reason}")
+    return False
 
 
 def repropose(run: Run, node: Node) -> bool:
@@ -215,16 +244,9 @@ def expand(tree: SearchTree, run: Run, key: ProofState, action: Action) -> float
     if isinstance(outcome, Solved):
         tree.add_solved(key, action)
         reinforce(tree, run, key)
-        if run.parts.accept is not None and tree.status(tree.root) is Status.PROVED:
-            proof = tree.proof()
-            assert proof is not None
-            reason = run.in_prover(run.parts.accept, proof)  # the kernel's check
-            if reason is not None:
-                run.rejected += 1
-                record(TrialOutcome.REJECTED)
-                tree.revoke_solved(key, action, f"refused: {reason}")
-                return 0.0
-            run.accepted = proof
+        if not _stands(tree, run, key, action):
+            record(TrialOutcome.REJECTED)
+            return 0.0
         record(TrialOutcome.SOLVED)
         return 1.0
     if isinstance(outcome, Progress):
@@ -237,6 +259,10 @@ def expand(tree: SearchTree, run: Run, key: ProofState, action: Action) -> float
             record(TrialOutcome.ERROR)
             return _fail(tree, key, node, action, "cycle")
         tree.update_status(key)
+        # A state proved elsewhere (a transposition) may prove the root through this step.
+        if not _stands(tree, run, key, action):
+            record(TrialOutcome.REJECTED)
+            return 0.0
         record(TrialOutcome.PROGRESS)
         return value
     if isinstance(outcome, TacticTimeout):

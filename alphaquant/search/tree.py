@@ -134,8 +134,9 @@ class SearchTree:
         self.update_status(parent)
 
     def revoke_solved(self, parent: ProofState, action: Action, why: str) -> None:
-        """Undo ``add_solved``: the closing tactic becomes a failure recorded on ``parent``."""
-        self.graph.remove_edge(parent, SOLVED)
+        """Undo ``add_solved`` (or ``add_child``): the step becomes a failure recorded on
+        ``parent``."""
+        self.graph.remove_edge(parent, action.child)
         action.child = None
         action.failure = why
         self.node(parent).failures.append((action.tactic, why))

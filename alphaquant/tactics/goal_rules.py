@@ -181,6 +181,32 @@ def skeleton(proposition: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def normalise_and_decide(goal: Subgoal, goal_shape: tuple[str, str], defined: list[str],
+                         introducible: bool) -> str | None:
+    """One candidate that does what a person does with arithmetic hidden behind definitions and
+    equations: unfold the file's definitions in sight, rewrite with the hypotheses that are
+    equations between terms (``n_bits p = 4``, each zero or more times), compute, and hand the
+    rest to the decision procedure of the conclusion's type. One step where the search would
+    otherwise need a chain of them in some order (and every order is its own state)."""
+    if introducible or goal_shape[1] not in ("<", "<=", "=", ">", ">=") or "?" in goal.conclusion:
+        return None
+    equations = [
+        name for name, typ in hypothesis_names(goal)
+        if not typ.lstrip().startswith(("forall", "exists"))
+        and re.fullmatch(r"[^=<>]+(?<![<>])=(?![>?])[^=<>]+", typ)
+        and not IDENT.fullmatch(typ.split("=")[0].strip())  # `x = …` is for subst
+    ]
+    if not defined and not equations:
+        return None
+    decide = "lra" if REAL.search(goal.conclusion) or (
+        "%Z" not in goal.conclusion and "%nat" not in goal.conclusion
+        and re.search(r"\b(?:R|Rabs|INR|IZR)\b", goal.render())) else "lia"
+    steps = [f"unfold {', '.join(defined)} in *"] if defined else []
+    if equations:
+        steps.append("rewrite " + ", ".join(f"?{e}" for e in equations))
+    return "; ".join([*steps, "simpl", decide]) + "."
+
+
 def _sides(proposition: str) -> tuple[str, str, str]:
     """(left side, relation, right side) at the first top-level comparison, or (text, "", "")."""
     depth = 0
@@ -384,6 +410,9 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
             if head in IDENT.findall(typ):
                 add((f"rewrite {name} in {h}.", 1.5 * w))
     out.extend(bridges.items())
+    closer = normalise_and_decide(goal, goal_shape, sorted(defined), introducible)
+    if closer is not None:
+        add((closer, 2.0))
     for field, typ in proof_fields(file_text):
         if set(IDENT.findall(typ)) & idents - COMMON:
             add((f"apply {field}.", 1.0))
