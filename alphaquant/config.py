@@ -32,8 +32,8 @@ class TacticsConfig:
 @dataclass(frozen=True)
 class DisproofConfig:
     enabled: bool = True
-    probe: float = 0.15  # share of a goal's budget for a first, short look at the negation
-    share: float = 0.35  # share reserved for the negation after the proof search
+    probe: float = 0.10  # share of a goal's budget for a first, short look at the negation
+    share: float = 0.30  # share reserved for the negation after the proof search
 
 
 # Everything one `alphaquant search` needs besides the file.

@@ -196,8 +196,8 @@ def normalise_and_decide(goal: Subgoal, goal_shape: tuple[str, str], defined: li
         and re.fullmatch(r"[^=<>]+(?<![<>])=(?![>?])[^=<>]+", typ)
         and not IDENT.fullmatch(typ.split("=")[0].strip())  # `x = …` is for subst
     ]
-    if not defined and not equations:
-        return None
+    if not equations:
+        return None  # with nothing to rewrite, the unfold and the decision are other candidates
     decide = "lra" if REAL.search(goal.conclusion) or (
         "%Z" not in goal.conclusion and "%nat" not in goal.conclusion
         and re.search(r"\b(?:R|Rabs|INR|IZR)\b", goal.render())) else "lia"
@@ -215,7 +215,7 @@ def _sides(proposition: str) -> tuple[str, str, str]:
         depth -= ch in ")]}"
         if depth == 0:
             m = re.match(r"<=|>=|<>|<(?![-=])|>|(?<![<>:])=(?![>?])", proposition[i:])
-            if m and not proposition[max(0, i - 1):i] in ("-", "<"):
+            if m and proposition[max(0, i - 1):i] not in ("-", "<"):
                 return proposition[:i], m.group(0), proposition[i + m.end():]
     return proposition, "", ""
 
@@ -306,7 +306,7 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         if re.search(r"(?<![<>])=(?![>?])|<->", typ):
             # Most useful when its left side is in the conclusion (`n_bits p = 4`), or at least
             # its head symbol (`forall a, dist a a = 0` on `dist x x`).
-            lhs = " ".join(re.split(r"(?<![<>])=(?![>?])|<->", lemma_conclusion(typ), 1)[0]
+            lhs = " ".join(re.split(r"(?<![<>])=(?![>?])|<->", lemma_conclusion(typ), maxsplit=1)[0]
                            .split())
             flat = " ".join(concl.split())
             lhs_head = conclusion_shape(lhs)[0]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -59,6 +60,10 @@ from alphaquant.sanitize import check_tactic
 from alphaquant.sites.site import GoalSite
 
 log = logging.getLogger(__name__)
+
+# Coq's answer to `apply L` when L's conclusion leaves one of its variables unfixed.
+UNINFERRED = "Unable to find an instance for the variable"
+
 
 class CoqProver:
     """A Coq session for the search: one coqtop process, restarted and replayed when it breaks.
@@ -232,7 +237,15 @@ class CoqProver:
             printed = restated(reply.output)
             if printed is not None and error_message(reply.output) is None:
                 return self._restated(state, printed, timeout)
-            return self._outcome(root, state, tactic, reply, timeout)
+            outcome = self._outcome(root, state, tactic, reply, timeout)
+        if (isinstance(outcome, TacticError) and UNINFERRED in outcome.message
+                and re.match(r"apply\s(?!.*\sin\s)", tactic.strip())):
+            # Coq says what to write instead: the lemma's variable that its conclusion does not
+            # fix becomes an existential variable (a later step fixes it). The step is restated.
+            again = self.apply(state, "e" + tactic.strip(), timeout)
+            if isinstance(again, (Solved, Progress)):
+                return again
+        return outcome
 
     def check_file(self, path: Path, text: str) -> FileCheck:
         """Compile ``text`` as ``path`` with coqc (stale project dependencies built first)."""
