@@ -395,3 +395,51 @@ def test_a_root_proved_through_a_transposition_is_judged_and_its_proof_returned(
                             debug=True)
     assert result.proved and result.proof == asked[-1], (result.stop_detail, asked)
     assert "rewrite Nat.add_0_r." in result.proof  # the step into the twin already proved
+
+
+TWINS_ADMITTED = """Require Import PeanoNat.
+Lemma shortcut : forall n : nat, n + 0 = n.
+Proof.
+Admitted.
+Global Hint Rewrite shortcut : quick.
+Lemma twins : forall n : nat, n = n /\\ n + 0 = n.
+Proof.
+Admitted.
+"""
+
+
+@pytest.mark.coq
+@needs_coq
+def test_an_admitted_lemma_reached_through_a_transposition_is_refused(tmp_path):
+    # The same shape, with a rewrite by an admitted lemma first, reached through a rewrite hint
+    # (its name is in no tactic, so no filter of names sees it): it leads into the twin already
+    # proved, so the root is proved by a step that closes nothing itself. The acceptance rule
+    # refuses that path by the admitted lemma's kernel name, and the honest rewrite wins.
+    from alphaquant.proof import verify
+    from alphaquant.provers.coq.prover import CoqProver
+    from alphaquant.search.mcts import run_search
+    from alphaquant.sites.coq import locate as coq_locate
+
+    src = only(("intros.", 3.0, None), ("split.", 2.0, None), ("reflexivity.", 1.0, None),
+               ("autorewrite with quick.", 0.5, None), ("rewrite Nat.add_0_r.", 0.2, None),
+               premises=0.0)
+    path = tmp_path / "T.v"
+    path.write_text(TWINS_ADMITTED, encoding="utf-8")
+    site = coq_locate(TWINS_ADMITTED, path)[1]
+    refused: list[str] = []
+    with CoqProver(path) as prover:
+
+        def accept(tactics: tuple[str, ...]) -> str | None:
+            verdict = verify(prover, path, TWINS_ADMITTED,
+                             splice(TWINS_ADMITTED, site, tactics), tactics, site.decl_start)
+            if not verdict.ok:
+                refused.append(verdict.reason)
+            return None if verdict.ok else verdict.reason
+
+        root = prover.open(site, TWINS_ADMITTED)
+        result = run_search(SearchParts(prover, src, gate=lambda _t: None, accept=accept), root,
+                            SearchConfig(budget_seconds=60, premises=0),
+                            GoalContext("coq", TWINS_ADMITTED), debug=True)
+    assert refused and "shortcut" in refused[0], (refused, result.proof, [t.tactic for t in result.tried])
+    assert result.proved and "autorewrite with quick." not in result.proof, result.proof
+    assert "rewrite Nat.add_0_r." in result.proof
