@@ -32,6 +32,21 @@ def goal(conclusion: str, *hypotheses: str, path: tuple[str, ...] = ()) -> Proof
     return ProofState((Subgoal(hypotheses, conclusion),), path=path)
 
 
+def split_in_two(tactic: str, first: str, second: str,
+                 values: list[float]) -> tuple[SearchTree, ProofState, ProofState]:
+    """A tree whose root's one step ``tactic`` leaves two goals, made a product node: the tree
+    and the two goals' states."""
+    root = goal("root")
+    tree = SearchTree(root, 0.5)
+    step = Action(tactic, 1.0)
+    tree.node(root).actions = [step]
+    both = ProofState((Subgoal((), first), Subgoal((), second)), path=(tactic,))
+    tree.add_child(root, step, both, 0.5)
+    parts = [goal(c, path=(tactic, str(i))) for i, c in enumerate((first, second), 1)]
+    tree.add_product(both, parts, values)
+    return tree, parts[0], parts[1]
+
+
 def weights(state: ProofState, text: str = FILE) -> dict[str, float]:
     out: dict[str, float] = {}
     for tactic, weight in goal_rules.coq_rules(state, text):
@@ -111,14 +126,8 @@ def test_a_retrieved_lemma_with_the_goals_head_is_applied_before_one_with_anothe
 
 
 def test_a_product_node_gives_its_goals_turns_so_a_false_side_goal_is_looked_at():
-    root = goal("main")
-    tree = SearchTree(root, 0.5)
-    step = Action("rewrite side_lemma.", 1.0)
-    tree.node(root).actions = [step]
-    both = ProofState((Subgoal((), "main'"), Subgoal((), "side")), path=("rewrite side_lemma.",))
-    tree.add_child(root, step, both, 0.5)
-    main, side = (goal(c, path=(*both.path, str(i))) for i, c in enumerate(("main'", "side"), 1))
-    tree.add_product(both, [main, side], [0.3, 0.9])  # the side goal looks easy
+    tree, main, side = split_in_two("rewrite side_lemma.", "main'", "side",
+                                    [0.3, 0.9])  # the side goal looks easy
     for key in (main, side):
         tree.node(key).actions = [Action("a.", 0.5), Action("b.", 0.5)]
     seen = []
@@ -179,14 +188,7 @@ def test_the_tactics_of_a_proved_goal_go_first_where_they_are_untried_in_the_sam
     from alphaquant.search.grow import reinforce
     from alphaquant.search.running import Run
 
-    root = goal("both")
-    tree = SearchTree(root, 0.5)
-    split = Action("split.", 1.0)
-    tree.node(root).actions = [split]
-    both = ProofState((Subgoal((), "left"), Subgoal((), "right")), path=("split.",))
-    tree.add_child(root, split, both, 0.5)
-    left, right = goal("left", path=("split.", "1")), goal("right", path=("split.", "2"))
-    tree.add_product(both, [left, right], [0.5, 0.5])
+    tree, left, right = split_in_two("split.", "left", "right", [0.5, 0.5])
     tree.node(right).actions = [Action("common.", 0.6), Action("unfold f.", 0.3),
                                 Action("apply g.", 0.1)]
     step, closing = Action("unfold f.", 0.2), Action("apply g.", 0.8)
