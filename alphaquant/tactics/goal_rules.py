@@ -201,10 +201,9 @@ def normalise_and_decide(goal: Subgoal, goal_shape: tuple[str, str], defined: li
     decide = "lra" if REAL.search(goal.conclusion) or (
         "%Z" not in goal.conclusion and "%nat" not in goal.conclusion
         and re.search(r"\b(?:R|Rabs|INR|IZR)\b", goal.render())) else "lia"
-    steps = [f"unfold {', '.join(defined)} in *"] if defined else []
-    if equations:
-        steps.append("rewrite " + ", ".join(f"?{e}" for e in equations))
-    return "; ".join([*steps, "simpl", decide]) + "."
+    unfold = [f"unfold {', '.join(defined)} in *"] if defined else []
+    rewrite = "rewrite " + ", ".join(f"?{e}" for e in equations)
+    return "; ".join([*unfold, rewrite, "simpl", decide]) + "."
 
 
 def _sides(proposition: str) -> tuple[str, str, str]:
@@ -371,6 +370,7 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
     lemmas = proved_lemmas(file_text)
     fit = lemma_fit(state, lemmas)
     bridges: dict[str, float] = {}  # one transitivity step, however many lemmas it serves
+    about_def = goal_shape[0] in file_defs and not goal_shape[1]  # a goal like `in_range x p`
     for name, statement in lemmas:
         head = rewrite_head(statement)
         shape = conclusion_shape(lemma_conclusion(statement))
@@ -391,7 +391,6 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         w = fit.get(name, 0.5)
         # `apply` unifies up to unfolding: another head fits only through a definition, most
         # often the goal's (a goal that is a defined predicate, a lemma about its body).
-        about_def = goal_shape[0] in file_defs and not goal_shape[1]  # `in_range x p`
         reach = 2.0 if fits else 1.0 if same_head or about_def else \
             0.5 if shape[0] in file_defs else 0.3
         add((f"apply {name}.", reach * w))
