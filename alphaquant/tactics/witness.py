@@ -7,6 +7,12 @@ natural, which computes in unary), constant functions for function binders, and 
 binder a value built by one of the file's constructors (``Definition int4_params … : QuantParams``)
 with a positive first number, the grid's numbers after it, and its side conditions discharged by
 ``lra``/``lia``.
+
+One more candidate sits at the statement's own boundary: a claim that some quantity stays below
+``2 ^ 31`` is refuted, if at all, by values of that size. There the functions are constant at
+the statement's largest power (``IZR (2 ^ 31)``), a record is built by the constructor with the
+most numbers (a ``Record``'s own, whose natural fields then take the statement's exponent, 31),
+and the other numbers are 1.
 """
 
 from __future__ import annotations
@@ -22,6 +28,10 @@ SMALL = {"nat": "2"}
 EXTRA = ("0", "1")
 BODIES = ("1", "0")
 MAX_CANDIDATES = 12
+# Coq keeps a natural literal above this abstract (``Nat.of_num_uint``): no grid value for a nat.
+NAT_LITERAL_LIMIT = 5000
+# A natural that computes in unary stays this small at the boundary.
+BOUNDARY_NAT_LIMIT = 64
 
 Binder = tuple[str, str]  # (name, type; "" when the binder carries no type)
 
@@ -57,12 +67,19 @@ def forall_parts(typ: str) -> tuple[list[Binder], str] | None:
 
 
 def constructors(file_text: str) -> dict[str, list[tuple[str, list[Binder]]]]:
-    """Definitions by the result type they build: {type: [(name, arguments)]}."""
+    """Definitions by the result type they build, then each record's own constructor with its
+    fields as arguments: {type: [(name, arguments)]}."""
     found: dict[str, list[tuple[str, list[Binder]]]] = {}
     pattern = re.compile(r"^\s*Definition\s+([A-Za-z_][\w']*)((?:\s*\([^()]*\))*)\s*:\s*"
                          r"([A-Za-z_][\w']*)\s*:=", flags=re.MULTILINE)
     for m in pattern.finditer(file_text):
         found.setdefault(m.group(3), []).append((m.group(1), split_binders(m.group(2))))
+    record = re.compile(r"^\s*Record\s+([A-Za-z_][\w']*)\s*:=\s*([A-Za-z_][\w']*)\s*\{([^{}]*)\}",
+                        flags=re.MULTILINE)
+    for m in record.finditer(file_text):
+        fields = [f.partition(":") for f in m.group(3).split(";") if ":" in f]
+        found.setdefault(m.group(1), []).append(
+            (m.group(2), [(name.strip(), " ".join(typ.split())) for name, _, typ in fields]))
     return found
 
 
@@ -77,24 +94,98 @@ def arrows(typ: str) -> int:
     return count
 
 
+Built = dict[str, list[tuple[str, list[Binder]]]]
+
+
+def _positive(args: list[Binder]) -> set[str]:
+    """The arguments a side condition ``0 < s`` among ``args`` asks to be positive."""
+    return {m.group(1) for _, t in args
+            for m in [re.fullmatch(r"\s*0\s*<\s*([A-Za-z_][\w']*)\s*", t)] if m}
+
+
+def _record(ctor: str, args: list[Binder], extra: dict[str, str]) -> str:
+    """``ctor`` applied to numbers (1 where a side condition wants it positive, else the
+    ``extra`` value of the argument's type) and proofs of its side conditions."""
+    values, chosen, first = [], {}, True
+    positive = _positive(args)
+    for arg_name, arg_type in args:
+        if arg_type in NUMERIC:
+            number = "1" if first or arg_name in positive else extra.get(arg_type, "0")
+            chosen[arg_name] = (number, arg_type)
+            values.append(number + SCOPES[arg_type])
+            first = False
+        else:
+            values.append(_side_condition(arg_type, chosen))
+    return f"({ctor} {' '.join(values)})" if values else ctor
+
+
+def _function(typ: str, body: str) -> str | None:
+    """A constant function of type ``typ`` with value ``body``; None if ``typ`` is none."""
+    if "->" in typ and typ.split("->")[-1].strip() in NUMERIC:
+        return "(fun " + " ".join("_" for _ in range(arrows(typ))) + f" => {body})"
+    return None
+
+
 def _value(name: str, typ: str, body: str, numbers: dict[str, str], extra: str,
-           built: dict[str, list[tuple[str, list[Binder]]]]) -> str | None:
+           built: Built) -> str | None:
     typ = typ.strip()
     if typ in NUMERIC:
         return numbers.get(name, "1") + SCOPES[typ]
-    if "->" in typ and typ.split("->")[-1].strip() in NUMERIC:
-        return "(fun " + " ".join("_" for _ in range(arrows(typ))) + f" => {body})"
-    for ctor, args in built.get(typ, []):
-        values, chosen, first = [], {}, True
-        for arg_name, arg_type in args:
-            if arg_type in NUMERIC:
-                chosen[arg_name] = ("1" if first else extra, arg_type)
-                values.append(chosen[arg_name][0] + SCOPES[arg_type])
-                first = False
-            else:
-                values.append(_side_condition(arg_type, chosen))
-        return f"({ctor} {' '.join(values)})" if values else ctor
-    return None
+    function = _function(typ, body)
+    if function is not None:
+        return function
+    if not built.get(typ):
+        return None
+    ctor, args = built[typ][0]
+    return _record(ctor, args, dict.fromkeys(NUMERIC, extra))
+
+
+def _boundary(body: str) -> tuple[str, str] | None:
+    """The statement's largest power (``2 ^ 31``) and the largest small literal in it (31), or
+    None if it states no power."""
+    powers = re.findall(r"(?<![\w.])(\d+)\s*\^\s*(\d+)(?![\w.])", body)
+    if not powers:
+        return None
+    base, exponent = max(powers, key=lambda p: int(p[0]) ** min(int(p[1]), 64))
+    literals = [int(n) for n in re.findall(r"(?<![\w.])\d+(?![\w.])", body)]
+    small = max((n for n in literals if n <= BOUNDARY_NAT_LIMIT), default=int(exponent))
+    return f"{base} ^ {exponent}", str(small)
+
+
+def boundary_candidate(name: str, binders: list[Binder], body: str, built: Built) -> str | None:
+    """``specialize`` at the statement's boundary (module docstring); None if it has none."""
+    boundary = _boundary(body)
+    if boundary is None:
+        return None
+    power, small = boundary
+    values: list[str] = []
+    for _, typ in binders:
+        typ = typ.strip()
+        value: str | None = None
+        if typ in NUMERIC:
+            value = "1" + SCOPES[typ]
+        elif (function := _function(typ, f"IZR ({power})" if typ.endswith("R")
+                                   else f"({power}){SCOPES.get(typ.split('->')[-1].strip(), '')}")):
+            value = function
+        elif built.get(typ):
+            ctor, args = max(built[typ], key=lambda c: sum(t in NUMERIC for _, t in c[1]))
+            value = _record(ctor, args, {"nat": small, "N": small, "positive": small})
+        if value is None:
+            return None
+        values.append(value)
+    return f"specialize ({name} {' '.join(values)})."
+
+
+def _bound(name: str, typ: str, body: str) -> str | None:
+    """The largest value ``name`` may take by a bound the statement gives (``k <= 8192``), if
+    it is a usable grid value: a natural that big would be kept abstract by Coq."""
+    bound = re.search(rf"\b{re.escape(name)}\s*(<=|<|≤)\s*(\d+)\b(?!\s*[\^*/+.])", body)
+    if not bound:
+        return None
+    value = int(bound.group(2)) - (bound.group(1) == "<")
+    if typ.strip() == "nat" and value > NAT_LITERAL_LIMIT:
+        return None
+    return str(value)
 
 
 # Small standard facts that discharge a side condition once its variable is 1, by type.
@@ -120,12 +211,15 @@ def specialize_candidates(name: str, typ: str, file_text: str) -> list[str]:
     binders, body = parts
     built = constructors(file_text)
     out: list[str] = []
+    boundary = boundary_candidate(name, binders, body, built)
+    if boundary is not None:
+        out.append(boundary)
     for number, extra, value in itertools.product(NUMBERS, EXTRA, BODIES):
         numbers = {}
         for b, t in binders:
-            bound = re.search(rf"\b{re.escape(b)}\s*(<=|<|≤)\s*(\d+)", body)
-            if bound:
-                numbers[b] = str(int(bound.group(2)) - (bound.group(1) == "<"))
+            bound = _bound(b, t, body)
+            if bound is not None:
+                numbers[b] = bound
             elif int(number) > 2:
                 numbers[b] = SMALL.get(t.strip(), number)
             else:
