@@ -219,3 +219,15 @@ def test_arithmetic_behind_definitions_and_equations_is_one_normalise_and_decide
     # Before intros, it is not offered.
     assert not [t for t in weights(goal("forall x : Z, (top p <= x)%Z", "p : P"), text)
                 if t.endswith("simpl; lia.")]
+
+
+def test_a_clamped_code_cast_to_a_real_gets_its_bounds_stated_for_lra():
+    state = goal("False", "H : Rabs (50 - IZR (Z.max (-4) (Z.min (Rfloor (50 / 2)) 3))) <= 1",
+                 "q : Z", "E : IZR (Z.min q k) <= 2")
+    found = weights(state)
+    term = "Z.max (-4) (Z.min (Rfloor (50 / 2)) 3)"
+    assert found[f"pose proof (IZR_le _ _ (ltac:(lia) : ({term} <= 3)%Z))."] >= 1.5
+    assert found[f"pose proof (IZR_le _ _ (ltac:(lia) : ((-4) <= {term})%Z))."] >= 1.5
+    assert "pose proof (IZR_le _ _ (ltac:(lia) : (Z.min q k <= k)%Z))." in found
+    # A minimum has no lower bound of its own to state.
+    assert not any("<= Z.min q k" in t for t in found)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 from alphaquant.provers.base import ProofState, Subgoal
 from alphaquant.provers.coq.premises import Found, after_last_arrow, rank, symbols
-from alphaquant.tactics import witness
+from alphaquant.tactics import clamps, witness
 from alphaquant.tactics.witness import arrows
 
 Rules = Callable[[ProofState, str], list[tuple[str, float]]]
@@ -418,6 +418,9 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
     for pattern, tactic in CAST_REWRITES:
         if re.search(pattern, concl):
             add((tactic, 1.5))
+    # A clamped code cast to a real: its bounds, stated where lra can use them.
+    for tactic in clamps.candidates("\n".join((*goal.hypotheses, concl))):
+        add((tactic, 1.5 * early))
     if re.search(r"(?<![<>])=(?!>)", concl) and ("*" in concl or "+" in concl):
         add(("ring.", 1.5))
     return out
