@@ -1,6 +1,7 @@
 """Counterexample witnesses: the grid of values a universal hypothesis is instantiated at, the
-values built by a record's own constructor, and the candidate at the statement's boundary; and
-on real Coq, a false claim that only a boundary witness refutes."""
+values built by a record's own constructor, and the candidate at the statement's boundary. On
+real Coq: a false claim that only a boundary witness refutes, and a bound on a clamped code cast
+to a real, proved through the clamp's stated bound."""
 
 from __future__ import annotations
 
@@ -78,3 +79,25 @@ Admitted.
     assert result.status == "disproved", result
     assert any("2 ^ 12" in step for step in result.proof), result.proof
     assert after == text
+
+
+@needs_coq
+def test_a_bound_on_a_clamped_code_cast_to_a_real_is_proved_through_its_stated_bound(tmp_path):
+    text = """From Coq Require Import Reals ZArith Lra Lia.
+Local Open Scope R_scope.
+Theorem clamped_cast_bound : forall q : Z, 2 * IZR (Z.max (-4) (Z.min q 3)) + 1 <= 7.
+Proof.
+Admitted.
+"""
+    path = tmp_path / "Clamp.v"
+    path.write_text(text, encoding="utf-8")
+    settings = load_settings(None, budget_seconds=30, offline=True)
+    settings = dataclasses.replace(
+        settings, disproof=dataclasses.replace(settings.disproof, enabled=False),
+        tactics=dataclasses.replace(settings.tactics, learned_priors=False))
+    site = locate(text, path)[0]
+    with CoqProver(path) as prover:
+        result, after = attempt_goal(prover, heuristic_source(settings, "coq"),
+                                     Goal(path, text, site), settings)
+    assert result.status == "proved", result
+    assert any("IZR_le" in step for step in result.proof), result.proof
