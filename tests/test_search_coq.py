@@ -86,6 +86,11 @@ Admitted.
     assert max(incoming.values()) >= 2
     goals = [n["goals"] for n in result.tree["nodes"] if n["id"] != "solved"]
     assert len(goals) == len(set(goals))
+    # Each step carries its own statistics: the visits it led and their mean value.
+    walked = [e for e in result.tree["edges"] if "visits" in e]
+    assert walked and all(0 <= e["q"] <= 1 and 0 < e["prior"] <= 1 for e in walked)
+    root = next(n for n in result.tree["nodes"] if n.get("root"))
+    assert sum(e["visits"] for e in walked if e["source"] == root["id"]) <= root["visits"]
 
 
 def test_expansion_budget_is_respected(tmp_path):

@@ -15,7 +15,8 @@ from alphaquant.search.tree import SOLVED, SearchTree
 
 
 def tree_json(tree: SearchTree) -> dict[str, Any]:
-    """Nodes (goals, visits, value, status, failures) and edges (tactic) as plain data."""
+    """Nodes (goals, visits, value, status, failures) and edges (tactic, and the step's prior,
+    visits and mean value) as plain data."""
     ids: dict[Any, str] = {}
     nodes = []
     for i, key in enumerate(tree.graph.nodes):
@@ -35,10 +36,16 @@ def tree_json(tree: SearchTree) -> dict[str, Any]:
             "product": node.product,
             "failures": [{"tactic": t, "message": m[:300]} for t, m in node.failures],
         })
-    edges = [
-        {"source": ids[u], "target": ids[v], "tactic": data["tactic"]}
-        for u, v, data in tree.graph.edges(data=True)
-    ]
+    walked = {(key, a.child): a for key in tree.graph.nodes if key != SOLVED
+              for a in tree.node(key).actions or () if a.child is not None}
+    edges = []
+    for u, v, data in tree.graph.edges(data=True):
+        edge = {"source": ids[u], "target": ids[v], "tactic": data["tactic"]}
+        action = walked.get((u, v))
+        if action is not None:  # the step's own statistics: prior, visits, mean value
+            edge.update(prior=round(action.prior, 4), visits=action.visits,
+                        q=round(action.q(0.0), 4))
+        edges.append(edge)
     return {"nodes": nodes, "edges": edges}
 
 

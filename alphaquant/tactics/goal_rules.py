@@ -219,17 +219,47 @@ def _sides(proposition: str) -> tuple[str, str, str]:
     return proposition, "", ""
 
 
+def predicate_bodies(file_text: str) -> dict[str, tuple[set[str], str]]:
+    """Coq predicates the file defines, ``Definition in_range (x : R) (p : P) : Prop := body``:
+    {name: (parameter names, body)}."""
+    found = {}
+    pattern = re.compile(r"^\s*Definition\s+([A-Za-z_][\w']*)((?:\s*\([^()]*\))*)\s*:\s*Prop\s*"
+                         r":=(.*?)\.\s*$", flags=re.MULTILINE | re.DOTALL)
+    for m in pattern.finditer(file_text):
+        params = set(re.findall(r"\(([^():]*):", m.group(2)))
+        found[m.group(1)] = ({n for group in params for n in group.split()}, m.group(3))
+    return found
+
+
+def unfolds_to(body: tuple[set[str], str], goal_text: str) -> bool:
+    """Whether a predicate's body is the goal with its parameters instantiated: the same
+    relations, and the body's other symbols, in order, among the goal's."""
+    params, text = body
+    text, goal_text = (re.sub(r"%\w+", "", t) for t in (text, goal_text))  # scopes: no symbols
+    relations = re.compile(r"<=|>=|<(?!-)|>|(?<![<>:])=(?!>)")
+    if relations.findall(text) != relations.findall(goal_text):
+        return False
+    wanted = [s for s in IDENT.findall(text) if s not in params]
+    found = iter(IDENT.findall(goal_text))
+    return bool(wanted) and all(any(s == g for g in found) for s in wanted)
+
+
 def hypothesis_fit(typ: str, goal_shape: tuple[str, str], file_defs: set[str],
-                   goal_text: str = "") -> float:
+                   goal_text: str = "",
+                   bodies: dict[str, tuple[set[str], str]] | None = None) -> float:
     """The weight of ``apply H`` for a hypothesis of type ``typ``: 0 for a value that is no
     proposition (``p : QuantParams``), more when its conclusion has the goal's head symbol (and
-    relation), less when it could fit only through unfolding."""
+    relation) or is a predicate whose body the goal is, less when it could fit only through
+    unfolding."""
     concl = lemma_conclusion(typ)
     shape = conclusion_shape(concl)
     if " ".join(typ.split()) == goal_text:
         return 3.0  # the goal itself
     if skeleton(typ) == skeleton(goal_text):
         return 2.5  # the goal up to its numbers and existential variables
+    if not shape[1] and shape[0] in (bodies or {}) and unfolds_to((bodies or {})[shape[0]],
+                                                                  goal_text):
+        return 2.5  # the goal is the predicate's body (`in_range x p` unfolded)
     if not shape[1] and not arrows(typ) and not typ.lstrip().startswith(("forall", "~")):
         if shape[0] in file_defs or shape[0] == goal_shape[0]:
             return 1.0  # a predicate (`in_range x p`): it may unfold to the goal
@@ -289,6 +319,7 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         add(("lia.", 2.0))
     absurd = concl.strip() == "False"
     file_defs = defined_names(file_text, "coq")
+    bodies = predicate_bodies(file_text)
     goal_shape = conclusion_shape(concl)
     if absurd:
         add(("lia.", 1.0))
@@ -299,7 +330,7 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         # `apply H` can close False only through an implication or a negation; `rewrite H` needs
         # an equation (or an iff) somewhere in H.
         if not absurd or arrows(typ) or typ.lstrip().startswith(("~", "forall")):
-            weight = hypothesis_fit(typ, goal_shape, file_defs, " ".join(concl.split()))
+            weight = hypothesis_fit(typ, goal_shape, file_defs, " ".join(concl.split()), bodies)
             if weight > 0:
                 add((f"apply {name}.", weight))
         if re.search(r"(?<![<>])=(?![>?])|<->", typ):
