@@ -82,10 +82,12 @@ Admitted.
 
 
 @needs_coq
-def test_a_bound_on_a_clamped_code_cast_to_a_real_is_proved_through_its_stated_bound(tmp_path):
+def test_a_false_bound_on_a_clamped_code_cast_to_a_real_is_disproved_through_the_clamp(tmp_path):
+    # At every witness the code stays opaque (Int_part does not compute): only the clamp's
+    # range, stated on the real side, shows that twice the code never reaches 10.
     text = """From Coq Require Import Reals ZArith Lra Lia.
 Local Open Scope R_scope.
-Theorem clamped_cast_bound : forall q : Z, 2 * IZR (Z.max (-4) (Z.min q 3)) + 1 <= 7.
+Theorem clamped_cast_reaches : forall x : R, 10 <= 2 * IZR (Z.max (-4) (Z.min (Int_part x) 3)).
 Proof.
 Admitted.
 """
@@ -93,11 +95,10 @@ Admitted.
     path.write_text(text, encoding="utf-8")
     settings = load_settings(None, budget_seconds=30, offline=True)
     settings = dataclasses.replace(
-        settings, disproof=dataclasses.replace(settings.disproof, enabled=False),
-        tactics=dataclasses.replace(settings.tactics, learned_priors=False))
+        settings, tactics=dataclasses.replace(settings.tactics, learned_priors=False))
     site = locate(text, path)[0]
     with CoqProver(path) as prover:
-        result, after = attempt_goal(prover, heuristic_source(settings, "coq"),
-                                     Goal(path, text, site), settings)
-    assert result.status == "proved", result
+        result, _ = attempt_goal(prover, heuristic_source(settings, "coq"),
+                                 Goal(path, text, site), settings)
+    assert result.status == "disproved", result
     assert any("IZR_le" in step for step in result.proof), result.proof

@@ -76,12 +76,23 @@ def bounds(term: str) -> tuple[str | None, str | None]:
 
 
 def candidates(text: str) -> list[str]:
-    """One step per bound of every clamped integer cast to a real in ``text``."""
+    """One step per bound of every clamped integer cast to a real in ``text``, unless ``text``
+    states that bound already (``IZR (T) <= IZR b``)."""
     out = []
+    flat = " ".join(text.split())
     for term in cast_arguments(text):
         lower, upper = bounds(term)
-        if upper is not None and SIMPLE.fullmatch(upper.strip()):
-            out.append(f"pose proof (IZR_le _ _ (ltac:(lia) : ({term} <= {upper})%Z)).")
-        if lower is not None and SIMPLE.fullmatch(lower.strip()):
-            out.append(f"pose proof (IZR_le _ _ (ltac:(lia) : ({lower} <= {term})%Z)).")
+        pairs = [(term, upper)] if upper is not None else []
+        pairs += [(lower, term)] if lower is not None else []
+        for small, large in pairs:
+            bound = large if small == term else small
+            if not SIMPLE.fullmatch(bound.strip()) or _stated(flat, small, large):
+                continue
+            out.append(f"pose proof (IZR_le _ _ (ltac:(lia) : ({small} <= {large})%Z)).")
     return out
+
+
+def _stated(text: str, small: str, large: str) -> bool:
+    """Whether ``text`` already says ``IZR small <= IZR large`` (with or without parentheses)."""
+    forms = [(f"({x})", x.strip("()")) for x in (small, large)]
+    return any(f"IZR {a} <= IZR {b}" in text for a in forms[0] for b in forms[1])
