@@ -242,3 +242,15 @@ def test_a_hypothesis_whose_predicate_unfolds_to_the_goal_is_applied_first():
     # As strong as the goal itself up to numbers; before, a defined predicate got 0.6.
     assert found["apply H."] == 2.5
     assert 0 < found["apply G."] < 1.0
+
+
+def test_a_recursive_function_applied_to_a_constructor_is_computed_before_lemmas_apply():
+    text = FILE + """Fixpoint repeat_step (n : nat) (x : R) : R :=
+  match n with O => x | S m => spread (squash (repeat_step m x)) end.
+"""
+    before = weights(goal("Rabs (x - repeat_step n x) <= 3", "n : nat", "x : R"), text)
+    after = weights(goal("Rabs (x - repeat_step (S n) x) <= 3", "n : nat", "x : R",
+                         "IHn : Rabs (x - repeat_step n x) <= 3"), text)
+    assert after["simpl."] > before.get("simpl.", 0.0)
+    assert after["simpl."] >= max(w for t, w in after.items() if t.startswith("apply squash"))
+    assert after["apply squash_close."] == pytest.approx(before["apply squash_close."] / 2, rel=0.3)

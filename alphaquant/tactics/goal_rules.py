@@ -372,6 +372,13 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
                 underway = any(h.startswith(f"IH{name} ") for h in goal.hypotheses)
                 if re.search(rf"\b{re.escape(name)}\b", concl) and not underway:
                     add((f"induction {name}.", 1.2))
+    # Such a function applied to a constructor (`forward (S L) f x`, `size (a :: l)`, `size nil`)
+    # is a redex: compute it first. A lemma applied before unifies through the function's
+    # unfolded `fix`, and the goals it leaves no longer match the induction hypothesis.
+    redex = any(re.search(rf"\b{re.escape(f)}\s+(?:\((?:S\s|[^()]*::)|(?:0|O|nil)\b|\[\])", concl)
+                for f in fixpoints)
+    if redex:
+        add(("simpl.", 3.0))
     # A case split on a decision procedure the goal or a hypothesis branches on (`if Rle_dec a b
     # then … else …`, e.g. after unfolding Rmax).
     for dec in sorted(set(re.findall(r"\bif\s+\(?\s*([A-Za-z_][\w.']*_dec)\b", state.text))):
@@ -419,7 +426,7 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         # A lemma whose conclusion has the goal's head symbol and relation is likely to apply
         # (through definitions the goal has not unfolded yet: `apply` unfolds them).
         fits = same_head and shape == goal_shape
-        w = fit.get(name, 0.5)
+        w = fit.get(name, 0.5) * (0.5 if redex else 1.0)
         # `apply` unifies up to unfolding: another head fits only through a definition, most
         # often the goal's (a goal that is a defined predicate, a lemma about its body).
         reach = 2.0 if fits else 1.0 if same_head or about_def else \
