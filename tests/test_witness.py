@@ -26,7 +26,8 @@ Record Pair := mkPair { left_code : Z; right_code : Z }.
 
 
 def test_a_records_own_constructor_builds_a_witness_with_its_side_condition_at_one():
-    candidates = witness.specialize_candidates("H", "forall (x : R) (p : Pair), x <= 3", RECORDS)
+    candidates = [c for c, _ in witness.specialize_candidates(
+        "H", "forall (x : R) (p : Pair), x <= 3", RECORDS)]
     assert candidates, candidates
     assert all("(mkPair 1%Z " in c for c in candidates), candidates
     built = witness.constructors(RECORDS)["Box"]
@@ -37,9 +38,12 @@ def test_a_records_own_constructor_builds_a_witness_with_its_side_condition_at_o
 def test_the_boundary_witness_takes_the_statements_power_and_the_constructor_with_most_numbers():
     typ = ("forall (n : nat) (f : nat -> R) (b : Box) (i : nat), (Z.of_nat n <= 8192)%Z -> "
            "(Rfloor_like (f i) * Z.of_nat (depth b) < 2 ^ 20)%Z")
-    candidates = witness.specialize_candidates("H", typ, RECORDS)
+    weighted = witness.specialize_candidates("H", typ, RECORDS)
+    candidates = [c for c, _ in weighted]
     assert candidates[0] == ("specialize (H 1%nat (fun _ => IZR (2 ^ 20)) "
                              "(mkBox 1%R 20%nat Rlt_0_1) 1%nat).")
+    # The statement's own values weigh more than the grid's.
+    assert weighted[0][1] > max(w for _, w in weighted[1:])
     # The grid still follows, built with the file's definition; a natural bound above what Coq
     # keeps concrete (8192) is not a grid value, and `i < 2 ^ 20` does not bound i.
     rest = candidates[1:]
@@ -50,7 +54,8 @@ def test_the_boundary_witness_takes_the_statements_power_and_the_constructor_wit
 
 def test_no_boundary_candidate_without_a_power_in_the_statement():
     candidates = witness.specialize_candidates("H", "forall (x : R) (b : Box), x <= 3", RECORDS)
-    assert candidates and not any("IZR" in c for c in candidates)
+    assert candidates and not any("IZR" in c for c, _ in candidates)
+    assert {w for _, w in candidates} == {1.0}
 
 
 @needs_coq

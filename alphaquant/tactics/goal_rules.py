@@ -358,8 +358,8 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
                     add((f"unfold {op} in {name}.", 1.0))
         # Instantiating a universal hypothesis at a witness is how a disproof starts (goal
         # False); in a proof the hypothesis is usually wanted whole (`apply H`), for every value.
-        for candidate in witness.specialize_candidates(name, typ, file_text):
-            add((candidate, 2.0 if absurd else 0.3))
+        for candidate, weight in witness.specialize_candidates(name, typ, file_text):
+            add((candidate, (2.0 if absurd else 0.3) * weight))
         premise = witness.premise_candidate(name, typ)
         if premise is not None:
             add((premise, 1.5))

@@ -32,6 +32,8 @@ MAX_CANDIDATES = 12
 NAT_LITERAL_LIMIT = 5000
 # A natural that computes in unary stays this small at the boundary.
 BOUNDARY_NAT_LIMIT = 64
+# The boundary candidate's weight relative to a grid candidate's.
+BOUNDARY_WEIGHT = 1.25
 
 Binder = tuple[str, str]  # (name, type; "" when the binder carries no type)
 
@@ -203,8 +205,10 @@ def _side_condition(condition: str, chosen: dict[str, tuple[str, str]]) -> str:
     return "ltac:(first [lra | lia])"
 
 
-def specialize_candidates(name: str, typ: str, file_text: str) -> list[str]:
-    """``specialize (name w1 … wn).`` for a grid of witnesses; [] if some binder has none."""
+def specialize_candidates(name: str, typ: str, file_text: str) -> list[tuple[str, float]]:
+    """``specialize (name w1 … wn).`` for a grid of witnesses, each with its weight relative to
+    the others (the boundary's is higher: its values are the statement's own); [] if some
+    binder has none."""
     parts = forall_parts(typ)
     if parts is None:
         return []
@@ -230,7 +234,7 @@ def specialize_candidates(name: str, typ: str, file_text: str) -> list[str]:
         candidate = f"specialize ({name} {' '.join(v for v in values if v)})."
         if candidate not in out:
             out.append(candidate)
-    return out[:MAX_CANDIDATES]
+    return [(c, BOUNDARY_WEIGHT if c == boundary else 1.0) for c in out[:MAX_CANDIDATES]]
 
 
 def _is_function_type(typ: str) -> bool:
