@@ -6,11 +6,12 @@ to a real, proved through the clamp's stated bound."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from alphaquant.config import load_settings
 from alphaquant.goals import locate
 from alphaquant.provers.coq.prover import CoqProver
-from alphaquant.runs.attempt import Goal, attempt_goal
+from alphaquant.runs.attempt import Goal, GoalResult, attempt_goal
 from alphaquant.tactics import witness
 from alphaquant.tactics.factory import heuristic_source
 from tests.conftest import needs_coq
@@ -58,6 +59,17 @@ def test_no_boundary_candidate_without_a_power_in_the_statement():
     assert {w for _, w in candidates} == {1.0}
 
 
+def attempt_offline(path: Path, text: str, budget: float) -> tuple[GoalResult, str]:
+    """The file's one goal attempted as `alphaquant search --offline` would, on real Coq."""
+    path.write_text(text, encoding="utf-8")
+    settings = load_settings(None, budget_seconds=budget, offline=True)
+    settings = dataclasses.replace(
+        settings, tactics=dataclasses.replace(settings.tactics, learned_priors=False))
+    with CoqProver(path) as prover:
+        return attempt_goal(prover, heuristic_source(settings, "coq"),
+                            Goal(path, text, locate(text, path)[0]), settings)
+
+
 @needs_coq
 def test_a_false_bound_is_disproved_by_the_witness_at_its_boundary(tmp_path):
     # Every grid value (0, 1, 100, constant functions 0 and 1) satisfies the claim; only values
@@ -72,15 +84,7 @@ Theorem amplified_small : forall (g : Gain) (f : nat -> Z) (i : nat),
 Proof.
 Admitted.
 """
-    path = tmp_path / "Gain.v"
-    path.write_text(text, encoding="utf-8")
-    settings = load_settings(None, budget_seconds=60, offline=True)
-    settings = dataclasses.replace(
-        settings, tactics=dataclasses.replace(settings.tactics, learned_priors=False))
-    site = locate(text, path)[0]
-    with CoqProver(path) as prover:
-        result, after = attempt_goal(prover, heuristic_source(settings, "coq"),
-                                     Goal(path, text, site), settings)
+    result, after = attempt_offline(tmp_path / "Gain.v", text, budget=60)
     assert result.status == "disproved", result
     assert any("2 ^ 12" in step for step in result.proof), result.proof
     assert after == text
@@ -96,14 +100,6 @@ Theorem clamped_cast_reaches : forall x : R, 10 <= 2 * IZR (Z.max (-4) (Z.min (I
 Proof.
 Admitted.
 """
-    path = tmp_path / "Clamp.v"
-    path.write_text(text, encoding="utf-8")
-    settings = load_settings(None, budget_seconds=30, offline=True)
-    settings = dataclasses.replace(
-        settings, tactics=dataclasses.replace(settings.tactics, learned_priors=False))
-    site = locate(text, path)[0]
-    with CoqProver(path) as prover:
-        result, _ = attempt_goal(prover, heuristic_source(settings, "coq"),
-                                 Goal(path, text, site), settings)
+    result, _ = attempt_offline(tmp_path / "Clamp.v", text, budget=30)
     assert result.status == "disproved", result
     assert any("IZR_le" in step for step in result.proof), result.proof
