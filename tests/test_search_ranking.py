@@ -12,7 +12,7 @@ from alphaquant.search.base import SearchConfig
 from alphaquant.search.tree import Action, SearchTree
 from alphaquant.search.value import goal_size_value
 from alphaquant.search.walk import backpropagate, select
-from alphaquant.tactics import automation, goal_rules
+from alphaquant.tactics import automation, goal_rules, statements
 
 FILE = """Local Open Scope R_scope.
 Definition squash (x : R) : Z := Z.max 0 (Rfloor x).
@@ -60,7 +60,7 @@ def test_a_lemma_that_shares_the_goals_rare_symbols_comes_before_one_that_shares
     w = weights(state)
     assert w["apply squash_close."] > w["apply triangle_any."]
     assert w["apply squash_close."] > w["apply sum_bound."]
-    fit = goal_rules.lemma_fit(state, goal_rules.proved_lemmas(FILE))
+    fit = goal_rules.lemma_fit(state, statements.proved_lemmas(FILE))
     assert max(fit, key=lambda name: fit[name]) == "squash_close"
     assert all(0.5 <= f <= 1.5 for f in fit.values())
 
@@ -172,8 +172,8 @@ def test_a_hypothesis_that_is_the_goal_up_to_numbers_and_existential_variables_a
                  "Hs : forall l : nat, (qa l < 3)%Z")
     w = weights(state, "")
     assert w["apply Hr."] > 2 * w["apply Hs."]
-    assert goal_rules.skeleton("forall l : nat, (?lo <= qa l <= ?hi)%Z") == \
-        goal_rules.skeleton("forall l : nat, (-128 <= qa l <= 127)%Z")
+    assert statements.skeleton("forall l : nat, (?lo <= qa l <= ?hi)%Z") == \
+        statements.skeleton("forall l : nat, (-128 <= qa l <= 127)%Z")
 
 
 def test_a_function_is_not_specialized_as_if_it_were_an_implication():

@@ -7,11 +7,26 @@ tactic layer that read Coq or Lean goal syntax.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from alphaquant.provers.base import ProofState, Subgoal
-from alphaquant.provers.coq.premises import Found, after_last_arrow, rank, symbols
+from alphaquant.provers.coq.premises import Found, rank, symbols
 from alphaquant.tactics import clamps, witness
+from alphaquant.tactics.statements import (
+    IDENT,
+    QUALIFIED,
+    conclusion_shape,
+    defined_names,
+    hypothesis_names,
+    lemma_conclusion,
+    predicate_bodies,
+    proof_fields,
+    proved_lemmas,
+    rewrite_head,
+    sides,
+    skeleton,
+    unfolds_to,
+)
 from alphaquant.tactics.witness import arrows
 
 Rules = Callable[[ProofState, str], list[tuple[str, float]]]
@@ -27,9 +42,6 @@ CAST_REWRITES = (
 )
 COMMON = {"R", "nat", "Z", "N", "x", "y", "n", "k", "i", "j", "p", "forall", "fun"}
 
-IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_']*")
-QUALIFIED = re.compile(r"[A-Za-z_][A-Za-z0-9_']*(?:\.[A-Za-z_][A-Za-z0-9_']*)*")
-NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # A conclusion about reals (lia cannot close it, whatever integers it mentions inside).
 REAL = re.compile(r"\b(?:Rabs|IZR|INR|Rmax|Rmin|Rle|Rlt)\b")
 
@@ -59,69 +71,6 @@ def shape(state: ProofState) -> str:
     return "|".join([more, head[:12], *sorted(set(marks))])
 
 
-def hypothesis_names(goal: Subgoal) -> Iterator[tuple[str, str]]:
-    """(name, type) for each hypothesis line ``a, b : T`` (Coq) or ``a b : T`` (Lean)."""
-    for line in goal.hypotheses:
-        names, sep, typ = line.partition(" : ")
-        if not sep:
-            continue
-        for name in re.split(r"[,\s]+", names.strip()):
-            if IDENT.fullmatch(name):
-                yield name, typ.strip()
-
-
-def defined_names(file_text: str, language: str) -> set[str]:
-    """Names of definitions in the file (Coq Definition/Fixpoint, Lean def/abbrev)."""
-    if language == "coq":
-        pattern = r"^\s*(?:Definition|Fixpoint|Let|Function|Notation)\s+([A-Za-z_][\w']*)"
-    else:
-        pattern = r"^\s*(?:noncomputable\s+|private\s+)*(?:def|abbrev)\s+([A-Za-z_][\w'.]*)"
-    return set(re.findall(pattern, file_text, flags=re.MULTILINE))
-
-
-_COQ_LEMMA = re.compile(
-    r"^\s*(?:Lemma|Theorem|Fact|Remark|Corollary|Proposition)\s+([A-Za-z_][\w']*)(.*?)"
-    r"(?=^\s*Proof\b)(.*?)\b(Qed|Defined|Admitted|Abort)\.",
-    flags=re.MULTILINE | re.DOTALL,
-)
-_COQ_AXIOM = re.compile(r"^\s*(?:Axiom|Conjecture)\s+([A-Za-z_][\w']*)", flags=re.MULTILINE)
-
-
-def proved_lemmas(file_text: str) -> list[tuple[str, str]]:
-    """Coq lemmas of the text closed with Qed/Defined: (name, statement)."""
-    return [(m.group(1), m.group(2)) for m in _COQ_LEMMA.finditer(file_text)
-            if m.group(4) in ("Qed", "Defined")]
-
-
-def unproved_names(file_text: str) -> set[str]:
-    """Coq declarations of the text a proof may not rest on: lemmas closed with Admitted (the
-    open goals themselves among them) and axioms. A candidate naming one would only be refused
-    by the acceptance rule at the end, after the search spent its visits below it."""
-    admitted = {m.group(1) for m in _COQ_LEMMA.finditer(file_text) if m.group(4) == "Admitted"}
-    return admitted | set(_COQ_AXIOM.findall(file_text))
-
-
-def names_any(tactic: str, names: set[str]) -> bool:
-    """Whether ``tactic`` mentions one of ``names``, bare or qualified (``M.name``)."""
-    return any(token.rsplit(".", 1)[-1] in names
-               for token in re.findall(r"[A-Za-z_](?:[\w'.]*[\w'])?", tactic))
-
-
-def rewrite_head(statement: str) -> str | None:
-    """The head symbol of an equation lemma's left side (``quantize`` in ``… -> quantize x p =
-    qmax p``), or None if the lemma is not an equation."""
-    conclusion = re.split(r"->", statement)[-1]
-    conclusion = re.sub(r"^\s*:?\s*(?:forall\b[^,]*,)?", "", conclusion)
-    m = re.match(r"\s*\(?\s*([A-Za-z_][\w'.]*[\w'])[^=<>]*(?<![<>])=(?!>)", conclusion)
-    return m.group(1) if m else None
-
-
-def lemma_conclusion(statement: str) -> str:
-    """The conclusion of a lemma statement: after its binders and its last top-level arrow."""
-    text = re.sub(r"^\s*:?\s*(?:forall\b[^,]*,)?", "", statement.strip()).rstrip(". \n")
-    return after_last_arrow(text)
-
-
 def lemma_fit(state: ProofState, lemmas: list[tuple[str, str]]) -> dict[str, float]:
     """How well each lemma fits the state, as a factor in [0.5, 1.5]: the idf-weighted overlap
     of its symbols with the state's (premises.rank, over the file's own lemmas), relative to the
@@ -135,15 +84,6 @@ def lemma_fit(state: ProofState, lemmas: list[tuple[str, str]]) -> dict[str, flo
     return {p.name: 0.5 + p.score / top for p in ranked}
 
 
-def conclusion_shape(text: str) -> tuple[str, str]:
-    """(head symbol, relation) of a proposition: ``Rabs (…) <= s / 2`` → ("Rabs", "<=")."""
-    text = re.sub(r"^[\s(]+", "", text)
-    head = QUALIFIED.match(text)
-    relation = re.search(r"<->|<=|>=|<>|(?<![<>=-])[<>](?![=>-])|(?<![<>:])=(?!>)", text)
-    return (head.group(0) if head else "", relation.group(0) if relation else "")
-
-
-# Transitivity by scope: (goal's relation, lemma's relation) -> the lemma to `eapply`.
 BRIDGES = {
     "Z": {("<", "<="): "Z.le_lt_trans", ("<=", "<="): "Z.le_trans", ("<", "<"): "Z.lt_trans"},
     "nat": {("<", "<="): "Nat.le_lt_trans", ("<=", "<="): "Nat.le_trans",
@@ -171,16 +111,6 @@ def bridge(goal_shape: tuple[str, str], lemma_shape: tuple[str, str], concl: str
     return f"eapply {name}." if name else None
 
 
-def skeleton(proposition: str) -> str:
-    """A proposition without its binders, with its numbers and existential variables as ``_``:
-    ``forall l : nat, (?lo <= qa l <= ?hi)%Z`` and ``forall m, (-128 <= qa m <= 127)%Z`` do
-    not yet compare (their bound names differ), ``(?lo <= qa l <= ?hi)%Z`` and ``(-128 <= qa
-    l <= 127)%Z`` do."""
-    text = lemma_conclusion(" ".join(proposition.split()))
-    text = re.sub(r"\?[A-Za-z_][\w']*|-?\b\d+(?:\.\d+)?\b", "_", text)
-    return re.sub(r"\s+", " ", text).strip()
-
-
 def normalise_and_decide(goal: Subgoal, goal_shape: tuple[str, str], defined: list[str],
                          introducible: bool) -> str | None:
     """One candidate that does what a person does with arithmetic hidden behind definitions and
@@ -204,44 +134,6 @@ def normalise_and_decide(goal: Subgoal, goal_shape: tuple[str, str], defined: li
     unfold = [f"unfold {', '.join(defined)} in *"] if defined else []
     rewrite = "rewrite " + ", ".join(f"?{e}" for e in equations)
     return "; ".join([*unfold, rewrite, "simpl", decide]) + "."
-
-
-def _sides(proposition: str) -> tuple[str, str, str]:
-    """(left side, relation, right side) at the first top-level comparison, or (text, "", "")."""
-    depth = 0
-    for i, ch in enumerate(proposition):
-        depth += ch in "([{"
-        depth -= ch in ")]}"
-        if depth == 0:
-            m = re.match(r"<=|>=|<>|<(?![-=])|>|(?<![<>:])=(?![>?])", proposition[i:])
-            if m and proposition[max(0, i - 1):i] not in ("-", "<"):
-                return proposition[:i], m.group(0), proposition[i + m.end():]
-    return proposition, "", ""
-
-
-def predicate_bodies(file_text: str) -> dict[str, tuple[set[str], str]]:
-    """Coq predicates the file defines, ``Definition in_range (x : R) (p : P) : Prop := body``:
-    {name: (parameter names, body)}."""
-    found = {}
-    pattern = re.compile(r"^\s*Definition\s+([A-Za-z_][\w']*)((?:\s*\([^()]*\))*)\s*:\s*Prop\s*"
-                         r":=(.*?)\.\s*$", flags=re.MULTILINE | re.DOTALL)
-    for m in pattern.finditer(file_text):
-        params = set(re.findall(r"\(([^():]*):", m.group(2)))
-        found[m.group(1)] = ({n for group in params for n in group.split()}, m.group(3))
-    return found
-
-
-def unfolds_to(body: tuple[set[str], str], goal_text: str) -> bool:
-    """Whether a predicate's body is the goal with its parameters instantiated: the same
-    relations, and the body's other symbols, in order, among the goal's."""
-    params, text = body
-    text, goal_text = (re.sub(r"%\w+", "", t) for t in (text, goal_text))  # scopes: no symbols
-    relations = re.compile(r"<=|>=|<(?!-)|>|(?<![<>:])=(?!>)")
-    if relations.findall(text) != relations.findall(goal_text):
-        return False
-    wanted = [s for s in IDENT.findall(text) if s not in params]
-    found = iter(IDENT.findall(goal_text))
-    return bool(wanted) and all(any(s == g for g in found) for s in wanted)
 
 
 def hypothesis_fit(typ: str, goal_shape: tuple[str, str], file_defs: set[str],
@@ -272,16 +164,6 @@ def hypothesis_fit(typ: str, goal_shape: tuple[str, str], file_defs: set[str],
     return 0.3
 
 
-def proof_fields(file_text: str) -> list[tuple[str, str]]:
-    """Record fields that are proofs (``scale_pos : 0 < scale``): (field, statement)."""
-    found = []
-    for body in re.findall(r"Record\s+\w+[^{]*\{(.*?)\}", file_text, flags=re.DOTALL):
-        for field, typ in re.findall(r"([A-Za-z_][\w']*)\s*:\s*([^;]+)", body):
-            if re.search(r"<|>|=", typ):
-                found.append((field, typ.strip()))
-    return found
-
-
 def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
     """Coq candidates for the first goal of ``state``."""
     if not state.goals:
@@ -308,7 +190,7 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         add(("unfold Rabs.", 0.5 * early))
     if "Rmax" in concl:
         # A maximum below a bound is bounded by parts; a bound below a maximum by one side.
-        left, _, right = _sides(concl)
+        left, _, right = sides(concl)
         if "Rmax" in left:
             add(("apply Rmax_lub.", 1.5 * early))
         if "Rmax" in right:

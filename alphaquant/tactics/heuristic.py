@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alphaquant.errors import InputError
-from alphaquant.tactics import automation, goal_rules
+from alphaquant.tactics import automation, goal_rules, statements
 from alphaquant.tactics.base import Candidate, ProposalRequest
 
 # Learned reweighting: (goal shape, tactic, configured weight) -> weight to use.
@@ -78,8 +78,8 @@ class HeuristicSource:
                                for t, w, limit in found]
         candidates += [Candidate(t.text, t.weight, "heuristic", t.timeout) for t in self.tactics]
         if request.language == "coq":
-            unproved = goal_rules.unproved_names(request.file_text)
-            candidates = [c for c in candidates if not goal_rules.names_any(c.tactic, unproved)]
+            unproved = statements.unproved_names(request.file_text)
+            candidates = [c for c in candidates if not statements.names_any(c.tactic, unproved)]
         if self.reweigh is not None:
             shape = goal_rules.shape(request.state)
             candidates = [
