@@ -103,3 +103,9 @@ Admitted.
     result, _ = attempt_offline(tmp_path / "Clamp.v", text, budget=30)
     assert result.status == "disproved", result
     assert any("IZR_le" in step for step in result.proof), result.proof
+
+
+def test_a_natural_valued_function_at_the_boundary_takes_the_small_number_not_the_power():
+    typ = "forall (f : nat -> nat) (g : nat -> Z), (Z.of_nat (f 0) + g 0 < 2 ^ 10)%Z"
+    first, _ = witness.specialize_candidates("H", typ, "")[0]
+    assert first == "specialize (H (fun _ => 10%nat) (fun _ => (2 ^ 10)%Z))."

@@ -154,6 +154,16 @@ def _boundary(body: str) -> tuple[str, str] | None:
     return f"{base} ^ {exponent}", str(small)
 
 
+def _at_boundary(codomain: str, power: str, small: str) -> str:
+    """A function's constant value at the boundary: the power, lifted to a real or scoped; a
+    unary natural takes the small number instead (``2 ^ 31`` in unary never computes)."""
+    if codomain == "R":
+        return f"IZR ({power})"
+    if codomain == "nat":
+        return f"{small}%nat"
+    return f"({power}){SCOPES.get(codomain, '')}"
+
+
 def boundary_candidate(name: str, binders: list[Binder], body: str, built: Built) -> str | None:
     """``specialize`` at the statement's boundary (module docstring); None if it has none."""
     boundary = _boundary(body)
@@ -166,8 +176,8 @@ def boundary_candidate(name: str, binders: list[Binder], body: str, built: Built
         value: str | None = None
         if typ in NUMERIC:
             value = "1" + SCOPES[typ]
-        elif (function := _function(typ, f"IZR ({power})" if typ.endswith("R")
-                                   else f"({power}){SCOPES.get(typ.split('->')[-1].strip(), '')}")):
+        elif (function := _function(typ, _at_boundary(typ.split("->")[-1].strip(), power,
+                                                      small))):
             value = function
         elif built.get(typ):
             ctor, args = max(built[typ], key=lambda c: sum(t in NUMERIC for _, t in c[1]))
