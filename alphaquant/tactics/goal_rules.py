@@ -84,6 +84,7 @@ def lemma_fit(state: ProofState, lemmas: list[tuple[str, str]]) -> dict[str, flo
     return {p.name: 0.5 + p.score / top for p in ranked}
 
 
+# Transitivity by scope: (goal's relation, lemma's relation) -> the lemma to `eapply`.
 BRIDGES = {
     "Z": {("<", "<="): "Z.le_lt_trans", ("<=", "<="): "Z.le_trans", ("<", "<"): "Z.lt_trans"},
     "nat": {("<", "<="): "Nat.le_lt_trans", ("<=", "<="): "Nat.le_trans",

@@ -88,9 +88,6 @@ def conclusion_shape(text: str) -> tuple[str, str]:
     return (head.group(0) if head else "", relation.group(0) if relation else "")
 
 
-# Transitivity by scope: (goal's relation, lemma's relation) -> the lemma to `eapply`.
-
-
 def skeleton(proposition: str) -> str:
     """A proposition without its binders, with its numbers and existential variables as ``_``:
     ``forall l : nat, (?lo <= qa l <= ?hi)%Z`` and ``forall m, (-128 <= qa m <= 127)%Z`` do
@@ -139,11 +136,20 @@ def unfolds_to(body: tuple[set[str], str], goal_text: str) -> bool:
     return bool(wanted) and all(any(s == g for g in found) for s in wanted)
 
 
+def records(file_text: str) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """The file's records: (type, constructor, [(field, type)]); an unnamed constructor is
+    Coq's ``Build_<type>``."""
+    pattern = re.compile(r"^\s*Record\s+([A-Za-z_][\w']*)[^{]*?:=\s*([A-Za-z_][\w']*)?\s*"
+                         r"\{([^{}]*)\}", flags=re.MULTILINE)
+    found = []
+    for m in pattern.finditer(file_text):
+        fields = [f.partition(":") for f in m.group(3).split(";") if ":" in f]
+        found.append((m.group(1), m.group(2) or f"Build_{m.group(1)}",
+                      [(name.strip(), " ".join(typ.split())) for name, _, typ in fields]))
+    return found
+
+
 def proof_fields(file_text: str) -> list[tuple[str, str]]:
     """Record fields that are proofs (``scale_pos : 0 < scale``): (field, statement)."""
-    found = []
-    for body in re.findall(r"Record\s+\w+[^{]*\{(.*?)\}", file_text, flags=re.DOTALL):
-        for field, typ in re.findall(r"([A-Za-z_][\w']*)\s*:\s*([^;]+)", body):
-            if re.search(r"<|>|=", typ):
-                found.append((field, typ.strip()))
-    return found
+    return [(field, typ) for _, _, fields in records(file_text) for field, typ in fields
+            if re.search(r"<|>|=", typ)]

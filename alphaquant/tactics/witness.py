@@ -20,6 +20,8 @@ from __future__ import annotations
 import itertools
 import re
 
+from alphaquant.tactics.statements import records
+
 NUMERIC = {"nat", "Z", "N", "R", "positive"}
 SCOPES = {"nat": "%nat", "Z": "%Z", "N": "%N", "R": "%R", "positive": "%positive"}
 NUMBERS = ("0", "1", "100")
@@ -76,12 +78,8 @@ def constructors(file_text: str) -> dict[str, list[tuple[str, list[Binder]]]]:
                          r"([A-Za-z_][\w']*)\s*:=", flags=re.MULTILINE)
     for m in pattern.finditer(file_text):
         found.setdefault(m.group(3), []).append((m.group(1), split_binders(m.group(2))))
-    record = re.compile(r"^\s*Record\s+([A-Za-z_][\w']*)\s*:=\s*([A-Za-z_][\w']*)\s*\{([^{}]*)\}",
-                        flags=re.MULTILINE)
-    for m in record.finditer(file_text):
-        fields = [f.partition(":") for f in m.group(3).split(";") if ":" in f]
-        found.setdefault(m.group(1), []).append(
-            (m.group(2), [(name.strip(), " ".join(typ.split())) for name, _, typ in fields]))
+    for typ, ctor, fields in records(file_text):
+        found.setdefault(typ, []).append((ctor, fields))
     return found
 
 
