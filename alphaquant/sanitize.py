@@ -38,6 +38,7 @@ Callers should hand the prover ``clean_tactic``'s output: that is the text the c
 
 from __future__ import annotations
 
+import functools
 import textwrap
 import unicodedata
 
@@ -86,8 +87,11 @@ _LOOKALIKES = str.maketrans({
 _ALLOWED_CONTROLS = frozenset("\n\t\r")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def check_tactic(text: str, language: str, *, max_length: int = 2000) -> str | None:
-    """None if ``text`` may go to the prover as one ``language`` tactic, else the reason why not."""
+    """None if ``text`` may go to the prover as one ``language`` tactic, else the reason why not.
+    A pure function of its arguments, remembered: a search asks it about the same candidate
+    texts at every state."""
     if any(_is_control(c) for c in text):
         return "control character"
     if len(text) > max_length:

@@ -122,7 +122,41 @@ def test_a_retrieved_lemma_with_the_goals_head_is_applied_before_one_with_anothe
              Premise("generic", "forall r1 r2 r3 : R, r1 <= r2 -> r2 <= r3 -> r1 <= r3", 1.0)]
     w = {t: wt for t, wt, _ in automation.from_premises(state, found)}
     assert w["apply same_head."] > 2 * w["apply other_head."]
-    assert w["apply generic."] == w["apply same_head."]  # its head is a bound variable
+    # A bare transitivity fits every goal of its relation (its head is a bound variable) but
+    # leaves the middle term open: `eapply`, and well below a lemma that decides something.
+    assert w["eapply generic."] == pytest.approx(0.3 * w["apply same_head."])
+    assert w["apply generic."] < w["eapply generic."]
+
+
+def test_a_lemma_whose_conclusion_leaves_a_variable_unknown_is_eapplied_not_applied():
+    """`apply` fails on it ("unable to find an instance for b"); `eapply` leaves `?b` open."""
+    assert statements.unfixed_binders(
+        ": forall (X : Type) (d : X -> X -> R) (a b c : X) (E e B : R), "
+        "d a b <= E -> d b c <= e -> E + e <= B -> d a c <= B.") == {"b", "E", "e"}
+    assert statements.unfixed_binders(": forall k (f g : nat -> R) c, "
+                                      "(forall l, Rabs (f l - g l) <= c) -> Rabs (f k) <= c") \
+        == {"g"}
+    state = goal("Rabs (x - y) <= e", "x, y, e : R")
+    loose = Premise("through", "forall a b c : R, Rabs (a - b) <= 1 -> Rabs (b - c) <= 1 -> "
+                    "Rabs (a - c) <= 2", 1.0)
+    w = {t: wt for t, wt, _ in automation.from_premises(state, [loose])}
+    assert w["eapply through."] > 3 * w["apply through."]
+    text = f"Lemma through : {loose.statement}.\nProof. Admitted.\n".replace("Admitted", "Qed")
+    rules = dict(goal_rules.coq_rules(state, text))
+    assert rules["eapply through."] > 3 * rules["apply through."]
+
+
+def test_a_conditional_rewrite_whose_premise_nothing_in_sight_meets_ranks_low():
+    state = goal("clip x = x", "x : R", "H : Rabs x <= 1")
+    met = ": forall x : R, Rabs x <= 1 -> clip x = x."
+    unmet = ": forall (x : R) (n : Z), IZR n <= x -> clip x = x."
+    assert statements.unmet_conditions(met, ["Rabs x <= 1"]) == 0
+    assert statements.unmet_conditions(unmet, ["Rabs x <= 1"]) == 1
+    # A premise headed by the lemma's own variable may be met by anything.
+    assert statements.unmet_conditions(": forall a b q : Z, (a <= q <= b)%Z -> f q = q.", []) == 0
+    text = f"Lemma below : {met[2:]}\nProof. Qed.\nLemma above : {unmet[2:]}\nProof. Qed.\n"
+    rules = dict(goal_rules.coq_rules(state, text))
+    assert rules["rewrite below."] > 3 * rules["rewrite above."]
 
 
 def test_a_product_node_gives_its_goals_turns_so_a_false_side_goal_is_looked_at():

@@ -33,6 +33,7 @@ from pathlib import Path
 from alphaquant.provers.base import Premise, ProofState
 from alphaquant.provers.coq.hammer import loaded_modules
 from alphaquant.provers.coq.premises import BINDERS, conclusion, is_equation, symbols
+from alphaquant.tactics.statements import unfixed_binders, unmet_conditions
 
 # One candidate: tactic text, weight, its own time limit (None: the search's).
 Proposal = tuple[str, float, "float | None"]
@@ -233,6 +234,7 @@ def from_premises(
             if sep and IDENT.fullmatch(n.strip())]
     out: list[Proposal] = []
     goal_head = _head(state.goals[0].conclusion)
+    facts = [t for _, t in hyps]
     for p in ranked:
         w = 1.2 * (p.score / top) * (1.5 if p.local else 1.0)
         statement = p.statement
@@ -243,9 +245,21 @@ def from_premises(
         head = _head(concl)
         reach = 1.0 if head in (goal_head, "") or _generic(concl, statement) else 0.4
         if is_equation(statement):
-            out += [(f"rewrite {p.name}.", w, None), (f"rewrite <- {p.name}.", 0.5 * w, None)]
+            # As in the goal-aware rules: a conditional equation whose premise nothing in sight
+            # has the shape of most often leaves a false side goal.
+            unmet = 0.3 if unmet_conditions(statement, facts) else 1.0
+            out += [(f"rewrite {p.name}.", w * unmet, None),
+                    (f"rewrite <- {p.name}.", 0.5 * w * unmet, None)]
             if "<->" in concl:
                 out.append((f"apply {p.name}.", 0.8 * w * reach, None))
+        elif unfixed_binders(statement):
+            # Variables the conclusion does not fix: only `eapply` applies it. A bare
+            # transitivity (``r1 <= r3`` through an unknown ``r2``) fits every goal of its
+            # relation and decides nothing: the step with the lemma that fixes the middle term
+            # is the goal-aware rules' (``eapply Rle_trans; [apply L|]``).
+            bare = 0.3 if _generic(concl, statement) else 1.0
+            out.append((f"eapply {p.name}.", w * reach * bare, None))
+            out.append((f"apply {p.name}.", 0.25 * w * reach, None))
         else:
             out.append((f"apply {p.name}.", w * reach, None))
             if premised:

@@ -25,7 +25,9 @@ from alphaquant.tactics.statements import (
     rewrite_head,
     sides,
     skeleton,
+    unfixed_binders,
     unfolds_to,
+    unmet_conditions,
 )
 from alphaquant.tactics.witness import arrows
 
@@ -44,6 +46,8 @@ COMMON = {"R", "nat", "Z", "N", "x", "y", "n", "k", "i", "j", "p", "forall", "fu
 
 # A conclusion about reals (lia cannot close it, whatever integers it mentions inside).
 REAL = re.compile(r"\b(?:Rabs|IZR|INR|Rmax|Rmin|Rle|Rlt)\b")
+# An existential variable of Coq (`?b`, `?M1870`) in a goal.
+EVAR = re.compile(r"\?[A-Za-z_]")
 
 
 def for_language(language: str) -> Rules:
@@ -202,6 +206,7 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         add(("lia.", 2.0))
     absurd = concl.strip() == "False"
     file_defs = defined_names(file_text, "coq")
+    fixpoints = set(re.findall(r"^\s*Fixpoint\s+([A-Za-z_][\w']*)", file_text, re.MULTILINE))
     bodies = predicate_bodies(file_text)
     goal_shape = conclusion_shape(concl)
     if absurd:
@@ -248,7 +253,6 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
             add((premise, 1.5))
     # A conclusion about a recursive function of the file, applied to a variable of an
     # inductive type: induction on that variable is how such a function is reasoned about.
-    fixpoints = set(re.findall(r"^\s*Fixpoint\s+([A-Za-z_][\w']*)", file_text, re.MULTILINE))
     if fixpoints & set(IDENT.findall(concl)):
         for name, typ in hypothesis_names(goal):
             if typ in ("nat", "N", "positive") or typ.startswith("list "):
@@ -274,20 +278,26 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
     # state by many paths, so each unfold's weight is shared among the names the goal mentions.
     unfold_goal = 0.3 if introducible else 1.5 * min(1.0, 2.0 / max(1, len(defined & in_goal)))
     for name in sorted(defined):
+        # A recursive function is computed by `simpl` (its equations, one step at a time);
+        # `unfold` shows its `fix` body, which neither a lemma nor an induction hypothesis
+        # mentions any more.
+        recursive = 0.3 if name in fixpoints else 1.0
         if name in in_goal:
-            add((f"unfold {name}.", unfold_goal))
+            add((f"unfold {name}.", unfold_goal * recursive))
         for h, typ in hyp_types.items():
             # Not under a binder: `apply H` unfolds by itself, and lia/lra cannot use a
             # universal hypothesis; the unfolded twin would only double the search below.
             if name in IDENT.findall(typ) and not typ.lstrip().startswith("forall"):
                 share = min(1.0, 2.0 / max(1, len(defined & set(IDENT.findall(typ)))))
-                add((f"unfold {name} in {h}.", 0.8 * share))
-        add((f"unfold {name} in *.", 0.3))
+                add((f"unfold {name} in {h}.", 0.8 * share * recursive))
+        add((f"unfold {name} in *.", 0.3 * recursive))
     if len(defined) > 1 and not introducible:
         # Every definition in sight at once: one step instead of one per name and place (the
         # branches of definitions that test the same condition then show side by side).
         add((f"unfold {', '.join(sorted(defined))} in *.", 1.2))
     qualified = set(QUALIFIED.findall(state.text))
+    pending = EVAR.search(concl) is not None
+    facts = [typ for _, typ in hypothesis_names(goal)]
     lemmas = proved_lemmas(file_text)
     fit = lemma_fit(state, lemmas)
     bridges: dict[str, float] = {}  # one transitivity step, however many lemmas it serves
@@ -301,7 +311,8 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
             # when its left side's head occurs in the goal.
             if head is not None and head in qualified and head not in COMMON:
                 concl_q = set(QUALIFIED.findall(concl))
-                add((f"rewrite {name}.", 1.5 if head in concl_q else 0.3))
+                unmet = 0.3 if unmet_conditions(statement, facts) else 1.0
+                add((f"rewrite {name}.", (1.5 if head in concl_q else 0.3) * unmet))
                 for h, typ in hyp_types.items():
                     if head in QUALIFIED.findall(typ):
                         add((f"rewrite {name} in {h}.", 1.0))
@@ -314,18 +325,32 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         # often the goal's (a goal that is a defined predicate, a lemma about its body).
         reach = 2.0 if fits else 1.0 if same_head or about_def else \
             0.5 if shape[0] in file_defs else 0.3
-        add((f"apply {name}.", reach * w))
+        # A lemma with variables its conclusion does not fix (a middle term) only applies as
+        # `eapply`: that form takes the weight, and `apply` keeps a little (it may still
+        # work where the goal's hypotheses fix them by unification of the premises).
+        loose = bool(unfixed_binders(statement))
+        # On a goal that already has an existential variable, a step that opens more of them
+        # (a loose lemma, a transitivity step) only moves: unification then takes whatever
+        # fits, and it is the goals that fix the variables that make progress.
+        opens = 0.3 if pending else 1.0
+        add((f"apply {name}.", (0.25 if loose else 1.0) * reach * w))
         step = bridge(goal_shape, shape, concl, file_text)
         if step is not None:
             # The step and the lemma at once: the lemma fixes the middle term, so no
             # existential variable is left to tie the goals (they can then be split).
-            add((f"{step[:-1]}; [apply {name}|].", 2.0 * w))
-            bridges[step] = max(bridges.get(step, 0.0), 1.0 * w)
-        add((f"eapply {name}.", (1.0 if fits else 0.5) * w))
+            add((f"{step[:-1]}; [{'eapply' if loose else 'apply'} {name}|].",
+                 2.0 * w * (opens if loose else 1.0)))
+            # The step alone fits every goal of its relation and decides nothing (the middle
+            # term is left open): the last resort, when the lemma applies only after more work.
+            bridges[step] = max(bridges.get(step, 0.0), 0.3 * w * opens)
+        add((f"eapply {name}.", reach * w * opens if loose else (1.0 if fits else 0.5) * w))
         add((f"pose proof {name}.", 0.3))
         if head is None:
             continue
-        add((f"rewrite {name}.", (1.5 if head in in_goal else 0.3) * w))
+        # A conditional equation whose premise nothing in sight has the shape of leaves a side
+        # goal that is most often false here (`clip x = hi` when x lies above `hi`).
+        unmet = 0.3 if unmet_conditions(statement, facts) else 1.0
+        add((f"rewrite {name}.", (1.5 if head in in_goal else 0.3) * w * unmet))
         for h, typ in hyp_types.items():
             if head in IDENT.findall(typ):
                 add((f"rewrite {name} in {h}.", 1.5 * w))

@@ -5,6 +5,7 @@ a file defines. What the goal-aware rules (goal_rules.py) and the heuristic sour
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -65,15 +66,97 @@ def names_any(tactic: str, names: set[str]) -> bool:
                for token in re.findall(r"[A-Za-z_](?:[\w'.]*[\w'])?", tactic))
 
 
+Binder = tuple[str, str]  # (name, type; "" when the binder carries no type)
+
+
+def split_binders(text: str) -> list[Binder]:
+    """``(a b : T) (c : U) d`` → [(a, T), (b, T), (c, U), (d, "")]."""
+    binders: list[Binder] = []
+    depth, start, groups = 0, 0, []
+    for i, ch in enumerate(text):
+        if ch == "(":
+            if depth == 0:
+                start = i + 1
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                groups.append(text[start:i])
+    if not groups:
+        names, _, typ = text.partition(":")
+        return [(n, typ.strip()) for n in names.split()]
+    for group in groups:
+        names, _, typ = group.partition(":")
+        binders.extend((n, typ.strip()) for n in names.split())
+    return binders
+
+
+def forall_parts(typ: str) -> tuple[list[Binder], str] | None:
+    """``forall binders, body`` → (binders, body); None if ``typ`` is not a forall."""
+    m = re.match(r"\s*forall\s+(.*?),\s*(.*)", typ, flags=re.DOTALL)
+    if not m:
+        return None
+    return split_binders(m.group(1)), m.group(2)
+
+
+def unfixed_binders(statement: str) -> set[str]:
+    """The variables of a lemma that applying it to a goal leaves unknown: bound by its leading
+    ``forall``, absent from its conclusion and from the types of the variables that are there
+    (``b``, ``E``, ``e`` of ``forall X dist a b c E e B, … -> dist a c <= B``; ``X`` is fixed
+    through ``dist``'s type). ``apply`` of such a lemma fails; ``eapply`` leaves them open."""
+    parts = forall_parts(re.sub(r"^\s*:\s*", "", statement.strip()))
+    if parts is None:
+        return set()
+    binders, body = parts
+    named = set(IDENT.findall(after_last_arrow(body.strip().rstrip(". \n"))))
+    typed = {n for name, typ in binders if name in named for n in IDENT.findall(typ)}
+    return {name for name, _ in binders if name not in named | typed}
+
+
+def side_conditions(statement: str) -> tuple[list[str], list[Binder]]:
+    """The premises of a lemma statement (what its top-level arrows lead from) and its leading
+    binders: ``forall x p, A -> B -> C`` → ([A, B], [(x, …), (p, …)])."""
+    text = re.sub(r"^\s*:\s*", "", statement.strip()).rstrip(". \n")
+    parts = forall_parts(text)
+    binders, body = parts if parts is not None else ([], text)
+    pieces, depth, start = [], 0, 0
+    for i, ch in enumerate(body):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth == 0 and body.startswith("->", i):
+            pieces.append(body[start:i].strip())
+            start = i + 2
+    return pieces, binders
+
+
+def unmet_conditions(statement: str, facts: list[str]) -> int:
+    """How many premises of a lemma no fact in sight has the shape of (head symbol and
+    relation: ``IZR hi <= x`` against facts ``Rabs (f i) <= 1``): a premise headed by one of
+    the lemma's own variables (``(a <= q <= b)%Z``), by nothing (``0 < s``) or by a universal
+    statement is not counted, it may be met by anything."""
+    premises, binders = side_conditions(statement)
+    own = {name for name, _ in binders}
+    shapes = {conclusion_shape(lemma_conclusion(f)) for f in facts}
+    unmet = 0
+    for premise in premises:
+        if premise.lstrip("( ").startswith("forall"):
+            continue
+        shape = conclusion_shape(premise)
+        if shape[0] and shape[0] not in own and shape not in shapes:
+            unmet += 1
+    return unmet
+
+
 def rewrite_head(statement: str) -> str | None:
-    """The head symbol of an equation lemma's left side (``quantize`` in ``… -> quantize x p =
-    qmax p``), or None if the lemma is not an equation."""
+    """The head symbol of an equation lemma's left side (``clip`` in ``… -> clip x p = hi p``),
+    or None if the lemma is not an equation."""
     conclusion = re.split(r"->", statement)[-1]
     conclusion = re.sub(r"^\s*:?\s*(?:forall\b[^,]*,)?", "", conclusion)
     m = re.match(r"\s*\(?\s*([A-Za-z_][\w'.]*[\w'])[^=<>]*(?<![<>])=(?!>)", conclusion)
     return m.group(1) if m else None
 
 
+@functools.lru_cache(maxsize=32768)
 def lemma_conclusion(statement: str) -> str:
     """The conclusion of a lemma statement: after its binders and its last top-level arrow."""
     text = re.sub(r"^\s*:?\s*(?:forall\b[^,]*,)?", "", statement.strip()).rstrip(". \n")
@@ -136,6 +219,7 @@ def unfolds_to(body: tuple[set[str], str], goal_text: str) -> bool:
     return bool(wanted) and all(any(s == g for g in found) for s in wanted)
 
 
+@functools.lru_cache(maxsize=16)
 def records(file_text: str) -> list[tuple[str, str, list[tuple[str, str]]]]:
     """The file's records: (type, constructor, [(field, type)]); an unnamed constructor is
     Coq's ``Build_<type>``."""

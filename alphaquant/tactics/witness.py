@@ -17,10 +17,11 @@ and the other numbers are 1.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 
-from alphaquant.tactics.statements import records
+from alphaquant.tactics.statements import Binder, forall_parts, records, split_binders
 
 NUMERIC = {"nat", "Z", "N", "R", "positive"}
 SCOPES = {"nat": "%nat", "Z": "%Z", "N": "%N", "R": "%R", "positive": "%positive"}
@@ -37,39 +38,7 @@ BOUNDARY_NAT_LIMIT = 64
 # The boundary candidate's weight relative to a grid candidate's.
 BOUNDARY_WEIGHT = 1.25
 
-Binder = tuple[str, str]  # (name, type; "" when the binder carries no type)
-
-
-def split_binders(text: str) -> list[Binder]:
-    """``(a b : T) (c : U) d`` → [(a, T), (b, T), (c, U), (d, "")]."""
-    binders: list[Binder] = []
-    depth, start, groups = 0, 0, []
-    for i, ch in enumerate(text):
-        if ch == "(":
-            if depth == 0:
-                start = i + 1
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                groups.append(text[start:i])
-    if not groups:
-        names, _, typ = text.partition(":")
-        return [(n, typ.strip()) for n in names.split()]
-    for group in groups:
-        names, _, typ = group.partition(":")
-        binders.extend((n, typ.strip()) for n in names.split())
-    return binders
-
-
-def forall_parts(typ: str) -> tuple[list[Binder], str] | None:
-    """``forall binders, body`` → (binders, body); None if ``typ`` is not a forall."""
-    m = re.match(r"\s*forall\s+(.*?),\s*(.*)", typ, flags=re.DOTALL)
-    if not m:
-        return None
-    return split_binders(m.group(1)), m.group(2)
-
-
+@functools.lru_cache(maxsize=16)
 def constructors(file_text: str) -> dict[str, list[tuple[str, list[Binder]]]]:
     """Definitions by the result type they build, then each record's own constructor with its
     fields as arguments: {type: [(name, arguments)]}."""
@@ -226,7 +195,11 @@ def specialize_candidates(name: str, typ: str, file_text: str) -> list[tuple[str
     boundary = boundary_candidate(name, binders, body, built)
     if boundary is not None:
         out.append(boundary)
-    for number, extra, value in itertools.product(NUMBERS, EXTRA, BODIES):
+    # The numbers vary fastest: the first witnesses span the range of values (0, 1, 100)
+    # before a record's extra field or a function's body changes. Decision: a node grows only
+    # its first few children (search/base.py max_children), and with the numbers varying
+    # slowest its first four witnesses all took 0 or 1, where the refutation wanted 100.
+    for extra, value, number in itertools.product(EXTRA, BODIES, NUMBERS):
         numbers = {}
         for b, t in binders:
             bound = _bound(b, t, body)

@@ -38,6 +38,7 @@ class Desync(ProverCrashed):
 
 
 _PROMPT = re.compile(rb"<prompt>(\S+) < (\d+) \|([^|]*)\| (\d+) < </prompt>")
+_PROMPT_END = b"</prompt>"
 
 
 # One answer of coqtop: what it printed, then the prompt that ended it.
@@ -61,6 +62,7 @@ class CoqTop:
         self._stdin = self._proc.stdin.fileno()
         os.set_blocking(self._stdin, False)
         self._buf = bytearray()
+        self._scanned = 0  # bytes of _buf already searched for a prompt's end
         self._eof = False
         self._cond = threading.Condition()
         self.waited = 0.0  # seconds spent waiting for replies
@@ -119,11 +121,12 @@ class CoqTop:
         try:
             with self._cond:
                 while True:
-                    m = _PROMPT.search(self._buf)
+                    m = self._prompt()
                     if m is not None:
                         output = self._buf[: m.start()].decode("utf-8", errors="replace")
                         reply = Reply(output, int(m.group(2)), m.group(1).decode(errors="replace"))
                         del self._buf[: m.end()]
+                        self._scanned = 0
                         return reply
                     if self._eof:
                         tail = self._buf.decode("utf-8", errors="replace").strip()[-300:]
@@ -136,6 +139,20 @@ class CoqTop:
                     self._cond.wait(remaining)
         finally:
             self.waited += time.monotonic() - t0
+
+    def _prompt(self) -> re.Match[bytes] | None:
+        """The first whole prompt in the buffer, searched from where the last search ended
+        (a long answer, such as a ``Search``, arrives in many chunks: searching the whole
+        buffer at each was quadratic). Called with the lock held."""
+        while True:
+            end = self._buf.find(_PROMPT_END, self._scanned)
+            if end < 0:
+                self._scanned = max(0, len(self._buf) - len(_PROMPT_END) + 1)
+                return None
+            m = _PROMPT.search(self._buf, 0, end + len(_PROMPT_END))
+            if m is not None:
+                return m
+            self._scanned = end + 1  # an end without its prompt: look past it
 
     def command(self, text: str, seconds: float) -> Reply:
         """Send one sentence and read its reply within ``seconds``."""

@@ -12,6 +12,7 @@ proof) and query; a name that is a hypothesis of the queried state never enters 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -103,6 +104,7 @@ def parse_search(output: str) -> list[tuple[str, str]]:
     return found
 
 
+@functools.lru_cache(maxsize=32768)
 def conclusion(statement: str) -> str:
     """A statement's conclusion: after its leading binders and its last top-level arrow."""
     text = statement.strip()
@@ -177,17 +179,14 @@ def rank(
         for s in f.symbols:
             df[s] = df.get(s, 0) + 1
     n = len(lemmas)
-
-    def idf(s: str) -> float:
-        return math.log((n + 1) / (df.get(s, 0) + 1)) + 0.1
-
+    idf = {s: math.log((n + 1) / (count + 1)) + 0.1 for s, count in df.items()}
     wanted = symbols(state.text) - local_names(state)
     scored = []
     for f in lemmas:
-        shared = sum(idf(s) for s in f.symbols & wanted)
+        shared = sum(idf[s] for s in f.symbols & wanted)
         if shared <= 0:
             continue
-        total = sum(idf(s) for s in f.symbols)
+        total = sum(map(idf.__getitem__, f.symbols))
         scored.append(Premise(f.name, f.statement, shared / math.sqrt(total + 1.0),
                               f.name in own or f.name.split(".")[-1] in own))
     scored.sort(key=lambda p: (not p.local, -p.score, p.name))
