@@ -136,7 +136,7 @@ def unmet_conditions(statement: str, facts: list[str]) -> int:
     statement is not counted, it may be met by anything."""
     premises, binders = side_conditions(statement)
     own = {name for name, _ in binders}
-    shapes = {conclusion_shape(lemma_conclusion(f)) for f in facts}
+    shapes = _shapes(tuple(facts))
     unmet = 0
     for premise in premises:
         if premise.lstrip("( ").startswith("forall"):
@@ -145,6 +145,13 @@ def unmet_conditions(statement: str, facts: list[str]) -> int:
         if shape[0] and shape[0] not in own and shape not in shapes:
             unmet += 1
     return unmet
+
+
+@functools.lru_cache(maxsize=256)
+def _shapes(facts: tuple[str, ...]) -> frozenset[tuple[str, str]]:
+    """The (head, relation) shapes of the facts' conclusions: read once per state, not once
+    per lemma asked about."""
+    return frozenset(conclusion_shape(lemma_conclusion(f)) for f in facts)
 
 
 def rewrite_head(statement: str) -> str | None:
