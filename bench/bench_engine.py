@@ -21,7 +21,7 @@ from alphaquant.goals import locate
 from alphaquant.provers.coq.project import find_project
 from alphaquant.provers.coq.prover import CoqProver
 from alphaquant.provers.coq.sentences import split_sentences
-from alphaquant.runs.attempt import Goal, attempt_goal
+from alphaquant.runs.attempt import Goal, attempt_goal, evaluator
 from alphaquant.search.base import GoalContext, SearchParts, Trial
 from alphaquant.tactics.factory import heuristic_source
 from alphaquant.tactics.memory import open_memory
@@ -116,7 +116,7 @@ def main() -> None:
         config = dataclasses.replace(settings.search, budget_seconds=15.0, max_expansions=60)
         t0 = time.perf_counter()
         parts = SearchParts(prover, heuristic_source(settings, "coq"),
-                            gate=lambda t: check_tactic(t, "coq"))
+                            gate=lambda t: check_tactic(t, "coq"), evaluator=evaluator("coq", text))
         result = run_search(parts, root, config, GoalContext("coq", text))
         engine_goal_rate = result.expansions / (time.perf_counter() - t0)
     bare_rate = bare_loop(path, text, site.start, list(result.tried))

@@ -39,6 +39,7 @@ from alphaquant.provers.coq.coqtop import CoqTop
 from alphaquant.provers.coq.protocol import error_message
 from alphaquant.provers.coq.prover import CoqProver
 from alphaquant.provers.coq.sentences import split_sentences
+from alphaquant.runs.attempt import evaluator
 from alphaquant.sanitize import check_tactic
 from alphaquant.search.base import GoalContext, SearchParts
 from alphaquant.search.mcts import run_search
@@ -235,8 +236,9 @@ def run_alphaquant(prover: CoqProver, path: Path, text: str, goal: Goal, budget:
             return "names the original"
         return check_tactic(tactic, "coq")
 
-    result = run_search(SearchParts(prover, source, gate=gate, accept=accept), root,
-                        settings.search, GoalContext("coq", text, goal.name))
+    parts = SearchParts(prover, source, gate=gate, accept=accept,
+                        evaluator=evaluator("coq", text))
+    result = run_search(parts, root, settings.search, GoalContext("coq", text, goal.name))
     return Row(result.proved, result.proof or (), result.seconds, result.prover_seconds,
                result.stop_reason)
 

@@ -10,9 +10,9 @@ import pytest
 from alphaquant.provers.base import Premise, ProofState, Subgoal
 from alphaquant.search.base import SearchConfig
 from alphaquant.search.tree import Action, SearchTree
-from alphaquant.search.value import goal_size_value
+from alphaquant.search.value import goal_size_value, scaled
 from alphaquant.search.walk import backpropagate, select
-from alphaquant.tactics import automation, goal_rules, statements
+from alphaquant.tactics import automation, goal_rules, goal_value, statements
 
 FILE = """Local Open Scope R_scope.
 Definition squash (x : R) : Z := Z.max 0 (Rfloor x).
@@ -288,3 +288,41 @@ def test_a_recursive_function_applied_to_a_constructor_is_computed_before_lemmas
     assert after["simpl."] > before.get("simpl.", 0.0)
     assert after["simpl."] >= max(w for t, w in after.items() if t.startswith("apply squash"))
     assert after["apply squash_close."] == pytest.approx(before["apply squash_close."] / 2, rel=0.3)
+
+
+def test_a_lemma_naming_a_constant_no_unfolding_shows_is_applied_weakly():
+    # Both conclude `Rabs … <= 3` and share no rarer symbol with the goal; `IZR` is in the body
+    # of `spread`, which the goal mentions, `INR` in nothing the goal can unfold to.
+    text = FILE + """Lemma int_close : forall q : Z, Rabs (IZR q - 1) <= 3.
+Proof. Qed.
+Lemma nat_close : forall n : nat, Rabs (INR n - 1) <= 3.
+Proof. Qed.
+"""
+    state = goal("Rabs (y - spread (squash y)) <= 3", "y : R")
+    found = weights(state, text)
+    # (Their fit to the goal differs by a few per cent: the symbols' rarity.)
+    assert found["apply nat_close."] < 0.6 * found["apply int_close."]
+    bodies = statements.definition_bodies(text)
+    assert {"Z.max", "Rfloor"} <= statements.unfolded_symbols("squash", bodies)
+    assert "x" not in statements.unfolded_symbols("squash", bodies)  # its parameter
+    assert statements.conclusion_symbols(": forall n : nat, Rabs (INR n - 1) <= 3") == {
+        "Rabs", "INR"}
+
+
+def test_a_state_whose_goals_a_lemma_or_hypothesis_concludes_is_worth_more():
+    factor = goal_value.reach("coq", FILE)
+    # `squash_close` has this head and relation and names nothing the goal lacks.
+    near = goal("Rabs (y - spread (squash y)) <= 3", "y : R")
+    # The same bound taken apart: nothing in the file concludes `- 3 <= …`.
+    apart = goal("- 3 <= y - spread (squash y) <= 3", "y : R")
+    assert factor(near) == 1.0
+    assert factor(apart) == pytest.approx(goal_value.OUT_OF_REACH)
+    # A hypothesis of the goal's shape brings it within reach; a state of two goals, one within
+    # reach, lies between.
+    assert factor(goal("(f y <= 1)%Z", "y : R", "H : forall z : R, (f z <= 1)%Z")) == 1.0
+    both = ProofState((near.goals[0], apart.goals[0]))
+    assert goal_value.OUT_OF_REACH < factor(both) < 1.0
+    assert factor(ProofState(())) == 1.0
+    assert goal_value.reach("lean", FILE)(apart) == 1.0
+    value = scaled(goal_size_value, factor)
+    assert value(apart) < value(near)

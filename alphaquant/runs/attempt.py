@@ -18,12 +18,27 @@ from alphaquant.errors import AlphaquantError
 from alphaquant.provers.base import ProofState, Prover
 from alphaquant.runs.counterexample import describe_disproof
 from alphaquant.sanitize import check_tactic
-from alphaquant.search.base import GoalContext, SearchEvent, SearchParts, SearchResult
+from alphaquant.search.base import (
+    Evaluator,
+    GoalContext,
+    SearchEvent,
+    SearchParts,
+    SearchResult,
+)
 from alphaquant.search.mcts import Search
+from alphaquant.search.value import goal_size_value, scaled
 from alphaquant.sites.site import GoalSite
 from alphaquant.status import GoalStatus
+from alphaquant.tactics import goal_value
 from alphaquant.tactics.base import TacticSource
 from alphaquant.tactics.memory import TacticMemory
+
+
+def evaluator(language: str, file_text: str) -> Evaluator:
+    """The value estimate of a search in ``file_text``: the goals' size, scaled by the share of
+    goals within reach of what the file proves (tactics/goal_value.py). Every search of the
+    tool, and the benchmarks that measure it, take it from here."""
+    return scaled(goal_size_value, goal_value.reach(language, file_text))
 
 
 # A search event tagged with the goal and phase it belongs to.
@@ -200,9 +215,9 @@ class _Attempt:
             verdict, _ = self.judged(kind, tactics)
             return None if verdict.ok else verdict.reason
 
-        parts = SearchParts(self.prover, self.source,
-                            gate=lambda t: check_tactic(t, language), accept=accept)
         context = GoalContext(language, self.goal.context + self.goal.text, site.theorem)
+        parts = SearchParts(self.prover, self.source, gate=lambda t: check_tactic(t, language),
+                            accept=accept, evaluator=evaluator(language, context.file_text))
         return Search(parts, root, self.settings.search, context)
 
     def go(self, search: Search, seconds: float, phase: str) -> SearchResult:

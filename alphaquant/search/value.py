@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from alphaquant.provers.base import ProofState
 
 
@@ -37,3 +39,10 @@ def goal_size_value(
     chars = max(len(g.conclusion) + sum(len(h) for h in g.hypotheses) for g in state.goals)
     size = 1.0 + per_goal * (len(state.goals) - 1) + per_kilochar * chars / 1000.0
     return per_step ** len(state.path) / size
+
+
+def scaled(evaluator: Callable[[ProofState], float],
+           factor: Callable[[ProofState], float]) -> Callable[[ProofState], float]:
+    """``evaluator`` times ``factor``: a goal-aware correction (tactics/goal_value.py) of a
+    value that knows no prover's syntax."""
+    return lambda state: evaluator(state) * factor(state)

@@ -16,7 +16,9 @@ from alphaquant.tactics.statements import (
     IDENT,
     QUALIFIED,
     conclusion_shape,
+    conclusion_symbols,
     defined_names,
+    definition_bodies,
     hypothesis_names,
     lemma_conclusion,
     predicate_bodies,
@@ -26,6 +28,7 @@ from alphaquant.tactics.statements import (
     sides,
     skeleton,
     unfixed_binders,
+    unfolded_symbols,
     unfolds_to,
     unmet_conditions,
 )
@@ -114,6 +117,21 @@ def bridge(goal_shape: tuple[str, str], lemma_shape: tuple[str, str], concl: str
         scope = "nat"
     name = BRIDGES[scope].get((goal_shape[1], lemma_shape[1]))
     return f"eapply {name}." if name else None
+
+
+def unreachable_lemmas(goal_shape: tuple[str, str], concl: str, lemmas: list[tuple[str, str]],
+                       unfoldable: set[str], file_text: str, file_defs: set[str]) -> set[str]:
+    """The lemmas of the goal's head symbol whose conclusion names a library constant that
+    neither the goal shows nor any unfolding of the definitions in it, however deep (``INR`` on
+    a goal with no ``INR`` and no definition holding one): unification cannot meet the goal.
+    The file's own definitions in a lemma are not counted (``apply`` unfolds those)."""
+    bodies = definition_bodies(file_text)
+    in_goal = set(QUALIFIED.findall(re.sub(r"%\w+", "", concl)))
+    reachable = in_goal | file_defs | set().union(*(unfolded_symbols(name, bodies)
+                                                    for name in unfoldable))
+    return {name for name, statement in lemmas
+            if goal_shape[0] and conclusion_shape(lemma_conclusion(statement))[0] == goal_shape[0]
+            and conclusion_symbols(statement) - reachable}
 
 
 def normalise_and_decide(goal: Subgoal, goal_shape: tuple[str, str], defined: list[str],
@@ -274,6 +292,10 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
     in_goal = set(IDENT.findall(concl))
     hyp_types = {n: t for n, t in hypothesis_names(goal) if t not in BASIC_TYPES}
     defined = file_defs & idents
+    lemmas = proved_lemmas(file_text)
+    fit = lemma_fit(state, lemmas)
+    unreachable = unreachable_lemmas(goal_shape, concl, lemmas, defined & in_goal - fixpoints,
+                                     file_text, file_defs)
     # Unfolding before `intros` is premature too; and the orders of several unfolds reach one
     # state by many paths, so each unfold's weight is shared among the names the goal mentions.
     unfold_goal = 0.3 if introducible else 1.5 * min(1.0, 2.0 / max(1, len(defined & in_goal)))
@@ -298,8 +320,6 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
     qualified = set(QUALIFIED.findall(state.text))
     pending = EVAR.search(concl) is not None
     facts = [typ for _, typ in hypothesis_names(goal)]
-    lemmas = proved_lemmas(file_text)
-    fit = lemma_fit(state, lemmas)
     bridges: dict[str, float] = {}  # one transitivity step, however many lemmas it serves
     about_def = goal_shape[0] in file_defs and not goal_shape[1]  # a goal like `in_range x p`
     for name, statement in lemmas:
@@ -320,7 +340,9 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         # A lemma whose conclusion has the goal's head symbol and relation is likely to apply
         # (through definitions the goal has not unfolded yet: `apply` unfolds them).
         fits = same_head and shape == goal_shape
-        w = fit.get(name, 0.5) * (0.5 if redex else 1.0)
+        # A lemma about a constant that neither the goal nor the definitions in it show cannot
+        # be unified with it, however its head and relation agree.
+        w = fit.get(name, 0.5) * (0.5 if redex else 1.0) * (0.5 if name in unreachable else 1.0)
         # `apply` unifies up to unfolding: another head fits only through a definition, most
         # often the goal's (a goal that is a defined predicate, a lemma about its body).
         reach = 2.0 if fits else 1.0 if same_head or about_def else \

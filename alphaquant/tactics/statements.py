@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 
 from alphaquant.provers.base import Subgoal
-from alphaquant.provers.coq.premises import after_last_arrow
+from alphaquant.provers.coq.premises import KEYWORDS, after_last_arrow
 
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_']*")
 QUALIFIED = re.compile(r"[A-Za-z_][A-Za-z0-9_']*(?:\.[A-Za-z_][A-Za-z0-9_']*)*")
@@ -211,6 +211,45 @@ def predicate_bodies(file_text: str) -> dict[str, tuple[set[str], str]]:
         params = set(re.findall(r"\(([^():]*):", m.group(2)))
         found[m.group(1)] = ({n for group in params for n in group.split()}, m.group(3))
     return found
+
+
+@functools.lru_cache(maxsize=16)
+def definition_bodies(file_text: str) -> dict[str, tuple[frozenset[str], str]]:
+    """Every Coq ``Definition f (x : A) (p : P) : T := body.`` of the text, whatever its type:
+    {name: (parameter names, body)}."""
+    pattern = re.compile(r"^\s*Definition\s+([A-Za-z_][\w']*)((?:\s*\([^()]*\))*)\s*"
+                         r"(?::(?:(?!:=).)*?)?:=(.*?)\.\s*$", flags=re.MULTILINE | re.DOTALL)
+    found = {}
+    for m in pattern.finditer(file_text):
+        params = {n for group in re.findall(r"\(([^():]*):", m.group(2)) for n in group.split()}
+        found[m.group(1)] = (frozenset(params), m.group(3))
+    return found
+
+
+def unfolded_symbols(name: str, bodies: dict[str, tuple[frozenset[str], str]],
+                     depth: int = 3) -> frozenset[str]:
+    """The constants that unfolding ``name`` shows, through the definitions its body names in
+    turn (``depth`` levels): its parameters and bound variables excluded."""
+    if name not in bodies or depth == 0:
+        return frozenset()
+    params, body = bodies[name]
+    own = set(params) | {n for group in re.findall(r"\b(?:fun|forall|exists)\s+([^,=]*?)(?:,|=>)",
+                                                   body) for n in IDENT.findall(group)}
+    shown = set(QUALIFIED.findall(re.sub(r"%\w+", "", body))) - own - KEYWORDS
+    for inner in shown & bodies.keys():
+        shown |= unfolded_symbols(inner, bodies, depth - 1)
+    return frozenset(shown)
+
+
+def conclusion_symbols(statement: str) -> frozenset[str]:
+    """The constants of a lemma's conclusion: its qualified names that are not its variables
+    (``Rabs``, ``IZR``, ``Rround`` of ``forall x z s : R, 0 < s -> Rabs (x - (IZR (Rround ((x -
+    z) / s)) * s + z)) <= s / 2``)."""
+    own = {n for group in re.findall(r"\b(?:fun|forall|exists)\s+([^,=]*?)(?:,|=>)", statement)
+           for n in IDENT.findall(group)}
+    own |= {n for group in re.findall(r"\(([\w' ]+):", statement) for n in group.split()}
+    conclusion = re.sub(r"%\w+", "", lemma_conclusion(statement))
+    return frozenset(set(QUALIFIED.findall(conclusion)) - own - KEYWORDS)
 
 
 def unfolds_to(body: tuple[set[str], str], goal_text: str) -> bool:
