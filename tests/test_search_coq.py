@@ -198,3 +198,27 @@ Admitted.
     assert result.status == "disproved", result
     assert "specialize (H 320)." in result.proof
     assert after == text  # a disproof is reported, not written into the claim
+
+
+@pytest.mark.parametrize("share", [0.5, 0.0])
+def test_a_rejected_tactic_backs_up_its_share_of_the_states_value(tmp_path, share):
+    from alphaquant.search.grow import expand
+    from alphaquant.search.running import Run
+    from alphaquant.search.tree import Action, SearchTree
+
+    path = tmp_path / "T.v"
+    path.write_text(CONJ, encoding="utf-8")
+    site = locate(CONJ, path)[0]
+    config = SearchConfig(budget_seconds=30, failure_share=share)
+    with CoqProver(path) as prover:
+        root = prover.open(site, CONJ)
+        tree = SearchTree(root, 0.8)
+        wrong = Action("reflexivity.", 1.0)  # a conjunction under binders: Coq refuses it
+        tree.node(root).actions = [wrong]
+        run = Run(SearchParts(prover, source(), gate=lambda t: check_tactic(t, "coq")),
+                  GoalContext("coq", CONJ), config)
+        run.start(30)
+        value = expand(tree, run, root, wrong)
+        run.stop()
+    assert wrong.failure is not None
+    assert value == pytest.approx(share * 0.8)

@@ -239,6 +239,25 @@ def test_the_tactics_of_a_proved_goal_go_first_where_they_are_untried_in_the_sam
     assert order[:2] == [("unfold f.", 0.6), ("apply g.", 0.6)] and order[2][0] == "common."
 
 
+def test_a_one_step_proof_is_not_promoted_elsewhere():
+    from alphaquant.search.base import GoalContext, SearchParts
+    from alphaquant.search.grow import reinforce
+    from alphaquant.search.running import Run
+
+    tree, left, right = split_in_two("split.", "left", "right", [0.5, 0.5])
+    tree.node(right).actions = [Action("common.", 0.6), Action("apply H.", 0.1)]
+    closing = Action("apply H.", 0.8)
+    tree.node(left).actions = [closing]
+    tree.add_solved(left, closing)
+    run = Run(SearchParts(None, None, gate=lambda _t: None),  # type: ignore[arg-type]
+              GoalContext("coq"), SearchConfig())
+    reinforce(tree, run, left)
+    # `apply H` closed a goal it fitted; it was ranked there by its fit already.
+    assert run.history == set()
+    assert [(a.tactic, a.prior) for a in tree.node(right).actions] == [
+        ("common.", 0.6), ("apply H.", 0.1)]
+
+
 def test_arithmetic_behind_definitions_and_equations_is_one_normalise_and_decide_step():
     text = "Definition top (p : P) : Z := 2 ^ Z.of_nat (bits p) - 1.\n"
     state = goal("(Z.of_nat k * top p < 2 ^ 31)%Z", "k : nat", "p : P", "Hb : bits p = 4%nat",
@@ -307,6 +326,31 @@ Proof. Qed.
     assert "x" not in statements.unfolded_symbols("squash", bodies)  # its parameter
     assert statements.conclusion_symbols(": forall n : nat, Rabs (INR n - 1) <= 3") == {
         "Rabs", "INR"}
+
+
+def test_unfolding_a_definition_that_shows_what_a_lemma_of_the_goals_shape_needs_comes_early():
+    # `floor_near` is about `Rfloor`, which the goal shows only once `squash` is unfolded
+    # (`apply` may not see through it: here a clamp stands around the floor).
+    text = FILE + """Lemma floor_near : forall x : R, Rabs (x - IZR (Rfloor x)) <= 1.
+Proof. Qed.
+"""
+    state = goal("Rabs (y - IZR (squash y)) <= 1", "y : R")
+    found, alone = weights(state, text), weights(state)
+    assert found["unfold squash."] == pytest.approx(found["apply floor_near."])
+    assert found["unfold squash."] > alone["unfold squash."]
+    # Before `intros`, unfolding is premature whatever it shows.
+    early = weights(goal("forall y : R, Rabs (y - IZR (squash y)) <= 1"), text)
+    assert early.get("unfold squash.", 0.0) < 0.5
+
+
+def test_a_rewrite_whose_whole_left_side_is_in_the_goal_comes_before_one_with_its_head_only():
+    text = FILE + """Lemma clip_in : forall a b q : Z, (a <= q <= b)%Z -> Z.max a (Z.min q b) = q.
+Proof. Qed.
+Lemma max_id : forall a : Z, Z.max a a = a.
+Proof. Qed.
+"""
+    found = weights(goal("(Z.max 0 (Z.min (f y) 7) <= 7)%Z", "y : R"), text)
+    assert found["rewrite clip_in."] > found["rewrite max_id."]
 
 
 def test_a_state_whose_goals_a_lemma_or_hypothesis_concludes_is_worth_more():

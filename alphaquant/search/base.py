@@ -62,6 +62,7 @@ class SearchConfig:
     proposal_rounds: int = 3  # a state whose candidates ran out is asked again this often
     premises: int = 12  # lemmas retrieved per state at first (more with depth and rounds)
     heavy_share: float = 0.3  # a tactic with its own limit gets at most this share of the budget
+    failure_share: float = 0.5  # a rejected tactic backs up this share of its state's value
 
 
 # What a search talks to. Frozen: the parts of a run are fixed for its length.

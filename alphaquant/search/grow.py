@@ -179,7 +179,13 @@ def reinforce(tree: SearchTree, run: Run, key: ProofState) -> None:
         if not parents:
             break
         top = parents[0]
-    fresh = set(tree.proof(top) or ()) - run.history
+    proof = tree.proof(top) or ()
+    if len(proof) < 2:
+        # A one-step proof (`apply H`) was ranked where it fits already; promoted everywhere it
+        # took the first tries at every state of the search (the widening takes them in
+        # order). A plan of several steps is what a sibling goal can reuse.
+        return
+    fresh = set(proof) - run.history
     if not fresh:
         return
     run.history |= fresh
@@ -215,8 +221,9 @@ def expand(tree: SearchTree, run: Run, key: ProofState, action: Action) -> float
       action: the untried action.
 
     Returns:
-      The value to back up: 1 for a solved state, the evaluator's estimate for a new state, 0 for
-      a failure.
+      The value to back up: 1 for a solved state, the evaluator's estimate for a new state, a
+      share of the state's own value for a failure (``_fail``), 0 for a path the acceptance
+      rule refused.
     """
     node = tree.node(key)
     remaining = run.budget - run.elapsed()
@@ -240,7 +247,7 @@ def expand(tree: SearchTree, run: Run, key: ProofState, action: Action) -> float
         refused = _restated(run, action, said[-1] if said else action.tactic)
         if refused is not None:
             record(TrialOutcome.ERROR)
-            return _fail(tree, key, node, action, refused)
+            return _fail(tree, run, key, node, action, refused)
     if isinstance(outcome, Solved):
         tree.add_solved(key, action)
         reinforce(tree, run, key)
@@ -253,11 +260,11 @@ def expand(tree: SearchTree, run: Run, key: ProofState, action: Action) -> float
         child = outcome.state
         if child == key:
             record(TrialOutcome.ERROR)
-            return _fail(tree, key, node, action, "no progress")
+            return _fail(tree, run, key, node, action, "no progress")
         value = tree.node(child).value if child in tree else run.parts.evaluator(child)
         if not tree.add_child(key, action, child, value):
             record(TrialOutcome.ERROR)
-            return _fail(tree, key, node, action, "cycle")
+            return _fail(tree, run, key, node, action, "cycle")
         tree.update_status(key)
         # A state proved elsewhere (a transposition) may prove the root through this step.
         if not _stands(tree, run, key, action):
@@ -277,11 +284,11 @@ def expand(tree: SearchTree, run: Run, key: ProofState, action: Action) -> float
             node.actions.append(Action(action.tactic, action.prior / 2,
                                        timeout=longer, retries=action.retries + 1))
             run.retried += 1
-        return _fail(tree, key, node, action, f"timeout after {outcome.seconds:g}s")
+        return _fail(tree, run, key, node, action, f"timeout after {outcome.seconds:g}s")
     assert isinstance(outcome, TacticError)
     run.errors += 1
     record(TrialOutcome.ERROR)
-    return _fail(tree, key, node, action, outcome.message)
+    return _fail(tree, run, key, node, action, outcome.message)
 
 
 def _restated(run: Run, action: Action, said: str) -> str | None:
@@ -297,11 +304,21 @@ def _restated(run: Run, action: Action, said: str) -> str | None:
     return None
 
 
-def _fail(tree: SearchTree, key: ProofState, node: Node, action: Action, why: str) -> float:
-    """Record a rejected tactic on its parent (never as a node); worth 0."""
+def _fail(tree: SearchTree, run: Run, key: ProofState, node: Node, action: Action,
+          why: str) -> float:
+    """Record a rejected tactic on its parent (never as a node). Worth a share of its state's
+    value (``failure_share``).
+
+    Decision: a rejection backed up 0, so an edge's mean value was mostly the share of tactics
+    Coq accepted below it: a decomposition under which almost everything is accepted and nothing
+    closes (``apply Rabs_le`` on a sum's bound) kept 1,500 of 2,400 visits, the lemma that fits
+    (whose goals reject most candidates but close) 120. Backing up nothing instead let the
+    first candidates a node accepts keep it whatever their rank (two disproofs lost); the state's
+    whole value made a state of many rejections look as good as one of none. Half of it (an
+    A/B on the project's long goals, ARCHITECTURE.md) keeps the order of both."""
     action.failure = why
     node.failures.append((action.tactic, why))
     tree.update_status(key)
-    return 0.0
+    return run.config.failure_share * node.value
 
 

@@ -119,19 +119,41 @@ def bridge(goal_shape: tuple[str, str], lemma_shape: tuple[str, str], concl: str
     return f"eapply {name}." if name else None
 
 
-def unreachable_lemmas(goal_shape: tuple[str, str], concl: str, lemmas: list[tuple[str, str]],
-                       unfoldable: set[str], file_text: str, file_defs: set[str]) -> set[str]:
-    """The lemmas of the goal's head symbol whose conclusion names a library constant that
-    neither the goal shows nor any unfolding of the definitions in it, however deep (``INR`` on
-    a goal with no ``INR`` and no definition holding one): unification cannot meet the goal.
-    The file's own definitions in a lemma are not counted (``apply`` unfolds those)."""
+def lemma_reach(goal_shape: tuple[str, str], concl: str, lemmas: list[tuple[str, str]],
+                fit: dict[str, float], unfoldable: set[str], file_text: str,
+                file_defs: set[str]) -> tuple[dict[str, float], set[str]]:
+    """What the lemmas of the goal's head symbol need that the goal does not show.
+
+    Returns ({definition: weight}, {lemma}):
+    - a definition of the goal whose body shows a constant that such a lemma's conclusion names
+      and the goal lacks (``Rround`` of a rounding lemma, in the body of the ``quantize`` the
+      goal mentions) earns the weight applying that lemma has: where `apply` does not see
+      through the definition (a clamp around the rounding), unfolding it is the way to the
+      lemma, and it should be tried before the widening has to pass every lemma that fails;
+    - a lemma naming a library constant that neither the goal nor any unfolding of its
+      definitions shows, however deep (``INR`` on a goal about codes), cannot be unified with
+      it. The file's own definitions in a lemma are not counted (``apply`` unfolds those).
+    """
     bodies = definition_bodies(file_text)
+    shown = {name: unfolded_symbols(name, bodies, 1) for name in unfoldable}
     in_goal = set(QUALIFIED.findall(re.sub(r"%\w+", "", concl)))
     reachable = in_goal | file_defs | set().union(*(unfolded_symbols(name, bodies)
                                                     for name in unfoldable))
-    return {name for name, statement in lemmas
-            if goal_shape[0] and conclusion_shape(lemma_conclusion(statement))[0] == goal_shape[0]
-            and conclusion_symbols(statement) - reachable}
+    meets: dict[str, float] = {}
+    unreachable = set()
+    for name, statement in lemmas:
+        shape = conclusion_shape(lemma_conclusion(statement))
+        if not goal_shape[0] or shape[0] != goal_shape[0]:
+            continue
+        missing = conclusion_symbols(statement) - in_goal
+        if missing - reachable:
+            unreachable.add(name)
+            continue
+        weight = (2.0 if shape == goal_shape else 1.0) * fit.get(name, 0.5)
+        for definition, showing in shown.items():
+            if showing & missing:
+                meets[definition] = max(meets.get(definition, 0.0), weight)
+    return meets, unreachable
 
 
 def normalise_and_decide(goal: Subgoal, goal_shape: tuple[str, str], defined: list[str],
@@ -294,7 +316,7 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
     defined = file_defs & idents
     lemmas = proved_lemmas(file_text)
     fit = lemma_fit(state, lemmas)
-    unreachable = unreachable_lemmas(goal_shape, concl, lemmas, defined & in_goal - fixpoints,
+    meets, unreachable = lemma_reach(goal_shape, concl, lemmas, fit, defined & in_goal - fixpoints,
                                      file_text, file_defs)
     # Unfolding before `intros` is premature too; and the orders of several unfolds reach one
     # state by many paths, so each unfold's weight is shared among the names the goal mentions.
@@ -305,7 +327,8 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         # mentions any more.
         recursive = 0.3 if name in fixpoints else 1.0
         if name in in_goal:
-            add((f"unfold {name}.", unfold_goal * recursive))
+            meet = 0.0 if introducible else meets.get(name, 0.0)
+            add((f"unfold {name}.", max(unfold_goal * recursive, meet)))
         for h, typ in hyp_types.items():
             # Not under a binder: `apply H` unfolds by itself, and lia/lra cannot use a
             # universal hypothesis; the unfolded twin would only double the search below.
@@ -328,11 +351,16 @@ def coq_rules(state: ProofState, file_text: str) -> list[tuple[str, float]]:
         same_head = goal_shape[0] != "" and shape[0] == goal_shape[0]
         if not set(IDENT.findall(statement)) & defined and not same_head:
             # A lemma about library functions only (``Z.max a (Z.min q b) = q``): a rewrite
-            # when its left side's head occurs in the goal.
+            # when its left side's head occurs in the goal, the more so when every constant of
+            # its left side does (the nested pattern is there to rewrite).
             if head is not None and head in qualified and head not in COMMON:
                 concl_q = set(QUALIFIED.findall(concl))
+                left = conclusion_symbols(statement) & set(
+                    QUALIFIED.findall(sides(lemma_conclusion(statement))[0]))
                 unmet = 0.3 if unmet_conditions(statement, facts) else 1.0
-                add((f"rewrite {name}.", (1.5 if head in concl_q else 0.3) * unmet))
+                weight = 2.0 if len(left) > 1 and left <= concl_q else \
+                    1.5 if head in concl_q else 0.3
+                add((f"rewrite {name}.", weight * unmet))
                 for h, typ in hyp_types.items():
                     if head in QUALIFIED.findall(typ):
                         add((f"rewrite {name} in {h}.", 1.0))
