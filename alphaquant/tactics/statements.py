@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 
 from alphaquant.provers.base import Subgoal
-from alphaquant.provers.coq.premises import KEYWORDS, after_last_arrow
+from alphaquant.provers.coq.premises import BINDERS, KEYWORDS, after_last_arrow
 
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_']*")
 QUALIFIED = re.compile(r"[A-Za-z_][A-Za-z0-9_']*(?:\.[A-Za-z_][A-Za-z0-9_']*)*")
@@ -201,53 +201,59 @@ def sides(proposition: str) -> tuple[str, str, str]:
     return proposition, "", ""
 
 
-def predicate_bodies(file_text: str) -> dict[str, tuple[set[str], str]]:
-    """Coq predicates the file defines, ``Definition in_range (x : R) (p : P) : Prop := body``:
-    {name: (parameter names, body)}."""
-    found = {}
-    pattern = re.compile(r"^\s*Definition\s+([A-Za-z_][\w']*)((?:\s*\([^()]*\))*)\s*:\s*Prop\s*"
-                         r":=(.*?)\.\s*$", flags=re.MULTILINE | re.DOTALL)
-    for m in pattern.finditer(file_text):
-        params = set(re.findall(r"\(([^():]*):", m.group(2)))
-        found[m.group(1)] = ({n for group in params for n in group.split()}, m.group(3))
-    return found
+Body = tuple[frozenset[str], str]  # (parameter names, body)
 
 
 @functools.lru_cache(maxsize=16)
-def definition_bodies(file_text: str) -> dict[str, tuple[frozenset[str], str]]:
-    """Every Coq ``Definition f (x : A) (p : P) : T := body.`` of the text, whatever its type:
-    {name: (parameter names, body)}."""
+def _definitions(file_text: str) -> dict[str, tuple[frozenset[str], str, str]]:
+    """Every Coq ``Definition f (x : A) (p : P) : T := body.`` of the text: {name: (parameter
+    names, type as written or "", body)}."""
     pattern = re.compile(r"^\s*Definition\s+([A-Za-z_][\w']*)((?:\s*\([^()]*\))*)\s*"
-                         r"(?::(?:(?!:=).)*?)?:=(.*?)\.\s*$", flags=re.MULTILINE | re.DOTALL)
+                         r"(?::((?:(?!:=).)*?))?:=(.*?)\.\s*$", flags=re.MULTILINE | re.DOTALL)
     found = {}
     for m in pattern.finditer(file_text):
         params = {n for group in re.findall(r"\(([^():]*):", m.group(2)) for n in group.split()}
-        found[m.group(1)] = (frozenset(params), m.group(3))
+        found[m.group(1)] = (frozenset(params), (m.group(3) or "").strip(), m.group(4))
     return found
 
 
-def unfolded_symbols(name: str, bodies: dict[str, tuple[frozenset[str], str]],
-                     depth: int = 3) -> frozenset[str]:
+def definition_bodies(file_text: str) -> dict[str, Body]:
+    """Every Coq definition of the text, whatever its type: {name: (parameter names, body)}."""
+    return {name: (params, body) for name, (params, _, body) in _definitions(file_text).items()}
+
+
+def predicate_bodies(file_text: str) -> dict[str, Body]:
+    """Coq predicates the file defines, ``Definition in_range (x : R) (p : P) : Prop := body``:
+    {name: (parameter names, body)}."""
+    return {name: (params, body) for name, (params, typ, body) in _definitions(file_text).items()
+            if typ == "Prop"}
+
+
+def bound_names(text: str) -> set[str]:
+    """The variables ``forall``, ``fun`` and ``exists`` bind in ``text``."""
+    return {n for group in BINDERS.findall(text) for n in IDENT.findall(group)}
+
+
+def unfolded_symbols(name: str, bodies: dict[str, Body], depth: int = 3) -> frozenset[str]:
     """The constants that unfolding ``name`` shows, through the definitions its body names in
     turn (``depth`` levels): its parameters and bound variables excluded."""
     if name not in bodies or depth == 0:
         return frozenset()
     params, body = bodies[name]
-    own = set(params) | {n for group in re.findall(r"\b(?:fun|forall|exists)\s+([^,=]*?)(?:,|=>)",
-                                                   body) for n in IDENT.findall(group)}
+    own = set(params) | bound_names(body)
     shown = set(QUALIFIED.findall(re.sub(r"%\w+", "", body))) - own - KEYWORDS
     for inner in shown & bodies.keys():
         shown |= unfolded_symbols(inner, bodies, depth - 1)
     return frozenset(shown)
 
 
+@functools.lru_cache(maxsize=4096)
 def conclusion_symbols(statement: str) -> frozenset[str]:
     """The constants of a lemma's conclusion: its qualified names that are not its variables
     (``Rabs``, ``IZR``, ``Rround`` of ``forall x z s : R, 0 < s -> Rabs (x - (IZR (Rround ((x -
     z) / s)) * s + z)) <= s / 2``)."""
-    own = {n for group in re.findall(r"\b(?:fun|forall|exists)\s+([^,=]*?)(?:,|=>)", statement)
-           for n in IDENT.findall(group)}
-    own |= {n for group in re.findall(r"\(([\w' ]+):", statement) for n in group.split()}
+    own = bound_names(statement) | {n for group in re.findall(r"\(([\w' ]+):", statement)
+                                    for n in group.split()}
     conclusion = re.sub(r"%\w+", "", lemma_conclusion(statement))
     return frozenset(set(QUALIFIED.findall(conclusion)) - own - KEYWORDS)
 
