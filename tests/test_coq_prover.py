@@ -420,3 +420,43 @@ def test_close_ends_coqtop(tmp_path: Path) -> None:
     assert p.pid is None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+@pytest.mark.coq
+@needs_coq
+def test_session_is_silent_goals_are_read_with_show(tmp_path: Path, prover: CoqProver,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replayed steps print nothing (their goals were never read; printing them was most of a
+    replay's cost); a tried tactic's goals still come back, read with ``Show.``."""
+    from alphaquant.provers.coq import coqtop
+
+    sent: list[tuple[str, str]] = []
+    command = coqtop.CoqTop.command
+
+    def recording(self: coqtop.CoqTop, text: str, seconds: float) -> coqtop.Reply:
+        reply = command(self, text, seconds)
+        sent.append((text, reply.output))
+        return reply
+
+    monkeypatch.setattr(coqtop.CoqTop, "command", recording)
+    path = write(tmp_path, "Quiet.v", ARITH)
+    root = prover.open(site(path, ARITH, "two_goals"), ARITH)
+    s1 = progress(prover.apply(root, "intros n.", 5))
+    s2 = progress(prover.apply(s1, "split.", 5))
+    assert isinstance(prover.apply(root, "reflexivity.", 5), TacticError)  # the line goes back
+    sent.clear()
+    s3 = progress(prover.apply(s2, "rewrite <- plus_n_O.", 5))  # intros, split replayed first
+    assert [g.conclusion for g in s3.goals] == ["n = n", "n = n"]
+    assert s3.goals[0].hypotheses == ("n : nat",)
+    tactics = [(t, out) for t, out in sent if t.startswith("Timeout")]
+    assert [t for t, _ in tactics] == ["Timeout 60 intros n.", "Timeout 60 split.",
+                                       "Timeout 5 rewrite <- plus_n_O."]
+    assert all(parse_goals(out) is None for _, out in tactics)
+    assert [t for t, _ in sent].count("Show.") == 1
+    # the next step below needs neither a replay nor a BackTo: the line stands at the Show
+    sent.clear()
+    progress(prover.apply(s3, "reflexivity.", 5))
+    assert [t for t, _ in sent] == ["Timeout 5 reflexivity.", "Show."]
+    # a product node's goal is read from the focused session, as before
+    focused = prover.focus(s3, 1)
+    assert focused is not None and [g.conclusion for g in focused.goals] == ["n = n"]

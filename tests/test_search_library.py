@@ -444,3 +444,51 @@ def test_an_admitted_lemma_reached_through_a_transposition_is_refused(tmp_path):
     assert refused and "shortcut" in refused[0], (refused, result.proof)
     assert result.proved and "autorewrite with quick." not in result.proof, result.proof
     assert "rewrite Nat.add_0_r." in result.proof
+
+
+def test_indexed_ranking_matches_the_formula_and_is_built_once_per_pool() -> None:
+    """Ranking (an idf index built once per pool) gives what the formula says: Σ idf of the
+    shared symbols / √(Σ idf of the lemma's symbols + 1), the project's own first, ties by
+    name, the cut keeping exactly ``limit``; the retriever builds one index per set of
+    looked-up constants, whatever their order."""
+    import math
+    import random
+
+    from alphaquant.provers.coq.premises import Ranking, Retriever, local_names, symbols
+
+    rng = random.Random(7)
+    words = ["Rabs", "Rle", "INR", "sum_k", "scale", "Rmult", "<=", "+", "*", "clamp", "IZR",
+             "Z.abs", "up", "/", "-", "qmax", "Rround"]
+    for _ in range(200):
+        pool = []
+        for _ in range(rng.randint(0, 40)):
+            text = " ".join(rng.sample(words, rng.randint(1, 6)))
+            name = rng.choice(["", "Coq.Reals.M.", "N."]) + f"lem{rng.randint(0, 30)}"
+            pool.append(Found(name, text, frozenset(symbols(text))))
+        state = goal(" ".join(rng.sample(words, 5)), "x : R", "H : Rabs x <= 1")
+        own = {f"lem{i}" for i in rng.sample(range(30), 4)}
+        limit = rng.randint(1, 25)
+        lemmas = list({f.name: f for f in pool}.values())
+        df = {s: sum(s in f.symbols for f in lemmas) for f in lemmas for s in f.symbols}
+        idf = {s: math.log((len(lemmas) + 1) / (c + 1)) + 0.1 for s, c in df.items()}
+        wanted = symbols(state.text) - local_names(state)
+        expected = []
+        for f in lemmas:
+            shared = sum(idf[s] for s in f.symbols & wanted)
+            if shared > 0:
+                local = f.name in own or f.name.split(".")[-1] in own
+                score = shared / math.sqrt(sum(idf[s] for s in f.symbols) + 1.0)
+                expected.append((not local, -score, f.name))
+        expected.sort()
+        got = Ranking(pool).top(state, own, limit)
+        assert [p.name for p in got] == [n for _, _, n in expected[:limit]]
+        assert all(math.isclose(p.score, -s) and p.local == (not o)
+                   for p, (o, s, _) in zip(got, expected, strict=False))
+
+    answers = {"Search foo -is:Definition.": "foo_le: forall a : T, foo a <= bar a\n",
+               "Search bar -is:Definition.": "bar_pos: forall a : T, 0 <= bar a\n"}
+    retriever = Retriever(lambda _state, command: answers.get(command))
+    first = retriever.premises(goal("foo x <= bar x", "x : T"), 5, "env", set())
+    again = retriever.premises(goal("bar x <= foo x", "x : T"), 5, "env", set())
+    assert {p.name for p in first} == {p.name for p in again} == {"foo_le", "bar_pos"}
+    assert retriever.queries == 2 and retriever.ranked == 2 and len(retriever._rankings) == 1

@@ -18,6 +18,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from alphaquant.provers.base import Premise, ProofState
 
 # Runs one query command at a state; the session's plain output, or None when Coq refused it.
@@ -33,6 +35,7 @@ KEYWORDS = frozenset("""
 """.split())
 MAX_CONSTANTS = 10  # constants looked up per state
 MAX_ANSWER = 400  # lemmas kept of one query (the rest of a very common constant says little)
+MAX_RANKINGS = 64  # pools kept indexed per session (a few hundred kB each)
 
 
 # One lemma as `Search` printed it, with its symbols.
@@ -157,6 +160,61 @@ def is_equation(statement: str) -> bool:
     return False
 
 
+class Ranking:
+    """A pool of lemmas indexed for ranking: each symbol's idf and the lemmas that have it.
+    Built once per pool (the pool of a set of looked-up constants recurs across a search's
+    states); asked per state.
+
+    Args:
+      pool: candidate lemmas (deduplicated by name here).
+    """
+
+    def __init__(self, pool: Iterable[Found]) -> None:
+        self.lemmas = list({f.name: f for f in pool}.values())
+        postings: dict[str, list[int]] = {}
+        for i, f in enumerate(self.lemmas):
+            for sym in f.symbols:
+                postings.setdefault(sym, []).append(i)
+        n = len(self.lemmas)
+        self.idf = {sym: math.log((n + 1) / (len(ids) + 1)) + 0.1 for sym, ids in postings.items()}
+        self._postings = {sym: np.array(ids, dtype=np.intp) for sym, ids in postings.items()}
+        weight = np.zeros(n)
+        for sym, ids in self._postings.items():
+            weight[ids] += self.idf[sym]
+        self._norm = np.sqrt(weight + 1.0)
+        self._named: dict[str, list[int]] = {}  # full and short name -> lemmas
+        for i, f in enumerate(self.lemmas):
+            for name in {f.name, f.name.split(".")[-1]}:
+                self._named.setdefault(name, []).append(i)
+
+    def top(self, state: ProofState, own: set[str], limit: int) -> tuple[Premise, ...]:
+        """The ``limit`` lemmas that best fit ``state``, the project's own first: by
+        Σ idf of shared symbols / √(Σ idf of the lemma's symbols + 1), ties by name."""
+        if not self.lemmas or limit <= 0:
+            return ()
+        shared = np.zeros(len(self.lemmas))
+        for sym in (symbols(state.text) - local_names(state)) & self.idf.keys():
+            shared[self._postings[sym]] += self.idf[sym]
+        score = shared / self._norm
+        fits = shared > 0
+        local = np.zeros(len(self.lemmas), dtype=bool)
+        for name in own:
+            local[self._named.get(name, [])] = True
+        chosen: list[int] = []
+        for group in (fits & local, fits & ~local):
+            ids = np.flatnonzero(group)
+            room = limit - len(chosen)
+            if room <= 0:
+                break
+            if len(ids) > room:  # the best ``room`` by score, with every tie at the cut
+                cut = np.partition(score[ids], len(ids) - room)[len(ids) - room]
+                ids = ids[score[ids] >= cut]
+            ids = sorted(ids, key=lambda i: (-score[i], self.lemmas[i].name))
+            chosen.extend(ids[:room])
+        return tuple(Premise(self.lemmas[i].name, self.lemmas[i].statement, float(score[i]),
+                             bool(local[i])) for i in chosen)
+
+
 def rank(
     state: ProofState, pool: Iterable[Found], own: set[str], limit: int
 ) -> tuple[Premise, ...]:
@@ -171,26 +229,7 @@ def rank(
     Returns:
       Premises by score: Σ idf of shared symbols / √(Σ idf of the lemma's symbols).
     """
-    lemmas = list({f.name: f for f in pool}.values())
-    if not lemmas:
-        return ()
-    df: dict[str, int] = {}
-    for f in lemmas:
-        for s in f.symbols:
-            df[s] = df.get(s, 0) + 1
-    n = len(lemmas)
-    idf = {s: math.log((n + 1) / (count + 1)) + 0.1 for s, count in df.items()}
-    wanted = symbols(state.text) - local_names(state)
-    scored = []
-    for f in lemmas:
-        shared = sum(idf[s] for s in f.symbols & wanted)
-        if shared <= 0:
-            continue
-        total = sum(map(idf.__getitem__, f.symbols))
-        scored.append(Premise(f.name, f.statement, shared / math.sqrt(total + 1.0),
-                              f.name in own or f.name.split(".")[-1] in own))
-    scored.sort(key=lambda p: (not p.local, -p.score, p.name))
-    return tuple(scored[:limit])
+    return Ranking(pool).top(state, own, limit)
 
 
 _OWN = re.compile(
@@ -209,7 +248,9 @@ class Retriever:
     def __init__(self, query: Query) -> None:
         self.query = query
         self._cache: dict[tuple[object, str], tuple[Found, ...] | None] = {}
+        self._rankings: dict[tuple[object, tuple[str, ...]], Ranking] = {}  # per pool
         self.queries = 0  # commands actually sent (cache misses)
+        self.ranked = 0  # states ranked (len(self._rankings) of them needed a new index)
 
     def premises(
         self, state: ProofState, limit: int, environment: object, own: set[str]
@@ -217,8 +258,8 @@ class Retriever:
         """Up to ``limit`` premises for ``state`` in ``environment`` (a hashable identity of
         the sentences before the proof), best first."""
         local = local_names(state)
-        pool: list[Found] = []
-        for constant in constants(state):
+        looked_up = tuple(constants(state))
+        for constant in looked_up:
             key = (environment, constant)
             if key not in self._cache:
                 self.queries += 1
@@ -231,8 +272,15 @@ class Retriever:
                         for name, statement in parse_search(output)[:MAX_ANSWER]
                         if name not in local and is_proposition(statement)
                     )
-            pool.extend(self._cache[key] or ())
-        return rank(state, pool, own, limit)
+        index = (environment, tuple(sorted(looked_up)))  # the pool, whatever the order
+        ranking = self._rankings.get(index)
+        if ranking is None:
+            ranking = self._rankings[index] = Ranking(
+                f for c in index[1] for f in self._cache[(environment, c)] or ())
+            if len(self._rankings) > MAX_RANKINGS:
+                del self._rankings[next(iter(self._rankings))]  # the oldest
+        self.ranked += 1
+        return ranking.top(state, own, limit)
 
 
 _DECLARATION = re.compile(

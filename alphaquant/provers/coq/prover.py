@@ -283,7 +283,8 @@ class CoqProver:
                 log.info("could not focus goal %d: %s", index + 1, e)
                 self._coq.kill()
                 return None
-            goals = self._coq.last_goals
+            reading = self._coq.show()
+            goals = reading.goals if reading.kind == "goals" else None
         if goals is None or len(goals) != 1:
             return None
         return self._state(root, goals, (*state.path, marker))
