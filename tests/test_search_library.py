@@ -492,3 +492,44 @@ def test_indexed_ranking_matches_the_formula_and_is_built_once_per_pool() -> Non
     again = retriever.premises(goal("bar x <= foo x", "x : T"), 5, "env", set())
     assert {p.name for p in first} == {p.name for p in again} == {"foo_le", "bar_pos"}
     assert retriever.queries == 2 and retriever.ranked == 2 and len(retriever._rankings) == 1
+
+
+SLOWER = """Require Import ZArith. Open Scope Z_scope.
+Lemma slower_ring : forall x y z : Z, 0 <= x ->
+  (x+y+z)^40 * (x-y-z)^40 = (x*x - (y+z)*(y+z))^40.
+Proof.
+Admitted.
+"""
+
+
+@pytest.mark.coq
+@needs_coq
+def test_a_tactic_that_timed_out_at_one_state_is_first_tried_briefly_at_the_next(tmp_path):
+    """`ring` times out after `intros.`; after `intros x y z _.` (another state, the same
+    equation) it is first tried at ``suspect_timeout``, not the whole tactic limit."""
+    from alphaquant.provers.coq.prover import CoqProver
+
+    class Limits:  # the real prover, with the limit of each `ring.` written down
+        def __init__(self, prover: CoqProver) -> None:
+            self.prover = prover
+            self.ring: list[tuple[float, str]] = []
+
+        def __getattr__(self, name: str):
+            return getattr(self.prover, name)
+
+        def apply(self, state, tactic, timeout):
+            outcome = self.prover.apply(state, tactic, timeout)
+            if tactic == "ring.":
+                self.ring.append((timeout, type(outcome).__name__))
+            return outcome
+
+    src = only(("intros.", 1.0, None), ("intros x y z _.", 1.0, None), ("ring.", 0.5, None),
+               premises=0.0)
+    config = SearchConfig(budget_seconds=40, tactic_timeout=2, suspect_timeout=1,
+                          timeout_retries=0, premises=0)
+    with CoqProver(tmp_path / "T.v") as prover:
+        spy = Limits(prover)
+        result = search(tmp_path, SLOWER, src, config, prover=spy)[3]
+    assert not result.proved and result.stop_reason == "exhausted", result.stop_detail
+    timed_out = [limit for limit, kind in spy.ring if kind == "TacticTimeout"]
+    assert timed_out == [2, 1], spy.ring

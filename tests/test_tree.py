@@ -131,3 +131,27 @@ def test_product_node_fails_with_any_goal_and_a_revoked_step_reopens_it():
     tree.revoke_solved(left, good, "refused")
     assert tree.status(left) is Status.FAILED and good.failure == "refused"
     tree.check_invariants()
+
+
+def test_a_timed_out_tactic_queued_again_waits_until_its_state_has_nothing_else_open():
+    """A retry costs twice its last limit: offered once the state's other candidates are tried
+    and none of its children is open (its last resort), not while a child still is."""
+    from alphaquant.search.base import SearchConfig
+    from alphaquant.search.walk import eligible, wants_more
+
+    root = state("P")
+    tree = SearchTree(root, 0.5)
+    step, slow = Action("t1.", 1.0), Action("firstorder.", 0.5)
+    retry = Action("firstorder.", 0.25, timeout=10.0, retries=1)
+    slow.failure = "timeout after 5s"
+    node = tree.node(root)
+    node.actions = [step, slow, retry]
+    node.visits = 50
+    child = state("Q")
+    assert tree.add_child(root, step, child, 0.5)
+    config = SearchConfig()
+    assert eligible(tree, node, config) == [step]
+    node.final = False  # the source may still be asked: the pending retry does not stop that
+    assert wants_more(node, config)
+    tree.mark_failed(child)
+    assert eligible(tree, node, config) == [retry]

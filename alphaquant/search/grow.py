@@ -232,6 +232,12 @@ def expand(tree: SearchTree, run: Run, key: ProofState, action: Action) -> float
         # A heavy action's own limit, bounded by a share of the whole budget: one call never
         # eats the search.
         limit = min(action.timeout, max(limit, run.config.heavy_share * run.config.budget_seconds))
+    elif action.retries == 0 and action.tactic in run.timed_out:
+        # Timed out at another state: first tried briefly here. Decision: `apply H1.` (a
+        # hypothesis whose unification with a neighbouring goal runs away) timed out at 5 s at
+        # four states of one search, 20 s of 102; a timeout at the short limit still queues the
+        # tactic again, longer, as the state's last resort.
+        limit = min(limit, run.config.suspect_timeout)
     timeout = max(0.5, min(limit, remaining))
     t0 = time.monotonic()
     outcome = run.parts.prover.apply(key, action.tactic, timeout)
@@ -274,6 +280,7 @@ def expand(tree: SearchTree, run: Run, key: ProofState, action: Action) -> float
         return value
     if isinstance(outcome, TacticTimeout):
         run.timeouts += 1
+        run.timed_out.add(action.tactic)
         record(TrialOutcome.TIMEOUT)
         cap = max(run.config.tactic_timeout, run.config.heavy_share * run.config.budget_seconds)
         longer = min(2 * outcome.seconds, cap)

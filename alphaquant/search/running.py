@@ -35,6 +35,7 @@ class Run:
     products: int = 0  # states split into independent goals
     reproposals: int = 0  # states asked again after their candidates ran out
     history: set[str] = field(default_factory=set)  # tactics of the goals proved so far
+    timed_out: set[str] = field(default_factory=set)  # tactics that ran past their limit somewhere
 
     def elapsed(self) -> float:
         """Seconds this search has run: its goes added up (time between them not counted)."""

@@ -35,7 +35,12 @@ def eligible(tree: SearchTree, node: Node, config: SearchConfig) -> list[Action]
     ``max_children``) and the tactics it may try. Only the first is capped: a tactic the prover
     rejected leaves no state to share visits with, so at a much-visited node rejections do not
     keep the next candidates out. A timed-out tactic queued again is offered only once every
-    other candidate of the node has been tried.
+    other candidate of the node has been tried and none of its children is open any more: it
+    costs twice its last limit, the state's last resort before it fails.
+
+    Decision: a retry used to be offered as soon as the node's other candidates were tried;
+    `firstorder` at the root of the project's longest goal then timed out at 4, 8 and 16 s
+    while that root had children open below it, 28 s of a 116 s search that proved the goal.
     """
     assert node.actions is not None
     limit = widening_limit(visits=node.visits, alpha=config.widening_alpha, cap=config.max_children)
@@ -44,7 +49,7 @@ def eligible(tree: SearchTree, node: Node, config: SearchConfig) -> list[Action]
     grown = sum(1 for a in node.actions if a.child is not None)
     started = sum(1 for a in node.actions if a.tried)
     untried = [a for a in node.actions if not a.tried]
-    untried = [a for a in untried if a.retries == 0] or untried
+    untried = [a for a in untried if a.retries == 0] or ([] if live else untried)
     room = min(limit - grown, tries - started)
     if room > 0 or not live:
         live.extend(untried[: max(1, room)])
@@ -56,8 +61,8 @@ def wants_more(node: Node, config: SearchConfig) -> bool:
     another: time to ask the source again (a larger pool), even though children are still open.
     The candidate pool grows with the visits a state earns."""
     assert node.actions is not None
-    if node.final or node.product or any(not a.tried for a in node.actions):
-        return False
+    if node.final or node.product or any(not a.tried and not a.retries for a in node.actions):
+        return False  # (a retry waits for the node to have nothing else: see ``eligible``)
     return _tries(node, config) > len(node.actions)
 
 
