@@ -460,3 +460,74 @@ def test_session_is_silent_goals_are_read_with_show(tmp_path: Path, prover: CoqP
     # a product node's goal is read from the focused session, as before
     focused = prover.focus(s3, 1)
     assert focused is not None and [g.conclusion for g in focused.goals] == ["n = n"]
+
+
+RECALL = """Require Import Arith.
+
+Lemma succ_twice : forall a b : nat, S (S a) = S (S b) -> a = b.
+Proof. intros a b H. injection H. auto. Qed.
+
+Lemma recalled_steps : forall x y : nat, x <= y -> x + 0 <= y /\\ x + 0 <= y.
+Proof.
+Admitted.
+"""
+
+
+@pytest.mark.coq
+@needs_coq
+def test_a_rejected_step_on_one_conclusion_is_recalled_at_another_context(
+        tmp_path: Path, prover: CoqProver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``apply`` of a global lemma fails or not by the focused conclusion (and the declarations
+    of the variables it names): Coq's rejection at one state answers the same step at a state
+    whose context differs elsewhere, without sending it. A hypothesis step, another conclusion
+    or another declaration of a named variable is sent again."""
+    from alphaquant.provers.coq import coqtop
+
+    sent: list[str] = []
+    command = coqtop.CoqTop.command
+
+    def recording(self: coqtop.CoqTop, text: str, seconds: float) -> coqtop.Reply:
+        sent.append(text)
+        return command(self, text, seconds)
+
+    monkeypatch.setattr(coqtop.CoqTop, "command", recording)
+    path = write(tmp_path, "Recall.v", RECALL)
+    root = prover.open(site(path, RECALL, "recalled_steps"), RECALL)
+    both = progress(prover.apply(root, "intros x y H.", 5))
+    left = progress(prover.apply(both, "split.", 5))  # x + 0 <= y, twice, with H
+    bare = progress(prover.apply(left, "clear H.", 5))  # the same conclusion, H gone
+    assert bare.goals[0].conclusion == left.goals[0].conclusion
+    first = prover.apply(left, "apply succ_twice.", 5)
+    assert isinstance(first, TacticError) and prover.recall.recalled == 0
+    sent.clear()
+    again = prover.apply(bare, "apply succ_twice.", 5)
+    assert isinstance(again, TacticError) and again.message == first.message
+    assert sent == [] and prover.recall.recalled == 1
+    # a hypothesis named by the step: Coq is asked
+    assert isinstance(prover.apply(left, "apply H.", 5), TacticError)
+    sent.clear()
+    assert isinstance(prover.apply(bare, "apply H.", 5), TacticError)
+    assert any("apply H" in t for t in sent)
+    # a step that worked is never recalled as failing
+    progress(prover.apply(left, "rewrite <- plus_n_O.", 5))
+    sent.clear()
+    progress(prover.apply(bare, "rewrite <- plus_n_O.", 5))
+    assert any("plus_n_O" in t for t in sent) and prover.recall.recalled == 1
+
+
+def test_a_recall_key_holds_the_declarations_of_the_variables_the_conclusion_names() -> None:
+    from alphaquant.provers.base import Subgoal
+    from alphaquant.provers.coq.recall import key
+
+    def state(*hypotheses: str, conclusion: str = "f x = y") -> ProofState:
+        return ProofState((Subgoal(hypotheses, conclusion),))
+
+    nat = key("env", state("x, y : nat", "f : nat -> nat", "H : x < 3"), "apply L.")
+    assert nat == key("env", state("x, y : nat", "f : nat -> nat"), "apply   L .")
+    assert nat != key("env", state("x : Z", "y : nat", "f : Z -> nat"), "apply L.")
+    assert nat != key("env", state("x, y : nat", "f := S : nat -> nat"), "apply L.")
+    assert nat != key("other", state("x, y : nat", "f : nat -> nat"), "apply L.")
+    assert key("env", state("x, y : nat", "L : f x = y"), "apply L.") is None  # a hypothesis
+    assert key("env", state("x : nat"), "lia.") is None  # reads the hypotheses
+    assert key("env", state(conclusion="?n = 2"), "apply L.") is None  # an existential variable
+    assert key("env", state("x, y : nat"), "rewrite <- Nat.add_0_r.") is not None

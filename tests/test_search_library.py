@@ -506,7 +506,7 @@ Admitted.
 @needs_coq
 def test_a_tactic_that_timed_out_at_one_state_is_first_tried_briefly_at_the_next(tmp_path):
     """`ring` times out after `intros.`; after `intros x y z _.` (another state, the same
-    equation) it is first tried at ``suspect_timeout``, not the whole tactic limit."""
+    equation) it is first tried at ``first_timeout``, not the whole tactic limit."""
     from alphaquant.provers.coq.prover import CoqProver
 
     class Limits:  # the real prover, with the limit of each `ring.` written down
@@ -525,7 +525,7 @@ def test_a_tactic_that_timed_out_at_one_state_is_first_tried_briefly_at_the_next
 
     src = only(("intros.", 1.0, None), ("intros x y z _.", 1.0, None), ("ring.", 0.5, None),
                premises=0.0)
-    config = SearchConfig(budget_seconds=40, tactic_timeout=2, suspect_timeout=1,
+    config = SearchConfig(budget_seconds=40, tactic_timeout=2, first_timeout=1,
                           timeout_retries=0, premises=0)
     with CoqProver(tmp_path / "T.v") as prover:
         spy = Limits(prover)

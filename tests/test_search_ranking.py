@@ -370,3 +370,21 @@ def test_a_state_whose_goals_a_lemma_or_hypothesis_concludes_is_worth_more():
     assert goal_value.reach("lean", FILE)(apart) == 1.0
     value = scaled(goal_size_value, factor)
     assert value(apart) < value(near)
+
+
+def test_a_first_try_is_brief_once_the_search_knows_how_long_its_steps_take():
+    from alphaquant.search.base import GoalContext, SearchParts
+    from alphaquant.search.grow import TYPICAL_AFTER, first_limit
+    from alphaquant.search.running import Run
+
+    run = Run(SearchParts(None, None, gate=lambda _t: None),  # type: ignore[arg-type]
+              GoalContext("coq"), SearchConfig(tactic_timeout=5, first_timeout=1))
+    assert first_limit(run, "apply H1.") == 5  # nothing known yet: the whole limit
+    run.successes, run.success_seconds = TYPICAL_AFTER, TYPICAL_AFTER * 0.01
+    assert first_limit(run, "apply H1.") == 1  # steps of 10 ms: a first try of 1 s
+    run.success_seconds = TYPICAL_AFTER * 0.2
+    assert first_limit(run, "apply H1.") == pytest.approx(4)  # slow steps: 20x their mean
+    run.success_seconds = TYPICAL_AFTER * 2.0
+    assert first_limit(run, "apply H1.") >= 5  # a prover whose every step is slow
+    run.timed_out.add("apply H1.")
+    assert first_limit(run, "apply H1.") == 1  # it ran past its limit elsewhere

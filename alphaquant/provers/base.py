@@ -6,6 +6,7 @@ any earlier state, and answers with an outcome value; only a dead or hung prover
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -30,6 +31,18 @@ class ProofState:
     goals: tuple[Subgoal, ...]
     handle: int = field(default=0, compare=False)  # backend's id (coqtop state, REPL proofState)
     path: tuple[str, ...] = field(default=(), compare=False)  # tactics from the root, for replay
+
+    def __hash__(self) -> int:
+        return self._hash  # a search looks states up at every step: hashed once
+
+    @functools.cached_property
+    def _hash(self) -> int:
+        return hash(self.goals)
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state.pop("_hash", None)  # string hashes differ between processes
+        return state
 
     @property
     def text(self) -> str:

@@ -63,7 +63,10 @@ class SearchConfig:
     premises: int = 12  # lemmas retrieved per state at first (more with depth and rounds)
     heavy_share: float = 0.3  # a tactic with its own limit gets at most this share of the budget
     failure_share: float = 0.5  # a rejected tactic backs up this share of its state's value
-    suspect_timeout: float = 1.0  # first limit of a tactic that timed out elsewhere in the search
+    # A tactic's first try runs at most max(this, TYPICAL_MULTIPLE x the mean successful step of
+    # the search so far) once steps have succeeded, and at most this long anywhere once it
+    # timed out elsewhere; a timeout there queues it again at the whole limit (grow.py).
+    first_timeout: float = 1.0
 
 
 # What a search talks to. Frozen: the parts of a run are fixed for its length.

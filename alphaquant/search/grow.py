@@ -211,6 +211,28 @@ def _promote(actions: list[Action], history: set[str]) -> None:
         actions.sort(key=lambda a: (-a.prior, a.tactic not in history))
 
 
+TYPICAL_MULTIPLE = 20  # a first try may take this many times the search's mean successful step
+TYPICAL_AFTER = 20  # successful steps seen before their mean sets first tries' limit
+
+
+def first_limit(run: Run, tactic: str) -> float:
+    """How long a tactic's first try at a state may run (below the search's tactic limit).
+
+    Decision: a step that runs far longer than the steps this search has seen succeed is
+    usually one whose unification or decision procedure runs away (`apply H1.` against a
+    neighbouring goal: 5 s at each of four states of one search), so its first try is brief; a
+    timeout queues it again at the whole limit as its state's last resort (walk.py
+    ``eligible``). The bound follows the search's own steps, so a prover whose every step is
+    slow (a Lean goal under Mathlib) keeps the whole limit; a tactic that already timed out
+    at another state is brief from the start."""
+    if tactic in run.timed_out:
+        return run.config.first_timeout
+    if run.successes < TYPICAL_AFTER:
+        return run.config.tactic_timeout
+    typical = run.success_seconds / run.successes
+    return max(run.config.first_timeout, TYPICAL_MULTIPLE * typical)
+
+
 def expand(tree: SearchTree, run: Run, key: ProofState, action: Action) -> float:
     """Try ``action`` on the state ``key`` with the prover and grow the tree by its outcome.
 
@@ -232,12 +254,8 @@ def expand(tree: SearchTree, run: Run, key: ProofState, action: Action) -> float
         # A heavy action's own limit, bounded by a share of the whole budget: one call never
         # eats the search.
         limit = min(action.timeout, max(limit, run.config.heavy_share * run.config.budget_seconds))
-    elif action.retries == 0 and action.tactic in run.timed_out:
-        # Timed out at another state: first tried briefly here. Decision: `apply H1.` (a
-        # hypothesis whose unification with a neighbouring goal runs away) timed out at 5 s at
-        # four states of one search, 20 s of 102; a timeout at the short limit still queues the
-        # tactic again, longer, as the state's last resort.
-        limit = min(limit, run.config.suspect_timeout)
+    elif action.retries == 0:
+        limit = min(limit, first_limit(run, action.tactic))
     timeout = max(0.5, min(limit, remaining))
     t0 = time.monotonic()
     outcome = run.parts.prover.apply(key, action.tactic, timeout)
@@ -249,6 +267,8 @@ def expand(tree: SearchTree, run: Run, key: ProofState, action: Action) -> float
         run.tried.append(Trial(key, action.tactic, kind, seconds))
 
     if isinstance(outcome, (Solved, Progress)):
+        run.successes += 1
+        run.success_seconds += seconds
         said = outcome.path if isinstance(outcome, Solved) else outcome.state.path
         refused = _restated(run, action, said[-1] if said else action.tactic)
         if refused is not None:
@@ -283,7 +303,7 @@ def expand(tree: SearchTree, run: Run, key: ProofState, action: Action) -> float
         run.timed_out.add(action.tactic)
         record(TrialOutcome.TIMEOUT)
         cap = max(run.config.tactic_timeout, run.config.heavy_share * run.config.budget_seconds)
-        longer = min(2 * outcome.seconds, cap)
+        longer = min(max(2 * outcome.seconds, run.config.tactic_timeout), cap)
         if action.retries < run.config.timeout_retries and outcome.seconds < longer:
             # Tried again after the others, with twice the limit: slow is not wrong (and a
             # search continued later has the time a go that ran out had not).

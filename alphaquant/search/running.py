@@ -36,6 +36,8 @@ class Run:
     reproposals: int = 0  # states asked again after their candidates ran out
     history: set[str] = field(default_factory=set)  # tactics of the goals proved so far
     timed_out: set[str] = field(default_factory=set)  # tactics that ran past their limit somewhere
+    successes: int = 0  # tactics the prover accepted...
+    success_seconds: float = 0.0  # ...and the time they took (with reaching their state)
 
     def elapsed(self) -> float:
         """Seconds this search has run: its goes added up (time between them not counted)."""

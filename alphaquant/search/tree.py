@@ -79,12 +79,12 @@ class SearchTree:
     def __init__(self, root: ProofState, root_value: float) -> None:
         self.graph: nx.DiGraph = nx.DiGraph()
         self.root = root
-        self.graph.add_node(root, data=Node(root, root_value))
+        self._nodes: dict[ProofState, Node] = {root: Node(root, root_value)}  # the graph's data
+        self.graph.add_node(root, data=self._nodes[root])
         self.graph.add_node(SOLVED)
 
     def node(self, key: ProofState) -> Node:
-        data: Node = self.graph.nodes[key]["data"]
-        return data
+        return self._nodes[key]
 
     def __contains__(self, state: ProofState) -> bool:
         return state in self.graph
@@ -106,7 +106,8 @@ class SearchTree:
         if child in self.graph and nx.has_path(self.graph, child, parent):
             return False
         if child not in self.graph:
-            self.graph.add_node(child, data=Node(child, value))
+            self._nodes[child] = Node(child, value)
+            self.graph.add_node(child, data=self._nodes[child])
         self.graph.add_edge(parent, child, tactic=action.text)
         action.child = child
         return True

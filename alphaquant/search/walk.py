@@ -45,12 +45,23 @@ def eligible(tree: SearchTree, node: Node, config: SearchConfig) -> list[Action]
     assert node.actions is not None
     limit = widening_limit(visits=node.visits, alpha=config.widening_alpha, cap=config.max_children)
     tries = _tries(node, config)
-    live = [a for a in node.actions if a.child is not None and tree.status(a.child) is Status.OPEN]
-    grown = sum(1 for a in node.actions if a.child is not None)
-    started = sum(1 for a in node.actions if a.tried)
-    untried = [a for a in node.actions if not a.tried]
-    untried = [a for a in untried if a.retries == 0] or ([] if live else untried)
-    room = min(limit - grown, tries - started)
+    live: list[Action] = []
+    untried: list[Action] = []
+    fresh: list[Action] = []
+    grown = failed = 0
+    for a in node.actions:  # one pass: this runs at every node of every walk down
+        if a.child is not None:
+            grown += 1
+            if tree.status(a.child) is Status.OPEN:
+                live.append(a)
+        elif a.failure is not None:
+            failed += 1
+        else:
+            untried.append(a)
+            if a.retries == 0:
+                fresh.append(a)
+    untried = fresh or ([] if live else untried)
+    room = min(limit - grown, tries - grown - failed)
     if room > 0 or not live:
         live.extend(untried[: max(1, room)])
     return live

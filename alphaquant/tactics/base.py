@@ -43,15 +43,20 @@ class TacticSource(Protocol):
 
 def normalise(candidates: list[Candidate]) -> list[Candidate]:
     """Merge duplicates (whitespace-normalised text, summed weight) and scale priors to sum 1."""
-    merged: dict[str, Candidate] = {}
+    prior: dict[str, float] = {}
+    source: dict[str, str] = {}  # the last to propose it
+    timeout: dict[str, float | None] = {}  # the longest own limit
     for c in candidates:
-        text = " ".join(c.tactic.split())
-        if not text or c.prior <= 0:
+        if c.prior <= 0:
             continue
-        old = merged.get(text)
-        timeout = max(filter(None, (c.timeout, old.timeout if old else None)), default=None)
-        merged[text] = Candidate(text, c.prior + (old.prior if old else 0.0), c.source, timeout)
-    total = sum(c.prior for c in merged.values())
+        text = " ".join(c.tactic.split())
+        if not text:
+            continue
+        prior[text] = prior.get(text, 0.0) + c.prior
+        source[text] = c.source
+        old = timeout.get(text)
+        timeout[text] = c.timeout if old is None or (c.timeout or 0.0) > old else old
+    total = sum(prior.values())
     if total <= 0:
         return []
-    return [Candidate(c.tactic, c.prior / total, c.source, c.timeout) for c in merged.values()]
+    return [Candidate(text, p / total, source[text], timeout[text]) for text, p in prior.items()]

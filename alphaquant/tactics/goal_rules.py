@@ -6,11 +6,12 @@ tactic layer that read Coq or Lean goal syntax.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence, Set
 
 from alphaquant.provers.base import ProofState, Subgoal
-from alphaquant.provers.coq.premises import Found, rank, symbols
+from alphaquant.provers.coq.premises import Found, Ranking, symbols
 from alphaquant.tactics import clamps, witness
 from alphaquant.tactics.statements import (
     IDENT,
@@ -78,17 +79,23 @@ def shape(state: ProofState) -> str:
     return "|".join([more, head[:12], *sorted(set(marks))])
 
 
-def lemma_fit(state: ProofState, lemmas: list[tuple[str, str]]) -> dict[str, float]:
+def lemma_fit(state: ProofState, lemmas: Sequence[tuple[str, str]]) -> dict[str, float]:
     """How well each lemma fits the state, as a factor in [0.5, 1.5]: the idf-weighted overlap
     of its symbols with the state's (premises.rank, over the file's own lemmas), relative to the
     best. A lemma that shares only common symbols (``Rabs``, ``<=``) with the goal ranks below
     one that shares a rare one (the function the goal is about)."""
-    pool = [Found(name, statement, frozenset(symbols(statement))) for name, statement in lemmas]
-    ranked = rank(state, pool, set(), len(pool))
+    ranking = _ranking(tuple(lemmas))
+    ranked = ranking.top(state, set(), len(ranking.lemmas))
     top = max((p.score for p in ranked), default=0.0)
     if top <= 0:
         return {}
     return {p.name: 0.5 + p.score / top for p in ranked}
+
+
+@functools.lru_cache(maxsize=16)
+def _ranking(lemmas: tuple[tuple[str, str], ...]) -> Ranking:
+    """The file's own lemmas indexed once (they are the same at every state of a search)."""
+    return Ranking(Found(name, statement, symbols(statement)) for name, statement in lemmas)
 
 
 # Transitivity by scope: (goal's relation, lemma's relation) -> the lemma to `eapply`.
@@ -119,9 +126,9 @@ def bridge(goal_shape: tuple[str, str], lemma_shape: tuple[str, str], concl: str
     return f"eapply {name}." if name else None
 
 
-def lemma_reach(goal_shape: tuple[str, str], concl: str, lemmas: list[tuple[str, str]],
-                fit: dict[str, float], unfoldable: set[str], file_text: str,
-                file_defs: set[str]) -> tuple[dict[str, float], set[str]]:
+def lemma_reach(goal_shape: tuple[str, str], concl: str, lemmas: Sequence[tuple[str, str]],
+                fit: dict[str, float], unfoldable: Set[str], file_text: str,
+                file_defs: Set[str]) -> tuple[dict[str, float], set[str]]:
     """What the lemmas of the goal's head symbol need that the goal does not show.
 
     Returns ({definition: weight}, {lemma}):
@@ -181,7 +188,7 @@ def normalise_and_decide(goal: Subgoal, goal_shape: tuple[str, str], defined: li
     return "; ".join([*unfold, rewrite, "simpl", decide]) + "."
 
 
-def hypothesis_fit(typ: str, goal_shape: tuple[str, str], file_defs: set[str],
+def hypothesis_fit(typ: str, goal_shape: tuple[str, str], file_defs: Set[str],
                    goal_text: str = "",
                    bodies: dict[str, tuple[set[str], str]] | None = None) -> float:
     """The weight of ``apply H`` for a hypothesis of type ``typ``: 0 for a value that is no

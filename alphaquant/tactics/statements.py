@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 
 from alphaquant.provers.base import Subgoal
 from alphaquant.provers.coq.premises import BINDERS, KEYWORDS, after_last_arrow
@@ -27,13 +27,14 @@ def hypothesis_names(goal: Subgoal) -> Iterator[tuple[str, str]]:
                 yield name, typ.strip()
 
 
-def defined_names(file_text: str, language: str) -> set[str]:
+@functools.lru_cache(maxsize=16)
+def defined_names(file_text: str, language: str) -> frozenset[str]:
     """Names of definitions in the file (Coq Definition/Fixpoint, Lean def/abbrev)."""
     if language == "coq":
         pattern = r"^\s*(?:Definition|Fixpoint|Let|Function|Notation)\s+([A-Za-z_][\w']*)"
     else:
         pattern = r"^\s*(?:noncomputable\s+|private\s+)*(?:def|abbrev)\s+([A-Za-z_][\w'.]*)"
-    return set(re.findall(pattern, file_text, flags=re.MULTILINE))
+    return frozenset(re.findall(pattern, file_text, flags=re.MULTILINE))
 
 
 _COQ_LEMMA = re.compile(
@@ -46,24 +47,31 @@ _COQ_LEMMA = re.compile(
 _COQ_AXIOM = re.compile(r"^\s*(?:Axiom|Conjecture)\s+([A-Za-z_][\w']*)", flags=re.MULTILINE)
 
 
-def proved_lemmas(file_text: str) -> list[tuple[str, str]]:
+@functools.lru_cache(maxsize=16)
+def proved_lemmas(file_text: str) -> tuple[tuple[str, str], ...]:
     """Coq lemmas of the text closed with Qed/Defined: (name, statement)."""
-    return [(m.group(1), m.group(2)) for m in _COQ_LEMMA.finditer(file_text)
-            if m.group(4) in ("Qed", "Defined")]
+    return tuple((m.group(1), m.group(2)) for m in _COQ_LEMMA.finditer(file_text)
+                 if m.group(4) in ("Qed", "Defined"))
 
 
-def unproved_names(file_text: str) -> set[str]:
+@functools.lru_cache(maxsize=16)
+def unproved_names(file_text: str) -> frozenset[str]:
     """Coq declarations of the text a proof may not rest on: lemmas closed with Admitted (the
     open goals themselves among them) and axioms. A candidate naming one would only be refused
     by the acceptance rule at the end, after the search spent its visits below it."""
     admitted = {m.group(1) for m in _COQ_LEMMA.finditer(file_text) if m.group(4) == "Admitted"}
-    return admitted | set(_COQ_AXIOM.findall(file_text))
+    return frozenset(admitted | set(_COQ_AXIOM.findall(file_text)))
 
 
-def names_any(tactic: str, names: set[str]) -> bool:
+def names_any(tactic: str, names: Set[str]) -> bool:
     """Whether ``tactic`` mentions one of ``names``, bare or qualified (``M.name``)."""
-    return any(token.rsplit(".", 1)[-1] in names
-               for token in re.findall(r"[A-Za-z_](?:[\w'.]*[\w'])?", tactic))
+    return not names.isdisjoint(_mentioned(tactic))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _mentioned(tactic: str) -> frozenset[str]:
+    return frozenset(token.rsplit(".", 1)[-1]
+                     for token in re.findall(r"[A-Za-z_](?:[\w'.]*[\w'])?", tactic))
 
 
 Binder = tuple[str, str]  # (name, type; "" when the binder carries no type)
@@ -99,21 +107,23 @@ def forall_parts(typ: str) -> tuple[list[Binder], str] | None:
     return split_binders(m.group(1)), m.group(2)
 
 
-def unfixed_binders(statement: str) -> set[str]:
+@functools.lru_cache(maxsize=1 << 14)
+def unfixed_binders(statement: str) -> frozenset[str]:
     """The variables of a lemma that applying it to a goal leaves unknown: bound by its leading
     ``forall``, absent from its conclusion and from the types of the variables that are there
     (``b``, ``E``, ``e`` of ``forall X dist a b c E e B, … -> dist a c <= B``; ``X`` is fixed
     through ``dist``'s type). ``apply`` of such a lemma fails; ``eapply`` leaves them open."""
     parts = forall_parts(re.sub(r"^\s*:\s*", "", statement.strip()))
     if parts is None:
-        return set()
+        return frozenset()
     binders, body = parts
     named = set(IDENT.findall(after_last_arrow(body.strip().rstrip(". \n"))))
     typed = {n for name, typ in binders if name in named for n in IDENT.findall(typ)}
-    return {name for name, _ in binders if name not in named | typed}
+    return frozenset(name for name, _ in binders if name not in named | typed)
 
 
-def side_conditions(statement: str) -> tuple[list[str], list[Binder]]:
+@functools.lru_cache(maxsize=1 << 14)
+def side_conditions(statement: str) -> tuple[tuple[str, ...], tuple[Binder, ...]]:
     """The premises of a lemma statement (what its top-level arrows lead from) and its leading
     binders: ``forall x p, A -> B -> C`` → ([A, B], [(x, …), (p, …)])."""
     text = re.sub(r"^\s*:\s*", "", statement.strip()).rstrip(". \n")
@@ -126,7 +136,7 @@ def side_conditions(statement: str) -> tuple[list[str], list[Binder]]:
         if depth == 0 and body.startswith("->", i):
             pieces.append(body[start:i].strip())
             start = i + 2
-    return pieces, binders
+    return tuple(pieces), tuple(binders)
 
 
 def unmet_conditions(statement: str, facts: list[str]) -> int:

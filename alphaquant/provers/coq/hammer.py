@@ -7,6 +7,7 @@ the reconstruction tactic hammer printed).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
@@ -45,6 +46,7 @@ def reconstruction_tries(printed: str) -> list[str]:
     return tries
 
 
-def loaded_modules(text: str) -> set[str]:
+@functools.lru_cache(maxsize=16)
+def loaded_modules(text: str) -> frozenset[str]:
     """The CoqHammer modules ``text`` imports (``Hammer``, ``Tactics``, …)."""
-    return {n for m in HAMMER_IMPORT.finditer(text) for n in m.group(1).split()}
+    return frozenset({n for m in HAMMER_IMPORT.finditer(text) for n in m.group(1).split()})

@@ -46,9 +46,11 @@ class Found:
     symbols: frozenset[str]
 
 
-def symbols(text: str) -> set[str]:
-    """Constants and notation operators of a Coq term as printed."""
-    return {*IDENT.findall(text), *OPERATORS.findall(text)} - KEYWORDS
+@functools.lru_cache(maxsize=1 << 16)
+def symbols(text: str) -> frozenset[str]:
+    """Constants and notation operators of a Coq term as printed (remembered: a search meets
+    the same statements at every state)."""
+    return frozenset({*IDENT.findall(text), *OPERATORS.findall(text)} - KEYWORDS)
 
 
 def local_names(state: ProofState) -> set[str]:
@@ -108,6 +110,7 @@ def parse_search(output: str) -> list[tuple[str, str]]:
 
 
 @functools.lru_cache(maxsize=32768)
+@functools.lru_cache(maxsize=1 << 14)
 def conclusion(statement: str) -> str:
     """A statement's conclusion: after its leading binders and its last top-level arrow."""
     text = statement.strip()
@@ -146,6 +149,7 @@ def is_proposition(statement: str) -> bool:
     return not IDENT.fullmatch(concl) or concl in ("False", "True")
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def is_equation(statement: str) -> bool:
     """Whether a lemma concludes with an equation or an equivalence (it can rewrite)."""
     concl = conclusion(statement)
@@ -209,8 +213,8 @@ class Ranking:
             if len(ids) > room:  # the best ``room`` by score, with every tie at the cut
                 cut = np.partition(score[ids], len(ids) - room)[len(ids) - room]
                 ids = ids[score[ids] >= cut]
-            ids = sorted(ids, key=lambda i: (-score[i], self.lemmas[i].name))
-            chosen.extend(ids[:room])
+            best = sorted(ids.tolist(), key=lambda i: (-score[i], self.lemmas[i].name))
+            chosen.extend(best[:room])
         return tuple(Premise(self.lemmas[i].name, self.lemmas[i].statement, float(score[i]),
                              bool(local[i])) for i in chosen)
 

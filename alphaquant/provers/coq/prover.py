@@ -48,6 +48,8 @@ from alphaquant.provers.coq.protocol import (
     read_reply,
     without_messages,
 )
+from alphaquant.provers.coq.recall import Recall
+from alphaquant.provers.coq.recall import key as recall_key
 from alphaquant.provers.coq.sentences import (
     in_section_with_variables,
     one_tactic_sentence,
@@ -117,6 +119,7 @@ class CoqProver:
         self._owner: dict[int, Root] = {}
         self._next_handle = 1
         self._retriever = Retriever(self._query)
+        self.recall = Recall()  # errors of steps that read the conclusion alone (recall.py)
 
     # -- counters and lifetime
 
@@ -230,6 +233,10 @@ class CoqProver:
             root = self._owner.get(state.handle, self._root)
             if root is None:
                 raise InputError("apply() before open(): no proof is open in this Coq session")
+            known = recall_key(root.sentences, state, tactic)
+            recalled = self.recall.error(known)
+            if recalled is not None:
+                return TacticError(recalled)
             reply = self._coq.run_tactic(root, state.path, command, timeout)
             if not isinstance(reply, Reply):
                 return reply
@@ -238,6 +245,7 @@ class CoqProver:
             if printed is not None and error_message(reply.output) is None:
                 return self._restated(state, printed, timeout)
             outcome = self._outcome(root, state, tactic, reply, timeout)
+            rejected = isinstance(outcome, TacticError) and error_message(reply.output) is not None
         if (isinstance(outcome, TacticError) and UNINFERRED in outcome.message
                 and re.match(r"apply\s(?!.*\sin\s)", tactic.strip())):
             # Coq says what to write instead: the lemma's variable that its conclusion does not
@@ -245,6 +253,10 @@ class CoqProver:
             again = self.apply(state, "e" + tactic.strip(), timeout)
             if isinstance(again, (Solved, Progress)):
                 return again
+            rejected = rejected and isinstance(again, TacticError)
+        if rejected:
+            assert isinstance(outcome, TacticError)
+            self.recall.remember(known, outcome.message)
         return outcome
 
     def check_file(self, path: Path, text: str) -> FileCheck:

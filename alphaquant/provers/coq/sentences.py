@@ -7,6 +7,7 @@ anything but exactly one tactic sentence: coqtop runs every sentence of a line i
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -183,6 +184,7 @@ def one_tactic_sentence(tactic: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1 << 12)
 def tactic_body(tactic: str) -> str:
     """The tactic's one sentence without its final period."""
     return split_sentences(tactic).sentences[0].text[:-1]
