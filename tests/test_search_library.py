@@ -477,7 +477,7 @@ def test_indexed_ranking_matches_the_formula_and_is_built_once_per_pool() -> Non
             shared = sum(idf[s] for s in f.symbols & wanted)
             if shared > 0:
                 local = f.name in own or f.name.split(".")[-1] in own
-                score = shared / math.sqrt(sum(idf[s] for s in f.symbols) + 1.0)
+                score = round(shared / math.sqrt(sum(idf[s] for s in f.symbols) + 1.0), 9)
                 expected.append((not local, -score, f.name))
         expected.sort()
         got = Ranking(pool).top(state, own, limit)

@@ -199,7 +199,9 @@ class Ranking:
         shared = np.zeros(len(self.lemmas))
         for sym in (symbols(state.text) - local_names(state)) & self.idf.keys():
             shared[self._postings[sym]] += self.idf[sym]
-        score = shared / self._norm
+        # Rounded: sums over a set of symbols run in an order that changes from process to
+        # process (string hashes), and a tie must break by name in every one of them.
+        score = np.round(shared / self._norm, 9)
         fits = shared > 0
         local = np.zeros(len(self.lemmas), dtype=bool)
         for name in own:
