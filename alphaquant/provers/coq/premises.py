@@ -110,7 +110,6 @@ def parse_search(output: str) -> list[tuple[str, str]]:
 
 
 @functools.lru_cache(maxsize=32768)
-@functools.lru_cache(maxsize=1 << 14)
 def conclusion(statement: str) -> str:
     """A statement's conclusion: after its leading binders and its last top-level arrow."""
     text = statement.strip()
