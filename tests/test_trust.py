@@ -67,6 +67,8 @@ Admitted.
 Lemma claim_true : 2 = 2.
 Proof.
 Admitted.
+Notation bad_alias := M.bad.
+Definition bad_def : 1 = 2 := M.bad.
 Lemma target_a : 1 = 2.
 Proof.
 Admitted.
