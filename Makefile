@@ -23,6 +23,7 @@ test:
 bench:
 	$(PY) bench/bench_engine.py
 	$(PY) bench/bench_batch.py
+	$(PY) bench/bench_locate.py
 
 bench-stdlib:
 	$(PY) bench/stdlib_goals.py --budget 30

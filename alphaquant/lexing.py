@@ -12,6 +12,7 @@ Identifiers keep their dotted parts together (``Nat.add_0_r``, ``h.1``, ``Foo.«
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -20,8 +21,9 @@ OPAQUE_KINDS = frozenset({"comment", "doc", "string", "char"})
 
 
 # One lexeme: kind is "ident" | "number" | "string" | "char" | "symbol" | "comment" | "doc";
-# closed is False for a comment, string or «name» the text ends inside.
-@dataclass(frozen=True)
+# closed is False for a comment, string or «name» the text ends inside. Slots: a file of 60,000
+# goals has over a million of them.
+@dataclass(frozen=True, slots=True)
 class Token:
     kind: str
     text: str
@@ -47,10 +49,63 @@ _LEAN_RAW = re.compile(r'r(#*)"')
 _NUMBER = re.compile(r"0[xXbBoO][0-9a-fA-F_]+|[0-9][0-9_]*(?:\.[0-9][0-9_]*)?(?:[eE][+-]?[0-9]+)?")
 _COQ_BULLET = re.compile(r"-+|\++|\*+|\{|\}")
 _COQ_TERMINATOR = re.compile(r"\.+(?=\s|$)")
+# The fast path of ``lex``: blanks, then an ASCII token whose end no non-ASCII character could
+# move (an identifier is never followed by one, nor by a `.` before one; a number is `_NUMBER`).
+_ASCII_ID = r"[A-Za-z_][A-Za-z0-9_{rest}]*+"
+_COQ_FAST = re.compile(
+    r"\s*+(?:"
+    rf"(?P<ident>(?>{_ASCII_ID.format(rest=chr(39))}(?:\.{_ASCII_ID.format(rest=chr(39))})*+)"
+    r"(?![^\x00-\x7f]|\.[^\x00-\x7f]))"
+    rf"|(?P<number>{_NUMBER.pattern})"
+    r"|(?P<symbol>\.\.\.|\.\.|:=|=>|->|<-|\#\[|::|\|-|\((?!\*)|[!\#$%&)*+,\-./:;<=>?@\[\\\]^`{|}~])"
+    r")?"
+)
+_LEAN_FAST = re.compile(
+    r"\s*+(?:"
+    rf"(?P<ident>(?!r\#*\")(?>{_ASCII_ID.format(rest=chr(39) + '!?')}"
+    rf"(?:\.{_ASCII_ID.format(rest=chr(39) + '!?')})*+)"
+    r"(?![^\x00-\x7f]|\.[^\x00-\x7f]|\.[0-9]))"
+    rf"|(?P<number>{_NUMBER.pattern})"
+    r"|(?P<symbol><;>|:=|=>|@\[|\.\.|<\|>|<\||\|>\.|\|>|->|<-|::"
+    r"|-(?!-)|/(?!-)|[!\#$%&()*+,.:;<=>?@\[\\\]^`{|}~])"
+    r")?"
+)
 
 
 def lex(text: str, language: str) -> list[Token]:
-    """Every token of ``text`` in order, comments and strings included, whitespace left out."""
+    """Every token of ``text`` in order, comments and strings included, whitespace left out.
+
+    The common tokens (ASCII identifiers, numbers and punctuation, after any blanks) are read
+    by one regular expression; wherever it does not apply (comments, strings, any non-ASCII
+    character at or right after a token) the language's lexeme functions decide, so the
+    tokens are those ``lex_by_lexeme`` gives, in a time linear in the text and a few times
+    shorter.
+    """
+    fast, lexeme = (_LEAN_FAST, _lean_lexeme) if language == "lean" else (_COQ_FAST, _coq_lexeme)
+    tokens: list[Token] = []
+    append, match = tokens.append, fast.match
+    i, n = 0, len(text)
+    while i < n:
+        m = match(text, i)
+        kind = m.lastgroup
+        if kind is not None:
+            start, end = m.span(kind)
+            append(Token(kind, text[start:end], start, end))
+            i = end
+            continue
+        i = m.end()
+        if i >= n:
+            break
+        end, kind = lexeme(text, i)
+        closed = end >= 0
+        end = end if closed else n
+        append(Token(kind, text[i:end], i, end, closed))
+        i = end
+    return tokens
+
+
+def lex_by_lexeme(text: str, language: str) -> list[Token]:
+    """``lex`` one lexeme function call at a time (the reference ``lex`` is tested against)."""
     lexeme = _lean_lexeme if language == "lean" else _coq_lexeme
     tokens: list[Token] = []
     i, n = 0, len(text)
@@ -117,6 +172,22 @@ def line_col(text: str, offset: int) -> tuple[int, int]:
     """1-based line and 0-based column (code points) of ``offset``."""
     line_start = text.rfind("\n", 0, offset) + 1
     return text.count("\n", 0, offset) + 1, offset - line_start
+
+
+# Where each line of a text starts: the line and column of many offsets, each by bisection
+# (``line_col`` counts the newlines before its offset, a pass over the prefix each time).
+@dataclass(frozen=True)
+class LineIndex:
+    starts: tuple[int, ...]  # offset of each line's first character; 0 first
+
+    @classmethod
+    def of(cls, text: str) -> LineIndex:
+        return cls((0, *(m.end() for m in re.finditer("\n", text))))
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        """1-based line and 0-based column (code points) of ``offset``, as ``line_col``."""
+        line = bisect.bisect_right(self.starts, offset) - 1
+        return line + 1, offset - self.starts[line]
 
 
 # --- Lean ---------------------------------------------------------------------------------

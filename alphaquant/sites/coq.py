@@ -17,7 +17,7 @@ import bisect
 from dataclasses import dataclass
 from pathlib import Path
 
-from alphaquant.lexing import Sentence, Token, code_tokens, coq_sentences, lex
+from alphaquant.lexing import LineIndex, Sentence, Token, code_tokens, coq_sentences, lex
 from alphaquant.sites.site import Decl, GoalSite, hole_site
 from alphaquant.sites.tokens import CLOSERS, OPENERS, matching_close, without_comments
 
@@ -61,6 +61,7 @@ class _CoqText:
 def locate(text: str, path: Path) -> list[GoalSite]:
     """The holes of a Coq text: ``Admitted.`` sentences and admit sentences of open proofs."""
     coq = _CoqText.of(text)
+    lines = LineIndex.of(text)
     sites: list[GoalSite] = []
     decl: Decl | None = None
     in_proof, pending = False, list[tuple[str, int, int]]()
@@ -70,7 +71,7 @@ def locate(text: str, path: Path) -> list[GoalSite]:
         for hole in pending:
             assert decl is not None
             index = counts.get(decl.decl_start, 0)
-            sites.append(hole_site(path, text, decl, hole, index))
+            sites.append(hole_site(path, lines, decl, hole, index))
             counts[decl.decl_start] = index + 1
         pending.clear()
 

@@ -22,7 +22,7 @@ import bisect
 from dataclasses import dataclass
 from pathlib import Path
 
-from alphaquant.lexing import Token, code_tokens, lex
+from alphaquant.lexing import LineIndex, Token, code_tokens, lex
 from alphaquant.sites.site import Decl, GoalSite, hole_site
 from alphaquant.sites.tokens import (
     CLOSERS,
@@ -95,11 +95,12 @@ class _LeanDecl:
 def locate(text: str, path: Path) -> list[GoalSite]:
     """The holes of a Lean text: sorry and admit tokens inside theorem-like declarations."""
     lean = _LeanText.of(text)
+    lines = LineIndex.of(text)
     sites: list[GoalSite] = []
     for d in _lean_decls(lean):
         if d.decl.keyword in _HOLED:
             holes = _lean_holes(lean, d.kw, d.stop)
-            sites.extend(hole_site(path, text, d.decl, h, k) for k, h in enumerate(holes))
+            sites.extend(hole_site(path, lines, d.decl, h, k) for k, h in enumerate(holes))
     return sites
 
 

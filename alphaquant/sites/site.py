@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alphaquant.errors import InputError
-from alphaquant.lexing import line_col
+from alphaquant.lexing import LineIndex
 
 SUFFIXES = {".v": "coq", ".lean": "lean"}
 
@@ -65,10 +65,10 @@ class Decl:
     opens_proof: bool = True
 
 
-def hole_site(path: Path, text: str, decl: Decl, hole: tuple[str, int, int],
+def hole_site(path: Path, lines: LineIndex, decl: Decl, hole: tuple[str, int, int],
               index: int) -> GoalSite:
-    """A GoalSite for ``hole`` = (kind, start, end) of ``decl``."""
+    """A GoalSite for ``hole`` = (kind, start, end) of ``decl``; ``lines`` of the file's text."""
     kind, start, end = hole
-    line, col = line_col(text, start)
+    line, col = lines.line_col(start)
     return GoalSite(path, decl.name, line, col, kind, start, end, decl.decl_start,
                     decl.statement, index)

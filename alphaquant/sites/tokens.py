@@ -3,6 +3,8 @@ span of text with its comments removed."""
 
 from __future__ import annotations
 
+import bisect
+
 from alphaquant.lexing import COMMENT_KINDS, Token
 
 OPENERS = frozenset({"(", "[", "{", "⟨", "⦃", "@[", "#[", "‹", "⁅"})
@@ -30,10 +32,17 @@ def matching_open(tokens: list[Token], i: int) -> int | None:
 
 
 def without_comments(text: str, tokens: list[Token], start: int, end: int) -> str:
-    """``text[start:end]`` with its comments replaced by one space each, trailing blanks dropped."""
+    """``text[start:end]`` with its comments replaced by one space each, trailing blanks dropped.
+
+    ``tokens`` are in text order: only those starting in the span are looked at (a file's
+    thousands of headers each cost their own length, not the file's).
+    """
     parts, last = [], start
-    for t in tokens:
-        if t.kind in COMMENT_KINDS and start <= t.start < end:
+    for k in range(bisect.bisect_left(tokens, start, key=lambda t: t.start), len(tokens)):
+        t = tokens[k]
+        if t.start >= end:
+            break
+        if t.kind in COMMENT_KINDS:
             parts.append(text[last : t.start] + " ")
             last = min(t.end, end)
     parts.append(text[last:end])
