@@ -386,7 +386,8 @@ def many_goals(n: int, language: str) -> str:
         goal = ("Lemma g{i} : forall n : nat, n + {i} = {i} + n.\nProof.\n"
                 "  intros n. (* a comment *)\nAdmitted.\n")
     else:
-        goal = "/-- doc -/\ntheorem g{i} (n : Nat) : n + {i} = {i} + n := by\n  intro -- c\n  sorry\n"
+        goal = ("/-- doc -/\ntheorem g{i} (n : Nat) : n + {i} = {i} + n := by\n"
+                "  intro -- c\n  sorry\n")
     return "".join(goal.format(i=i) for i in range(n))
 
 
