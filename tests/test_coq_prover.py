@@ -146,6 +146,31 @@ def test_parse_assumptions_multiline_entries() -> None:
     assert parse_assumptions("Closed under the global context\n") == ([], [])
 
 
+# Rocq 9.2's layout of the same answer: a long entry is "name :", then its type indented
+# (recorded with Debian sid's coq 9.2.0 by `make test-rocq`'s chroot).
+ASSUMPTIONS_ROCQ9 = """Section Variables:
+v
+: nat
+Axioms:
+ClassicalDedekindReals.sig_forall_dec :
+  forall P : nat -> Prop,
+  (forall n : nat, {P n} + {~ P n}) ->
+  {n : nat | ~ P n} + {forall n : nat, P n}
+long_admitted_lemma :
+  forall (A : Type) (B : A -> Type) (f g : forall x : A, B x),
+  (forall x : A, f x = g x) -> f = g
+t2 : 1 = 1
+"""
+
+
+def test_parse_assumptions_rocq9_layout() -> None:
+    """An entry printed Rocq 9's way is an axiom, not a section title (read as a title, an
+    Admitted lemma with a long statement would vanish from the list and pass as proved)."""
+    axioms, unsafe = parse_assumptions(ASSUMPTIONS_ROCQ9)
+    assert axioms == ["ClassicalDedekindReals.sig_forall_dec", "long_admitted_lemma", "t2"]
+    assert unsafe == []
+
+
 def test_not_installed_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ProverNotInstalled, match="apt-get install -y coq"):

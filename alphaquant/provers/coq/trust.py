@@ -182,7 +182,11 @@ def _between(output: str, begin: str, end: str) -> str:
 
 
 def parse_assumptions(output: str) -> tuple[list[str], list[str]]:
-    """(axiom names, unsafe entries as ``name [section]``) of ``Print Assumptions`` output."""
+    """(axiom names, unsafe entries as ``name [section]``) of ``Print Assumptions`` output.
+
+    An entry whose type does not fit on its line is ``name`` then ``  : type`` up to Coq 8,
+    ``name :`` then ``  type`` from Rocq 9; a section's title (``Axioms:``) has no space
+    before its colon."""
     axioms: list[str] = []
     unsafe: list[str] = []
     section: str | None = None
@@ -191,12 +195,13 @@ def parse_assumptions(output: str) -> tuple[list[str], list[str]]:
             continue  # a continuation of the previous entry's type
         if "Closed under the global context" in line:
             continue
-        if line.rstrip().endswith(":") and " : " not in line:
-            section = line.rstrip()[:-1]
+        line = line.rstrip()
+        if line.endswith(":") and not line.endswith(" :") and " : " not in line:
+            section = line[:-1]
             continue
         if section is None or section == "Section Variables":
             continue
-        name = line.split(" : ", 1)[0].strip()
+        name = line.removesuffix(" :").split(" : ", 1)[0].strip()
         if name:
             (axioms if section == "Axioms" else unsafe).append(
                 name if section == "Axioms" else f"{name} [{section}]")
