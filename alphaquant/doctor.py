@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alphaquant.checks import Check, tool_check
 from alphaquant.config import Settings
 
@@ -33,11 +35,28 @@ def hammer_checks() -> list[Check]:
     ]
 
 
+def coq_checks() -> list[Check]:
+    """Coq's toplevel and compiler: the command that runs each (``coqtop``, or ``rocq repl``
+    where Rocq 9 is installed without the old names) and the version."""
+    from alphaquant.provers.coq.toolchain import toolchain
+
+    fix = "apt-get install -y coq"
+    tools = toolchain()
+    if tools is None:
+        return [Check("coqtop", False, "", fix), Check("coqc", False, "", fix)]
+
+    def shown(argv: tuple[str, ...]) -> str:
+        return " ".join([Path(argv[0]).name, *argv[1:]])
+
+    version = tools.version_text or "version unknown"
+    return [Check("coqtop", True, f"{version} ({shown(tools.coqtop)})", ""),
+            Check("coqc", True, f"{version} ({shown(tools.coqc)})", "")]
+
+
 def doctor_checks(settings: Settings) -> list[Check]:
     """Every prover and tool alphaquant can use, found or not, with the command that fixes it."""
     checks = [
-        tool_check("coqtop", "coqtop", ["--version"], "apt-get install -y coq"),
-        tool_check("coqc", "coqc", ["--version"], "apt-get install -y coq"),
+        *coq_checks(),
         *hammer_checks(),
     ]
     try:

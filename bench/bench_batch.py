@@ -18,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from alphaquant.provers.coq.toolchain import toolchain  # noqa: E402
 from alphaquant.runs.batch import run_batch  # noqa: E402
 from alphaquant.runs.driver import BatchSummary  # noqa: E402
 from alphaquant.runs.options import BatchOptions  # noqa: E402
@@ -40,8 +41,8 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=10.0, help="seconds per goal")
     parser.add_argument("--project", type=Path, default=ROOT / "coq_project")
     args = parser.parse_args()
-    if shutil.which("coqtop") is None:
-        sys.exit("bench_batch: coqtop is not on PATH (apt-get install -y coq)")
+    if toolchain() is None:
+        sys.exit("bench_batch: Coq is not installed (apt-get install -y coq)")
     rates = {}
     with tempfile.TemporaryDirectory(prefix="aq-bench-batch-") as tmp:
         for workers in (1, 2):

@@ -21,6 +21,7 @@ from alphaquant.goals import locate
 from alphaquant.provers.coq.project import find_project
 from alphaquant.provers.coq.prover import CoqProver
 from alphaquant.provers.coq.sentences import split_sentences
+from alphaquant.provers.coq.toolchain import toolchain
 from alphaquant.runs.attempt import Goal, attempt_goal, evaluator
 from alphaquant.search.base import GoalContext, SearchParts, Trial
 from alphaquant.tactics.factory import heuristic_source
@@ -35,8 +36,10 @@ def bare_loop(path: Path, text: str, start: int, trials: list[Trial]) -> float:
     """Tactics per second of the same trials through coqtop driven by hand: for each, back to
     the root, the state's tactic path, then the tactic (no tree, no parsing beyond prompts)."""
     project = find_project(path)
+    tools = toolchain()
+    assert tools is not None, "Coq is not installed"
     proc = subprocess.Popen(
-        ["coqtop", "-emacs", *project.flags], cwd=project.root, stdin=subprocess.PIPE,
+        [*tools.coqtop, "-emacs", *project.flags], cwd=project.root, stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
     )
     assert proc.stdin and proc.stdout

@@ -39,6 +39,7 @@ from alphaquant.provers.coq.coqtop import CoqTop
 from alphaquant.provers.coq.protocol import error_message
 from alphaquant.provers.coq.prover import CoqProver
 from alphaquant.provers.coq.sentences import split_sentences
+from alphaquant.provers.coq.toolchain import Toolchain, toolchain
 from alphaquant.runs.attempt import evaluator
 from alphaquant.sanitize import check_tactic
 from alphaquant.search.base import GoalContext, SearchParts
@@ -53,11 +54,9 @@ SOURCES = (
     "ZArith/Zeven.v", "ZArith/Zpow_facts.v", "ZArith/Zquot.v", "ZArith/Znumtheory.v",
     "Sorting/Permutation.v", "Reals/R_sqrt.v", "Reals/Rpower.v", "Lists/SetoidList.v",
 )
-LIBRARY = ("Require Import Coq.NArith.NArith Coq.PArith.PArith Coq.QArith.QArith "
-           "Coq.QArith.Qabs Coq.ZArith.ZArith Coq.ZArith.Zquot Coq.ZArith.Znumtheory "
-           "Coq.ZArith.Zpow_facts Coq.Sorting.Permutation Coq.Reals.Reals Coq.Reals.R_sqrt "
-           "Coq.Reals.Rpower Coq.Lists.SetoidList Coq.micromega.Lia Coq.micromega.Lra "
-           "Coq.micromega.Psatz.")
+LIBRARY = ("NArith.NArith PArith.PArith QArith.QArith QArith.Qabs ZArith.ZArith ZArith.Zquot "
+           "ZArith.Znumtheory ZArith.Zpow_facts Sorting.Permutation Reals.Reals Reals.R_sqrt "
+           "Reals.Rpower Lists.SetoidList micromega.Lia micromega.Lra micromega.Psatz")
 HAMMER = "From Hammer Require Import Hammer."
 SINGLE = ("lia.", "nia.", "lra.", "nra.", "intuition.", "tauto.", "firstorder.", "congruence.",
           "auto with *.", "eauto.", "easy.", "reflexivity.", "intros; lia.", "intros; lra.",
@@ -79,14 +78,28 @@ class Goal:
         return f"{header}\n\nLemma {self.name} : {self.statement}.\nProof.\nAdmitted.\n"
 
 
+def tools() -> Toolchain:
+    found = toolchain()
+    if found is None:
+        sys.exit("Coq is not installed (apt-get install -y coq)")
+    return found
+
+
 def header() -> str:
-    """The imports of every goal file (CoqHammer too when it is installed: same for all rows)."""
-    return LIBRARY + ("\n" + HAMMER if hammer_library() is not None else "")
+    """The imports of every goal file (CoqHammer too when it is installed: same for all rows),
+    under the standard library's root (``Coq`` before Rocq 9, ``Stdlib`` from 9)."""
+    library = f"From {tools().stdlib_root} Require Import {LIBRARY}."
+    return library + ("\n" + HAMMER if hammer_library() is not None else "")
 
 
 def stdlib() -> Path:
-    where = subprocess.run(["coqc", "-where"], capture_output=True, text=True, check=True)
-    return Path(where.stdout.strip()) / "theories"
+    """The folder of the standard library's sources: theories/ under ``coqc -where`` up to Coq 8,
+    user-contrib/Stdlib from Rocq 9."""
+    where = tools().where
+    if where is None:
+        sys.exit("`coqc -where` names no folder")
+    rocq = where / "user-contrib" / "Stdlib"
+    return rocq if rocq.is_dir() else where / "theories"
 
 
 def lemma_names(path: Path) -> list[str]:
@@ -116,7 +129,7 @@ def lemma_names(path: Path) -> list[str]:
 
 
 def _session(folder: Path) -> CoqTop:
-    proc = CoqTop(["coqtop", "-emacs"], folder)
+    proc = CoqTop([*tools().coqtop, "-emacs"], folder)
     proc.read_reply(time.monotonic() + 60)
     return proc
 
@@ -196,7 +209,7 @@ def score(path: Path, text: str, goal: Goal, proof: tuple[str, ...]) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / path.name
         copy.write_text(written, encoding="utf-8")
-        done = subprocess.run(["coqc", copy.name], cwd=tmp, capture_output=True, text=True,
+        done = subprocess.run([*tools().coqc, copy.name], cwd=tmp, capture_output=True, text=True,
                               timeout=300)
     if done.returncode != 0:
         return "coqc rejects it: " + " ".join((done.stderr or done.stdout).split())[:200]

@@ -26,13 +26,13 @@ import functools
 import logging
 import re
 import shutil
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
 from alphaquant.provers.base import Premise, ProofState
 from alphaquant.provers.coq.hammer import loaded_modules
 from alphaquant.provers.coq.premises import BINDERS, conclusion, is_equation, symbols
+from alphaquant.provers.coq.toolchain import toolchain
 from alphaquant.tactics.statements import unfixed_binders, unmet_conditions
 
 # One candidate: tactic text, weight, its own time limit (None: the search's).
@@ -54,17 +54,12 @@ def atps() -> tuple[str, ...]:
     return tuple(a for a in ATPS if shutil.which(a))
 
 
-@functools.cache
 def hammer_library() -> Path | None:
     """Where CoqHammer's compiled library is (``coqc -where``/user-contrib/Hammer), or None."""
-    coqc = shutil.which("coqc")
-    if coqc is None:
+    tools = toolchain()
+    if tools is None or tools.where is None:
         return None
-    try:
-        where = subprocess.run([coqc, "-where"], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    lib = Path(where.stdout.strip()) / "user-contrib" / "Hammer"
+    lib = tools.where / "user-contrib" / "Hammer"
     return lib if (lib / "Plugin" / "Hammer.vo").exists() else None
 
 

@@ -4,9 +4,6 @@ as if it were the file (same logical name), always inside a scratch folder so th
 
 from __future__ import annotations
 
-import re
-import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,40 +13,43 @@ from pathlib import Path
 from alphaquant.errors import FileDoesNotCompile
 from alphaquant.provers.base import FileCheck
 from alphaquant.provers.coq.project import (
+    Command,
     CoqProject,
     ToolRun,
     build_dependencies,
+    command_argv,
     find_project,
     first_error,
     run_tool,
 )
+from alphaquant.provers.coq.toolchain import toolchain
 
 INSTALL_HINT = "apt-get install -y coq"
-COQ_MISSING = f"Coq is not installed (coqtop not on PATH): install it with `{INSTALL_HINT}`"
+COQ_MISSING = ("Coq is not installed (neither coqtop nor rocq on PATH): install it with "
+               f"`{INSTALL_HINT}`")
+
 
 def coq_status() -> tuple[bool, str, str]:
-    """(found, version, install hint) of coqtop; the hint is "" when Coq is found."""
-    exe = shutil.which("coqtop")
-    if exe is None:
+    """(found, version, install hint) of Coq; the hint is "" when Coq is found."""
+    tools = toolchain()
+    if tools is None:
         return False, "", INSTALL_HINT
-    try:
-        done = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return True, "", ""
-    m = re.search(r"version\s+(\S+)", done.stdout + done.stderr)
-    return True, (m.group(1) if m else (done.stdout.strip().splitlines() or [""])[0]), ""
+    return True, tools.version_text, ""
 
 
 # The compilers, found on PATH once, and the time each run may take.
 @dataclass(frozen=True)
 class Coqc:
-    coqc: str = "coqc"
-    coqdep: str = "coqdep"
+    coqc: Command = "coqc"
+    coqdep: Command = "coqdep"
     timeout: float = 900.0  # seconds for each coqc / coqdep run
 
     @classmethod
     def on_path(cls, timeout: float) -> Coqc:
-        return cls(shutil.which("coqc") or "coqc", shutil.which("coqdep") or "coqdep", timeout)
+        tools = toolchain()
+        if tools is None:
+            return cls("coqc", "coqdep", timeout)
+        return cls(tools.coqc, tools.coqdep, timeout)
 
     @contextmanager
     def copy_of(self, path: Path, text: str) -> Iterator[tuple[CoqProject, Path, list[Path]]]:
@@ -81,7 +81,7 @@ class Coqc:
         """coqc on ``copy`` as if it were ``path``, run inside the copy's folder."""
         logical = project.logical_dir(path)
         mapping = ["-Q", str(copy.parent), logical] if logical is not None else []
-        argv = [self.coqc, *project.flags, *mapping, str(copy)]
+        argv = [*command_argv(self.coqc), *project.flags, *mapping, str(copy)]
         return run_tool(argv, copy.parent, self.timeout)
 
     def check(self, path: Path, text: str) -> FileCheck:

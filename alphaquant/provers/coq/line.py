@@ -113,7 +113,8 @@ class CoqLine:
     """One coqtop process at a time and the line it has run.
 
     Args:
-      coqtop: the coqtop binary.
+      coqtop: the coqtop command (``("coqtop",)``, or ``("rocq", "repl")`` on a Rocq 9 without
+        the old names).
       grace: seconds past a tactic's own ``Timeout`` before coqtop is killed as hung.
       start_timeout: seconds for coqtop to print its first prompt.
       prefix_timeout: seconds for the file's text before a hole (Require, earlier proofs).
@@ -123,7 +124,7 @@ class CoqLine:
       backoff: first backoff delay in seconds (the first restart is immediate).
     """
 
-    def __init__(self, coqtop: str, *, grace: float, start_timeout: float,
+    def __init__(self, coqtop: tuple[str, ...], *, grace: float, start_timeout: float,
                  prefix_timeout: float, command_timeout: float, replay_timeout: float,
                  max_restarts: int, backoff: float) -> None:
         self.coqtop = coqtop
@@ -156,7 +157,7 @@ class CoqLine:
 
     def start(self, project: CoqProject) -> None:
         self.kill()
-        argv = [self.coqtop, "-emacs", *project.flags]
+        argv = [*self.coqtop, "-emacs", *project.flags]
         self._scratch = tempfile.mkdtemp(prefix="alphaquant-coqtop-")
         try:
             proc = CoqTop(argv, Path(self._scratch), coqtop_environment())

@@ -15,7 +15,6 @@ import fcntl
 import os
 import re
 import shlex
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alphaquant.errors import FileDoesNotCompile
+from alphaquant.provers.coq.toolchain import toolchain
 
 _SKIP_DIRS = {".git", ".lake", "__pycache__", "node_modules", ".venv"}
 
@@ -129,6 +129,15 @@ class ToolRun:
     timed_out: bool = False
 
 
+# A Coq tool: a binary (``coqc``) or an argv prefix (``("rocq", "compile")``).
+Command = str | tuple[str, ...]
+
+
+def command_argv(command: Command) -> list[str]:
+    """The argv prefix of ``command``."""
+    return [command] if isinstance(command, str) else list(command)
+
+
 def run_tool(argv: list[str], cwd: Path, timeout: float) -> ToolRun:
     """Run ``argv`` in its own process group; kill the whole group at the deadline."""
     try:
@@ -179,11 +188,12 @@ def first_error(output: str, file: Path | None = None) -> tuple[str, int | None]
 
 
 def coqdep_graph(
-    project: CoqProject, extra: list[Path], coqdep: str, timeout: float
+    project: CoqProject, extra: list[Path], coqdep: Command, timeout: float
 ) -> dict[Path, list[Path]]:
     """``.v`` file -> the project ``.v`` files it requires directly, by ``coqdep``."""
     files = project.source_files()
-    argv = [coqdep, *project.flags, *(str(f) for f in files), *(str(f) for f in extra)]
+    argv = [*command_argv(coqdep), *project.flags, *(str(f) for f in files),
+            *(str(f) for f in extra)]
     run = run_tool(argv, project.root, timeout)
     known = set(files)
     graph: dict[Path, list[Path]] = {}
@@ -233,8 +243,8 @@ def build_dependencies(
     project: CoqProject,
     target: Path,
     *,
-    coqc: str = "coqc",
-    coqdep: str = "coqdep",
+    coqc: Command = "coqc",
+    coqdep: Command = "coqdep",
     timeout: float = 900.0,
 ) -> list[Path]:
     """Compile the stale project files ``target`` needs (transitively), in dependency order.
@@ -242,8 +252,8 @@ def build_dependencies(
     Args:
       project: the project of the file being checked.
       target: a .v file holding the text to check (may lie outside the project, e.g. a temp copy).
-      coqc: the coqc binary.
-      coqdep: the coqdep binary.
+      coqc: the coqc command.
+      coqdep: the coqdep command.
       timeout: seconds allowed for each tool run.
 
     Returns:
@@ -271,7 +281,8 @@ def build_dependencies(
             if source == target.resolve() or not _stale(source, graph.get(source, [])):
                 continue
             with tempfile.TemporaryDirectory(prefix="alphaquant-coqc-") as scratch:
-                run = run_tool([coqc, *project.flags, str(source)], Path(scratch), timeout)
+                run = run_tool([*command_argv(coqc), *project.flags, str(source)], Path(scratch),
+                               timeout)
             if run.returncode != 0:
                 if run.timed_out:
                     raise FileDoesNotCompile(
@@ -290,9 +301,10 @@ def stale_dependencies(path: Path) -> list[Path]:
     """The project files a Coq file requires, directly or not, that ``build_dependencies`` would
     compile first (no up-to-date ``.vo``), in build order; [] when unknown or not Coq. The first
     check of such a file can take long: callers say so before it starts."""
-    coqdep = shutil.which("coqdep")
-    if path.suffix != ".v" or coqdep is None:
+    tools = toolchain()
+    if path.suffix != ".v" or tools is None:
         return []
+    coqdep = tools.coqdep
     try:
         project = find_project(path)
         listed = path.resolve() in project.source_files()

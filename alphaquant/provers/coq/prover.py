@@ -14,7 +14,6 @@ import logging
 import math
 import os
 import re
-import shutil
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -56,6 +55,7 @@ from alphaquant.provers.coq.sentences import (
     split_sentences,
     tactic_body,
 )
+from alphaquant.provers.coq.toolchain import toolchain
 from alphaquant.provers.coq.trust import CoqTrust, refused
 from alphaquant.provers.negation import coq_negation
 from alphaquant.sanitize import check_tactic
@@ -100,9 +100,10 @@ class CoqProver:
         backoff: float = 0.5,
         allowed_axioms: frozenset[str] = frozenset(),
     ) -> None:
-        coqtop = shutil.which("coqtop")
-        if coqtop is None:
+        tools = toolchain()
+        if tools is None:
             raise ProverNotInstalled(COQ_MISSING)
+        coqtop = tools.coqtop
         self.path = path
         self.grace = grace
         self.check_timeout = check_timeout
@@ -363,7 +364,7 @@ class CoqProver:
             return self._state(root, goals, ())
 
     def _require_installed(self) -> None:
-        if shutil.which("coqtop") is None and not os.path.exists(self._coqtop):
+        if toolchain() is None and not os.path.exists(self._coqtop[0]):
             raise ProverNotInstalled(COQ_MISSING)
 
     def _state(self, root: Root, goals: tuple[Subgoal, ...], path: tuple[str, ...]) -> ProofState:

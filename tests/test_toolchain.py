@@ -1,0 +1,68 @@
+"""Which Coq is installed: the commands (coq* or rocq's subcommands), the version, the standard
+library's root; on the real installation (Coq 8.16 here, Rocq 9.2 in `make test-rocq`)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from alphaquant.provers.base import Solved
+from alphaquant.provers.coq.toolchain import parse_version, toolchain
+from tests.conftest import needs_coq
+from tests.test_coq_prover import site, write
+
+
+def test_parse_version_of_both_banners() -> None:
+    assert parse_version("The Coq Proof Assistant, version 8.16.1\ncompiled with OCaml 4.14.1"
+                         ) == ((8, 16, 1), "8.16.1")
+    assert parse_version("The Rocq Prover, version 9.2\ncompiled with OCaml 5.4.1"
+                         ) == ((9, 2), "9.2")
+    assert parse_version("coqc: unknown option") == ((), "")
+
+
+def test_nothing_on_path_is_no_toolchain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert toolchain() is None
+
+
+@pytest.mark.coq
+@needs_coq
+def test_the_standard_library_root_loads_without_a_warning(tmp_path: Path) -> None:
+    """What the tool writes for the standard library (``From <root> Require``) compiles on this
+    Coq and draws no deprecation warning (Rocq 9 warns on ``From Coq``)."""
+    tools = toolchain()
+    assert tools is not None and tools.version >= (8,)
+    assert tools.stdlib_root == ("Stdlib" if tools.version >= (9,) else "Coq")
+    assert tools.where is not None and tools.where.is_dir()
+    write(tmp_path, "R.v", f"From {tools.stdlib_root} Require Import Arith Lia.\n"
+                           "Lemma r : forall n : nat, n + 0 = n.\nProof. lia. Qed.\n")
+    done = subprocess.run([*tools.coqc, "R.v"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "deprecated" not in done.stdout + done.stderr
+
+
+@pytest.mark.coq
+@pytest.mark.skipif(shutil.which("rocq") is None, reason="no `rocq` command (Coq before 9)")
+def test_rocq_alone_runs_the_prover(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Rocq 9 with only ``rocq`` on PATH (no coqtop/coqc wrappers): its subcommands serve."""
+    only = tmp_path / "bin"
+    only.mkdir()
+    (only / "rocq").symlink_to(shutil.which("rocq") or "")
+    monkeypatch.setenv("PATH", str(only))
+    tools = toolchain()
+    assert tools is not None and tools.coqtop[1:] == ("repl",) and tools.version >= (9,)
+    from alphaquant.provers.coq.prover import CoqProver
+
+    text = "Lemma one : 1 + 1 = 2.\nProof.\nAdmitted.\n"
+    path = write(tmp_path, "One.v", text)
+    with CoqProver() as prover:
+        root = prover.open(site(path, text, "one"), text)
+        assert prover.apply(root, "reflexivity.", 5) == Solved(("reflexivity.",))
+        proved = text.replace("Admitted.", "reflexivity.\nQed.")
+        assert prover.check_file(path, proved).ok
+        assert not prover.check_file(path, text.replace("2.", "3.", 1).replace(
+            "Admitted.", "reflexivity.\nQed.")).ok
