@@ -296,7 +296,15 @@ def batch(
         out.print(f"{project}: no open goals")
         return
     out.print(batch_summary(summary))
-    c = summary.counts
+    c, left = summary.counts, len(summary.left)
+    if summary.halted:
+        err.print(f"alphaquant: error: {summary.halted}; {left} goals left to try; once fixed, "
+                  f"resume with: {summary.resume_command}", soft_wrap=True)
+        raise typer.Exit(2)
+    if summary.interrupted:
+        err.print(f"alphaquant: interrupted: {c.done} of {c.total} goals finished, {left} left;"
+                  f" resume with: {summary.resume_command}", soft_wrap=True)
+        raise typer.Exit(130)
     raise typer.Exit(0 if c.proved + c.disproved == c.total else 1)
 
 

@@ -11,7 +11,12 @@ class InputError(AlphaquantError):
     """Bad input: missing file, unknown extension, unknown theorem, bad option value."""
 
 
-class ProverNotInstalled(AlphaquantError):
+class ProverUnavailable(AlphaquantError):
+    """The machine's fault, not the goal's: the prover is missing or cannot run at all. Never a
+    goal's result: a batch stops before its workers start, or leaves the goal to try."""
+
+
+class ProverNotInstalled(ProverUnavailable):
     """A prover (or one of its parts) is not on this machine; the message names the fix."""
 
 
@@ -25,3 +30,7 @@ class ProverCrashed(AlphaquantError):
 
 class ProverStartError(AlphaquantError):
     """The prover could not be started at all (bad header, missing binary, dies at start-up)."""
+
+
+class ProverCannotRun(ProverStartError, ProverUnavailable):
+    """The prover's program exists but the system cannot run it (permissions, exec format)."""

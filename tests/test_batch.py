@@ -149,8 +149,9 @@ def test_batch_closes_the_true_goals_and_records_everything(baseline: tuple[Path
     finally:
         store.close()
     log = (run_dir / "run.log").read_text()
-    assert "finish: Nat1.v:add_zero_r proved" in log
-    assert log.splitlines()[-1].split(" ", 1)[1].startswith("done: 5/5 done")
+    assert "finish: proved Nat1.v:add_zero_r in " in log
+    assert log.splitlines()[-1].split(" ", 1)[1].startswith("done: ")
+    assert log.splitlines()[-1].endswith("(5 of 5 goals)")
 
 
 def test_resume_after_sigkill_loses_nothing_and_redoes_nothing(

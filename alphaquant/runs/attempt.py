@@ -14,7 +14,7 @@ from typing import Any
 
 from alphaquant import proof
 from alphaquant.config import Settings
-from alphaquant.errors import AlphaquantError
+from alphaquant.errors import AlphaquantError, ProverUnavailable
 from alphaquant.provers.base import ProofState, Prover
 from alphaquant.runs.counterexample import describe_disproof
 from alphaquant.sanitize import check_tactic
@@ -139,6 +139,8 @@ def attempt_goal(
                        keep_trees)
     try:
         return attempt.run()
+    except ProverUnavailable:  # the machine's fault: no result for the goal (runs/driver.py)
+        raise
     except AlphaquantError as e:
         return attempt.finish(GoalStatus.ERROR, None, str(e)), goal.text
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from alphaquant.config import Settings
 from alphaquant.errors import InputError
+from alphaquant.provers.registry import ensure_ready
 from alphaquant.runs.driver import BatchSink, BatchSummary, Counts, Driver, RunLog
 from alphaquant.runs.options import BatchOptions, options_json, resolve_options, settings_for
 from alphaquant.runs.sources import discover
@@ -85,6 +86,17 @@ def source_notices(settings: Settings, languages: set[str]) -> list[str]:
     return notices
 
 
+def provers_ready(settings: Settings, paths: list[Path]) -> None:
+    """Check the prover of each language once, before any worker starts: a missing prover (or
+    one that cannot run) is the machine's fault, one line (ProverUnavailable), and no goal's
+    result."""
+    first: dict[str, Path] = {}
+    for path in paths:
+        first.setdefault(language_of(path), path)
+    for path in first.values():
+        ensure_ready(path, settings.prover)
+
+
 def run_batch(options: BatchOptions, on_event: BatchSink | None = None) -> BatchSummary:
     """Run (or resume) a batch: every open goal of a project, results into the run store.
 
@@ -106,6 +118,9 @@ def run_batch(options: BatchOptions, on_event: BatchSink | None = None) -> Batch
             return BatchSummary(None, Counts(), seconds=time.monotonic() - started)
         files = store.files() if store is not None else [f for f, _t, _g in discovered]
         notices = source_notices(settings, {language_of(Path(f)) for f in files})
+        project = options.project if store is None else store.info().project
+        assert project is not None
+        provers_ready(settings, [project / f for f in files])
         if options.executor == "ray":
             from alphaquant.runs.ray_executor import connect
 

@@ -18,12 +18,18 @@ Policies, each in one place below:
   * Deadline (``hours``): no goal starts after it, and no budget reaches past it.
   * Resume: goals whose pass has a result are never attempted again; attempts in flight when the
     run was killed are marked ``interrupted`` and their goals are retried.
+  * The machine's fault is no result: a prover missing or unable to start (ProverUnavailable)
+    halts the session (no goal starts after it); the goal it hit stays to try, and so does a
+    goal an older version recorded as an error for that reason (``environment_error``).
+  * Ctrl-C or SIGTERM: the attempts in flight are marked ``interrupted``, and run.log and the
+    summary say what finished, what is left and the command that resumes.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shlex
 import time
 from collections import deque
 from collections.abc import Callable
@@ -33,7 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from alphaquant.config import Settings
-from alphaquant.errors import AlphaquantError
+from alphaquant.errors import AlphaquantError, ProverUnavailable
+from alphaquant.provers.coq.coqc import COQ_MISSING
+from alphaquant.provers.lean.lake import LAKE_MISSING
 from alphaquant.provers.registry import make_prover
 from alphaquant.runs.attempt import GoalResult
 from alphaquant.runs.local_executor import LocalExecutor
@@ -89,6 +97,25 @@ class BatchSummary:
     counts: Counts
     writes: list[tuple[str, str, str]] = field(default_factory=list)  # (file, status, message)
     seconds: float = 0.0
+    halted: str = ""  # the machine's fault that stopped the session (a prover missing)
+    interrupted: bool = False  # Ctrl-C or SIGTERM
+    left: list[str] = field(default_factory=list)  # goals still to try (labels), when stopped
+    unfinished: list[tuple[str, int, str, str]] = field(default_factory=list)
+    # (file, line, theorem, status) of each goal whose latest result is open or error
+
+    @property
+    def resume_command(self) -> str:
+        return f"alphaquant batch --resume {shlex.quote(str(self.run_dir))}"
+
+
+# What an older version recorded as a goal's error though the machine was at fault.
+ENVIRONMENT_MESSAGES = (COQ_MISSING, LAKE_MISSING, "could not start coqtop",
+                        "could not run the Lean REPL", "Error: could not run ")
+
+
+def environment_error(message: str) -> bool:
+    """Whether a stored error result's ``message`` blames the machine, not the goal."""
+    return any(m in message for m in ENVIRONMENT_MESSAGES)
 
 
 def make_executor(options: BatchOptions, settings: Settings, run_dir: Path) -> Executor:
@@ -139,6 +166,7 @@ class Driver:
         self.last_file: dict[int, str] = {}
         self.deadline = (time.monotonic() + options.hours * 3600) if options.hours else None
         self.second_factor = options.second_pass or 0.0
+        self.halted = ""  # the machine's fault that stopped dispatching
 
     # -- events ----------------------------------------------------------------------------
 
@@ -152,7 +180,9 @@ class Driver:
                       len(self.running), len(self.first) + len(self.second))
 
     def emit(self, kind: str, message: str, **extra: Any) -> None:
-        self.runlog.line(f"{kind}: {message}")
+        item = extra.get("item")
+        status = f"{item['status']} " if item else ""  # a finished goal's line leads with it
+        self.runlog.line(f"{kind}: {status}{message}")
         if self.on_event is not None:
             self.on_event(BatchEvent(kind, message, self.counts(), **extra))
 
@@ -167,21 +197,66 @@ class Driver:
                          f"{len(self.second)} for the second pass")
         for notice in notices:
             self.emit("note", notice)
-        self._compile()
-        if self.first or self.second:
-            executor = make_executor(self.options, self.settings, self.store.run_dir)
-            try:
-                self._loop(executor)
-            finally:
-                executor.close()
-        writes = write_back(self.store, self.settings, self.emit) if self.options.write else []
+        try:
+            self._compile()
+            if (self.first or self.second) and not self.halted:
+                executor = make_executor(self.options, self.settings, self.store.run_dir)
+                try:
+                    self._loop(executor)
+                finally:
+                    executor.close()
+        except KeyboardInterrupt:
+            return self._interrupted(started)
+        writes = (write_back(self.store, self.settings, self.emit)
+                  if self.options.write and not self.halted else [])
         c = self.counts()
-        self.emit("done", f"{c.done}/{c.total} done: {c.proved} proved, {c.disproved} "
-                          f"disproved, {c.open} open, {c.error} error")
-        return BatchSummary(self.store.run_dir, c, writes, time.monotonic() - started)
+        self.emit("done", f"{c.proved} proved, {c.disproved} disproved, {c.open} open, "
+                          f"{c.error} error ({c.done} of {c.total} goals)")
+        return BatchSummary(self.store.run_dir, c, writes, time.monotonic() - started,
+                            halted=self.halted, left=self.left(),
+                            unfinished=self.unfinished())
+
+    def left(self) -> list[str]:
+        """The goals with no result for their first pass, or a second pass still owed."""
+        results = {(r.goal_id, r.pass_no) for r in self.store.results()}
+        owed = {g.id for g in self.second} | {
+            i.goal_id for i, _ in self.running.values() if i.pass_no == 2}
+        return [g.label for g in self.goals.values()
+                if (g.id, 1) not in results or g.id in owed]
+
+    def unfinished(self) -> list[tuple[str, int, str, str]]:
+        """(file, line, theorem, status) of every goal whose latest result is open or error."""
+        rows = []
+        for goal_id, row in self.store.latest().items():
+            if row.status in (GoalStatus.OPEN, GoalStatus.ERROR):
+                g = self.goals[goal_id]
+                rows.append((g.file, g.line, g.label.split(":", 1)[1], row.status))
+        return rows
+
+    def _interrupted(self, started: float) -> BatchSummary:
+        """Ctrl-C or SIGTERM: in-flight attempts marked, run.log told what is left."""
+        self.store.interrupt_running()
+        self.running.clear()
+        c = self.counts()
+        summary = BatchSummary(self.store.run_dir, c, [], time.monotonic() - started,
+                               interrupted=True, left=self.left(), unfinished=self.unfinished())
+        self.emit("interrupted", f"{c.done} of {c.total} goals finished, {len(summary.left)} "
+                                 f"left; resume with: {summary.resume_command}")
+        return summary
+
+    def _halt(self, reason: str) -> None:
+        """The machine is at fault: dispatch nothing more; what is queued stays to try."""
+        if not self.halted:
+            self.halted = reason
+            self.first.clear()
+            self.second.clear()
+            self.emit("halt", f"stopped: {reason}")
 
     def _plan(self) -> None:
         """Queue every goal pass without a result, first passes first."""
+        for r in self.store.results():
+            if r.status == GoalStatus.ERROR and environment_error(r.item.get("message", "")):
+                self.store.reopen(r.goal_id, r.pass_no)  # the machine's fault: try again
         results = {(r.goal_id, r.pass_no): r for r in self.store.results()}
         trees_needed = self.second_factor > 0
         for g in self.goals.values():
@@ -198,7 +273,7 @@ class Driver:
         file that does not compile has its goals recorded as errors."""
         pending = {g.file for g in [*self.first, *self.second]}
         for file, text in self.texts.items():
-            if file not in pending:
+            if file not in pending or self.halted:
                 continue
             path = self.project / file
             self.emit("compile", f"checking {file}")
@@ -211,6 +286,9 @@ class Driver:
                 reason = "" if check.ok else (
                     f"{file}{f':{check.line}' if check.line else ''} does not compile "
                     f"before search: {check.message}")
+            except ProverUnavailable as e:
+                self._halt(str(e))
+                return
             except AlphaquantError as e:
                 reason = str(e)
             if reason:
@@ -225,13 +303,13 @@ class Driver:
                 item = GoalResult(g.file, g.theorem, g.line, g.kind, GoalStatus.ERROR,
                                   message=reason)
                 self.store.finish_attempt(attempt, item.to_json(), {})
-                self.emit("finish", f"{g.label} error: {reason}", goal=g.label,
+                self.emit("finish", f"{g.label}: {reason}", goal=g.label,
                           item=item.to_json())
 
     def _loop(self, executor: Executor) -> None:
         stopped = False
         while True:
-            if not stopped:
+            if not stopped and not self.halted:
                 stopped = self._dispatch(executor)
             if not self.running:
                 return
@@ -274,6 +352,10 @@ class Driver:
         item, _ = self.running.pop(finished.slot)
         goal = self.goals[item.goal_id]
         output = finished.output
+        if output is not None and output.unavailable:
+            self.store.leave_attempt(item.attempt_id, output.unavailable)
+            self._halt(output.unavailable)
+            return
         if output is None or output.item["status"] == GoalStatus.ERROR:
             reason = finished.failure or output.item["message"] if output else finished.failure
             self._failed(finished.slot, item, goal, reason, output)
@@ -283,7 +365,7 @@ class Driver:
         if (item.pass_no == 1 and self.second_factor > 0
                 and budget_bound(result, output.trees)):
             self.second.append(goal)
-        self.emit("finish", f"{goal.label} {result['status']} in {result['seconds']:.1f}s "
+        self.emit("finish", f"{goal.label} in {result['seconds']:.1f}s "
                             f"({result['expansions']} expansions, pass {item.pass_no})",
                   slot=finished.slot, goal=goal.label, item=result)
 
@@ -302,7 +384,7 @@ class Driver:
         final = {**base, "status": GoalStatus.ERROR,
                  "message": f"gave up after {MAX_TRIES} failed attempts: {reason}"}
         self.store.finish_attempt(item.attempt_id, final, output.trees if output else {})
-        self.emit("finish", f"{goal.label} error: {final['message']}", slot=slot,
+        self.emit("finish", f"{goal.label}: {final['message']}", slot=slot,
                   goal=goal.label, item=final)
 
     def _watchdog(self, executor: Executor) -> None:

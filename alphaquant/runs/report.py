@@ -64,7 +64,7 @@ class RunReport:
 
 def load_report(run_dir: Path) -> RunReport:
     """The run in ``run_dir`` as report data; an InputError if it is not a run directory."""
-    store = RunStore.open(run_dir)
+    store = RunStore.open(run_dir, readonly=True)
     try:
         info = store.info()
         latest = store.latest()
@@ -326,7 +326,7 @@ def export_tree(run_dir: Path, name: str, fmt: str, phase: str | None = None) ->
         raise InputError(f"--format must be one of {', '.join(TREE_FORMATS)}, got {fmt!r}")
     if phase is not None and phase not in PHASE_ORDER:
         raise InputError(f"--phase must be one of {', '.join(PHASE_ORDER)}, got {phase!r}")
-    store = RunStore.open(run_dir)
+    store = RunStore.open(run_dir, readonly=True)
     try:
         goal = find_goal(store.goals(), name)
         trees = store.trees(goal.id)

@@ -16,6 +16,7 @@ import dataclasses
 import fcntl
 import hashlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -105,11 +106,29 @@ def config_hash(settings: Settings) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _writable(folder: Path) -> bool:
+    """Whether this process may create and change files in ``folder`` (and its store)."""
+    store = folder / DB_NAME
+    return os.access(folder, os.W_OK | os.X_OK) and (
+        not store.exists() or os.access(store, os.W_OK))
+
+
+def ensure_writable(run_dir: Path) -> None:
+    """Create ``run_dir`` if needed; an InputError (one line) if it cannot be written."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create the run directory {run_dir}: "
+                         f"{e.strerror or e}") from None
+    if not _writable(run_dir):
+        raise InputError(f"cannot write the run directory {run_dir}")
+
+
 @contextmanager
 def writer_lock(run_dir: Path) -> Iterator[None]:
     """Hold the run directory's writer lock (one driver at a time; the kernel releases it when
     the driver dies, even by SIGKILL). A second driver gets an InputError."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    ensure_writable(run_dir)
     with open(run_dir / LOCK_NAME, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -183,7 +202,7 @@ class RunStore:
         if not path.is_file():
             return False
         try:
-            with closing(sqlite3.connect(path, timeout=30)) as db:
+            with closing(RunStore._reader(path)) as db:
                 return bool(db.execute("SELECT count(*) FROM run").fetchone()[0] == 1)
         except sqlite3.DatabaseError:
             return False
@@ -226,20 +245,34 @@ class RunStore:
         return cls(run_dir, db)
 
     @classmethod
-    def open(cls, run_dir: Path) -> RunStore:
+    def open(cls, run_dir: Path, *, readonly: bool = False) -> RunStore:
         """The run in ``run_dir``; an InputError if it is not a run directory or its store is
-        damaged (the message says which)."""
+        damaged (the message says which). ``readonly`` (report, tree): the store is only read,
+        so a run directory this user may not write is fine."""
         path = run_dir / DB_NAME
         if path.is_file():
             try:
-                with closing(sqlite3.connect(path, timeout=30)) as db:
+                with closing(cls._reader(path)) as db:
                     db.execute("PRAGMA quick_check").fetchall()
                     db.execute("SELECT count(*) FROM run").fetchone()
             except sqlite3.DatabaseError as e:
                 raise InputError(f"run store is damaged: {path}: {e}") from None
         if not cls.is_run(run_dir):
             raise InputError(f"{run_dir} is not a run directory (no run store in it)")
+        if readonly:
+            return cls(run_dir, cls._reader(path))
+        if not _writable(run_dir):
+            raise InputError(f"cannot write the run directory {run_dir}: "
+                             "`report`, `tree` and `stats` read it as it is")
         return cls(run_dir, cls._connect(path))
+
+    @staticmethod
+    def _reader(path: Path) -> sqlite3.Connection:
+        """A read-only connection; ``immutable`` where the folder cannot be written (SQLite
+        cannot make the WAL index there, and no writer can be at work in it either)."""
+        immutable = "&immutable=1" if not _writable(path.parent) else ""
+        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro{immutable}", uri=True,
+                               timeout=30)
 
     def close(self) -> None:
         self.db.close()
@@ -309,6 +342,37 @@ class RunStore:
                 "UPDATE attempts SET finished = ?, status = 'retry', message = ? WHERE id = ?",
                 (time.time(), message, attempt_id),
             )
+
+    def leave_attempt(self, attempt_id: int, message: str) -> None:
+        """Record an attempt the machine cut short (a prover missing): no result, not counted
+        among the goal's failures; the goal stays to try."""
+        with self.db:
+            self.db.execute(
+                "UPDATE attempts SET finished = ?, status = 'unavailable', message = ? "
+                "WHERE id = ?", (time.time(), message, attempt_id),
+            )
+
+    def interrupt_running(self) -> None:
+        """Mark the attempts in flight as interrupted (Ctrl-C, SIGTERM); their goals stay to try."""
+        with self.db:
+            self.db.execute(
+                "UPDATE attempts SET finished = ?, status = 'interrupted' "
+                "WHERE status = 'running'", (time.time(),),
+            )
+
+    def reopen(self, goal_id: int, pass_no: int) -> None:
+        """Drop a goal's result for a pass that the machine, not the goal, decided (an older
+        version recorded a missing prover as an error): the goal is to try again."""
+        with self.db:
+            self.db.execute(
+                "UPDATE attempts SET status = 'unavailable' WHERE id IN (SELECT attempt_id "
+                "FROM results WHERE goal_id = ? AND pass = ?) OR (goal_id = ? AND pass = ? "
+                "AND status = 'retry')", (goal_id, pass_no, goal_id, pass_no))
+            self.db.execute(
+                "DELETE FROM stats WHERE attempt_id IN (SELECT attempt_id FROM results "
+                "WHERE goal_id = ? AND pass = ?)", (goal_id, pass_no))
+            self.db.execute("DELETE FROM results WHERE goal_id = ? AND pass = ?",
+                            (goal_id, pass_no))
 
     def finish_attempt(
         self, attempt_id: int, item: dict[str, Any], trees: dict[str, Any]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from alphaquant.config import Settings
-from alphaquant.errors import InputError
+from alphaquant.errors import InputError, ProverUnavailable
 from alphaquant.provers.lean.pool import ReplPool
 from alphaquant.provers.registry import make_prover
 from alphaquant.runs.attempt import Goal, GoalResult, attempt_goal
@@ -46,6 +46,7 @@ class WorkItem:
 class WorkOutput:
     item: dict[str, Any]  # GoalResult.to_json(), file relative to the project
     trees: dict[str, Any]  # phase -> tree data
+    unavailable: str = ""  # the prover is missing or cannot run: no result, the goal stays to try
 
 
 # A worker's answer: the result, or why there is none.
@@ -147,6 +148,9 @@ class GoalRunner:
                 self._prover(path), source, Goal(path, item.text, site, file.context), settings,
                 memory=memory, on_event=_stop_checker(stop),
             )
+        except ProverUnavailable as e:  # the machine's fault, not the goal's
+            self._drop(str(path))
+            return WorkOutput(base.to_json(), {}, unavailable=str(e))
         except Exception as e:  # one goal must not end the run, whatever went wrong
             log.warning("goal %s of %s failed", item.theorem, item.file, exc_info=True)
             result = dataclasses.replace(base, message=f"{type(e).__name__}: {e}")

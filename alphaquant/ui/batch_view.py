@@ -22,12 +22,13 @@ def _duration(seconds: float) -> str:
 
 
 def counts_line(c: Counts, eta: float | None = None) -> Text:
-    """``7/20 done · 5 proved · 1 disproved · 1 failing · 2 running · ETA 3m12s``."""
+    """``7/20 done · 5 proved · 1 disproved · 1 open · 0 error · 2 running · ETA 3m12s``."""
     parts: list[str | tuple[str, str]] = [
         (f"{c.done}/{c.total} done", "bold"), " · ",
         (f"{c.proved} proved", STATUS_STYLE["proved"]), " · ",
         (f"{c.disproved} disproved", STATUS_STYLE["disproved"]), " · ",
-        (f"{c.open + c.error} failing", STATUS_STYLE["open"]), " · ",
+        (f"{c.open} open", STATUS_STYLE["open"]), " · ",
+        (f"{c.error} error", STATUS_STYLE["error"]), " · ",
         f"{c.running} running",
     ]
     if eta is not None:
@@ -99,20 +100,31 @@ class BatchProgress:
             self.console.print(Text.assemble(
                 (f"{status:>9} ", STATUS_STYLE.get(status, "")), plain(event.message)),
                 soft_wrap=True)
-        elif event.kind not in ("finish", "done"):  # the summary table follows "done"
+        elif event.kind not in ("finish", "done", "halt", "interrupted"):  # the CLI ends those
             self.console.print(plain(f"alphaquant: {event.message}", "dim"), soft_wrap=True)
         self.live.refresh()
 
 
-def batch_summary(summary: BatchSummary) -> Table:
-    """The closing table: counts, the run directory, and each file's write-back."""
+def batch_summary(summary: BatchSummary) -> Group:
+    """The closing summary, as pytest ends a run: each goal left open or in error by file and
+    line, each file's write-back, then one line of counts."""
     c = summary.counts
-    table = Table(title="alphaquant batch", title_justify="left", show_header=False)
-    table.add_column("what")
-    table.add_column("value")
-    table.add_row("run directory", plain(summary.run_dir))
-    table.add_row("goals", counts_line(c))
-    table.add_row("time", _duration(summary.seconds))
+    lines: list[Text] = []
+    for file, line, theorem, status in summary.unfinished:
+        lines.append(Text.assemble((f"{status:<6}", STATUS_STYLE.get(status, "")),
+                                   plain(f" {file}:{line} {theorem}")))
     for file, status, message in summary.writes:
-        table.add_row(plain(f"write {file}"), plain(f"{status} {message}".strip()))
-    return table
+        lines.append(plain(f"write  {file}: {status}{f' ({message})' if message else ''}"))
+    if summary.left:
+        lines.append(plain(f"left   {len(summary.left)} goal"
+                           f"{'' if len(summary.left) == 1 else 's'} to try: "
+                           f"{summary.resume_command}"))
+    parts: list[str | tuple[str, str]] = [
+        "== ", (f"{c.proved} proved", STATUS_STYLE["proved"]), ", ",
+        (f"{c.disproved} disproved", STATUS_STYLE["disproved"]), ", ",
+        (f"{c.open} open", STATUS_STYLE["open"]), ", ",
+        (f"{c.error} error", STATUS_STYLE["error"]),
+        f" of {c.total} goals in {_duration(summary.seconds)} ({summary.run_dir}) ==",
+    ]
+    lines.append(Text.assemble(*parts))
+    return Group(*lines)

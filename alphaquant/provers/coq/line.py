@@ -29,7 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from alphaquant.errors import FileDoesNotCompile, InputError, ProverCrashed, ProverStartError
+from alphaquant.errors import (
+    FileDoesNotCompile,
+    InputError,
+    ProverCannotRun,
+    ProverCrashed,
+    ProverStartError,
+)
 from alphaquant.provers.base import Subgoal, TacticError, TacticTimeout
 from alphaquant.provers.coq.coqtop import CoqTop, CoqtopDied, CoqtopHung, Desync, Reply
 from alphaquant.provers.coq.hammer import coqtop_environment
@@ -162,7 +168,7 @@ class CoqLine:
         try:
             proc = CoqTop(argv, Path(self._scratch), coqtop_environment())
         except OSError as e:
-            raise ProverStartError(f"could not start coqtop: {e}") from None
+            raise ProverCannotRun(f"could not start coqtop: {e}") from None
         self.proc = proc
         self.project = project
         self.generation += 1

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from alphaquant.errors import FileDoesNotCompile
+from alphaquant.errors import FileDoesNotCompile, ProverCannotRun
 from alphaquant.provers.coq.toolchain import toolchain
 
 _SKIP_DIRS = {".git", ".lake", "__pycache__", "node_modules", ".venv"}
@@ -139,15 +139,19 @@ def command_argv(command: Command) -> list[str]:
 
 
 def run_tool(argv: list[str], cwd: Path, timeout: float) -> ToolRun:
-    """Run ``argv`` in its own process group; kill the whole group at the deadline."""
+    """Run ``argv`` in its own process group; kill the whole group at the deadline.
+
+    Raises:
+      ProverCannotRun: the program cannot be started (gone from its place, not executable).
+    """
     try:
         proc = subprocess.Popen(
             argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
             start_new_session=True,
         )
-    except OSError as e:
-        return ToolRun(127, "", f"Error: could not run {argv[0]}: {e}")
+    except OSError as e:  # the machine's fault, not the file's (ProverUnavailable)
+        raise ProverCannotRun(f"could not run {argv[0]}: {e.strerror or e}") from None
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

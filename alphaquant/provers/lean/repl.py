@@ -26,7 +26,12 @@ import time
 from collections import deque
 from pathlib import Path
 
-from alphaquant.errors import ProverCrashed, ProverNotInstalled, ProverStartError
+from alphaquant.errors import (
+    ProverCannotRun,
+    ProverCrashed,
+    ProverNotInstalled,
+    ProverStartError,
+)
 from alphaquant.provers.lean import process
 from alphaquant.provers.lean.ids import (
     UNKNOWN,
@@ -281,7 +286,7 @@ class LeanRepl:
                 preexec_fn=process.address_space_limit(self.options.memory_limit_mb),
             )
         except OSError as e:
-            raise ProverStartError(f"could not run the Lean REPL ({command[0]}): {e}") from None
+            raise ProverCannotRun(f"could not run the Lean REPL ({command[0]}): {e}") from None
         assert proc.stdin is not None and proc.stderr is not None
         os.set_blocking(proc.stdin.fileno(), False)
         self._stderr_thread = threading.Thread(
