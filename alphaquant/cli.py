@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sys
@@ -33,6 +34,19 @@ app = typer.Typer(
 out = Console(markup=False, highlight=False)
 err = Console(stderr=True, markup=False, highlight=False)
 LOGGING = {"verbose": False, "quiet": False}  # the global -v/-q, before the subcommand
+
+
+def _positive(value: float | None) -> float | None:
+    """A number option's check: finite and above 0 (``nan``, ``inf``, 0 and less refused)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"{value:g}: allowed: a finite number > 0")
+    return value
+
+
+def _not_negative(value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise typer.BadParameter(f"{value:g}: allowed: a finite number >= 0")
+    return value
 
 
 def _default_budget() -> str:
@@ -94,8 +108,8 @@ def search(
     file: Annotated[str, typer.Argument(help="A .v or .lean file (a bare name is looked up).")],
     theorem: Annotated[str | None, typer.Option(help="Only this theorem's goals.")] = None,
     budget: Annotated[float | None, typer.Option(
-        help=f"Seconds per goal (default: {_default_budget()}, from configs/default.toml)."
-    )] = None,
+        help=f"Seconds per goal (default: {_default_budget()}, from configs/default.toml).",
+        callback=_positive)] = None,
     offline: Annotated[bool, typer.Option(
         "--offline", help="Heuristic tactics only; no network.")] = False,
     prover: Annotated[str | None, typer.Option(help="auto, coq, lean or lean-dojo.")] = None,
@@ -104,8 +118,10 @@ def search(
         "--write", help="Write proofs back (atomic, .orig.bak).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
     config: Annotated[Path | None, typer.Option(help="A TOML config file.")] = None,
-    expansions: Annotated[int | None, typer.Option(help="Tactic applications per goal.")] = None,
-    tactic_timeout: Annotated[float | None, typer.Option(help="Seconds per tactic.")] = None,
+    expansions: Annotated[int | None, typer.Option(
+        help="Tactic applications per goal.", callback=_positive)] = None,
+    tactic_timeout: Annotated[float | None, typer.Option(
+        help="Seconds per tactic.", callback=_positive)] = None,
     llm: Annotated[str | None, typer.Option(help="Model provider: gemini or openai.")] = None,
     base_url: Annotated[str | None, typer.Option(help="Endpoint of the model server.")] = None,
     model: Annotated[str | None, typer.Option(help="Model name.")] = None,
@@ -250,10 +266,12 @@ def batch(
     run_dir: Annotated[Path | None, typer.Option(
         help="The run directory (default runs/<timestamp>).")] = None,
     workers: Annotated[int | None, typer.Option(
-        help="Worker processes (default: the CPU count).")] = None,
-    budget_per_goal: Annotated[float | None, typer.Option(help="Seconds per goal.")] = None,
+        help="Worker processes (default: the CPU count).", callback=_positive)] = None,
+    budget_per_goal: Annotated[float | None, typer.Option(
+        help="Seconds per goal.", callback=_positive)] = None,
     hours: Annotated[float | None, typer.Option(
-        help="Start no goal after this many hours (of this session).")] = None,
+        help="Start no goal after this many hours (of this session).",
+        callback=_positive)] = None,
     executor: Annotated[str | None, typer.Option(help="local (default) or ray.")] = None,
     ray_address: Annotated[str | None, typer.Option(
         help="HOST:PORT of a Ray cluster's head (default: a Ray instance on this machine)."
@@ -266,7 +284,7 @@ def batch(
         "--force", help="Continue a run directory made with another config.")] = False,
     second_pass: Annotated[float | None, typer.Option(
         help="Budget factor of a second pass over goals that ran out of time (default 3; 0: "
-        "none)."
+        "none).", callback=_not_negative,
     )] = None,
     verbose: Verbose = False,
     quiet: Quiet = False,

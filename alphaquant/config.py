@@ -14,6 +14,8 @@ from typing import Any
 from alphaquant.errors import InputError
 from alphaquant.provers.lean.options import LeanConfig
 from alphaquant.search.base import SearchConfig
+from alphaquant.tactics.llm_config import LLMConfig
+from alphaquant.values import NOT_NEGATIVE, SHARE, check_fields, unknown_keys
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -27,6 +29,9 @@ class TacticsConfig:
     learned_priors: bool = False  # reweigh by success rates recorded in past runs (opt-in)
     memory_path: Path | None = None  # None: the user cache directory
 
+    def __post_init__(self) -> None:
+        check_fields(self, "tactics", goal_aware_weight=NOT_NEGATIVE)
+
 
 # Disproof: after a failed proof search, try to prove the statement's negation.
 @dataclass(frozen=True)
@@ -34,6 +39,17 @@ class DisproofConfig:
     enabled: bool = True
     probe: float = 0.10  # share of a goal's budget for a first, short look at the negation
     share: float = 0.30  # share reserved for the negation after the proof search
+
+    def __post_init__(self) -> None:
+        check_fields(self, "disproof", probe=SHARE, share=SHARE)
+        if self.probe + self.share >= 1:
+            raise InputError(f"[disproof] probe + share = {self.probe + self.share:g}: allowed: "
+                             "less than 1 (the proof search needs a share of the budget)")
+
+
+PROVER_CHOICES = ("auto", "coq", "lean", "lean-dojo")
+TABLES = ("search", "tactics", "disproof", "lean", "llm")  # a config file's tables
+TOP_LEVEL = ("prover", "offline", *TABLES)
 
 
 # Everything one `alphaquant search` needs besides the file.
@@ -48,17 +64,22 @@ class Settings:
     llm: dict[str, Any] = field(default_factory=dict)  # raw [llm] table; tactics/llm.py reads it
     source_file: Path | None = None  # the config file these came from
 
+    def __post_init__(self) -> None:
+        check_fields(self, "", prover=PROVER_CHOICES)
 
-def _build(cls: type, table: dict[str, Any], where: str) -> Any:
-    """A dataclass from a TOML table; unknown keys are an InputError naming the file."""
+
+def _build(cls: type, table: Any, name: str, where: str) -> Any:
+    """A dataclass from the TOML table ``[name]``, each value checked by the dataclass; an
+    unknown key or a bad value is an InputError naming the file, the key and what is allowed."""
+    if not isinstance(table, dict):
+        raise InputError(f"{where}: {name} must be a table ([{name}]), got {table!r}")
     names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(table) - set(names))
-    if unknown:
-        raise InputError(f"{where}: unknown setting(s) {', '.join(unknown)}")
-    values = {k: (Path(v) if "Path" in str(names[k].type) else v) for k, v in table.items()}
     try:
+        unknown_keys(name, table, names)
+        values = {k: (Path(v) if "Path" in str(names[k].type) and isinstance(v, str) else v)
+                  for k, v in table.items()}
         return cls(**values)
-    except TypeError as e:
+    except InputError as e:
         raise InputError(f"{where}: {e}") from None
 
 
@@ -77,20 +98,27 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
             data = tomllib.loads(source.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:
             raise InputError(f"{source}: {e}") from None
-    base = source.parent
-    tactics = dict(data.get("tactics", {}))
-    for key in ("coq", "lean", "memory_path"):
-        if key in tactics and not Path(tactics[key]).is_absolute():
-            tactics[key] = str((base / tactics[key]).resolve())
-    search = _build(SearchConfig, data.get("search", {}), str(source))
-    settings = Settings(
-        search=search,
-        tactics=_build(TacticsConfig, tactics, str(source)),
-        disproof=_build(DisproofConfig, data.get("disproof", {}), str(source)),
-        lean=_build(LeanConfig, data.get("lean", {}), str(source)),
-        prover=data.get("prover", "auto"),
-        offline=bool(data.get("offline", False)),
-        llm=dict(data.get("llm", {})),
+    base, where = source.parent, str(source)
+    try:
+        unknown_keys("", data, TOP_LEVEL)
+        top = Settings(prover=data.get("prover", "auto"), offline=data.get("offline", False))
+    except InputError as e:
+        raise InputError(f"{where}: {e}") from None
+    tactics = data.get("tactics", {})
+    if isinstance(tactics, dict):
+        tactics = dict(tactics)
+        for key in ("coq", "lean", "memory_path"):
+            if isinstance(tactics.get(key), str) and not Path(tactics[key]).is_absolute():
+                tactics[key] = str((base / tactics[key]).resolve())
+    llm = data.get("llm", {})
+    _build(LLMConfig, llm, "llm", where)  # checked now; tactics/llm.py reads the raw table
+    settings = dataclasses.replace(
+        top,
+        search=_build(SearchConfig, data.get("search", {}), "search", where),
+        tactics=_build(TacticsConfig, tactics, "tactics", where),
+        disproof=_build(DisproofConfig, data.get("disproof", {}), "disproof", where),
+        lean=_build(LeanConfig, data.get("lean", {}), "lean", where),
+        llm=dict(llm),
         source_file=source if source.is_file() else None,
     )
     return apply_overrides(settings, **overrides)

@@ -392,7 +392,7 @@ def test_config_from_table_and_choice():
     assert (cfg.provider, cfg.model, cfg.base_url, cfg.k, cfg.use_cache) == (
         "openai", None, "http://x:1", 4, False)
     assert llm_config(table).model_name == "gemini-2.5-flash"
-    with pytest.raises(InputError, match="unknown setting"):
+    with pytest.raises(InputError, match="unknown key"):
         LLMConfig.from_table({"modle": "x"})
     with pytest.raises(InputError, match="provider"):
         LLMConfig(provider="claude")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from alphaquant.provers.base import ProofState, Prover
 from alphaquant.search.value import goal_size_value
 from alphaquant.tactics.base import TacticSource
+from alphaquant.values import AT_LEAST_1, NOT_NEGATIVE, POSITIVE, SHARE, Range, check_fields
 
 if TYPE_CHECKING:
     from alphaquant.search.tree import Action, Node
@@ -67,6 +68,16 @@ class SearchConfig:
     # the search so far) once steps have succeeded, and at most this long anywhere once it
     # timed out elsewhere; a timeout there queues it again at the whole limit (grow.py).
     first_timeout: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_fields(
+            self, "search", budget_seconds=POSITIVE, max_expansions=AT_LEAST_1,
+            tactic_timeout=POSITIVE, candidates=AT_LEAST_1, max_children=AT_LEAST_1,
+            widening_alpha=SHARE, c_puct=NOT_NEGATIVE, max_depth=AT_LEAST_1,
+            timeout_retries=NOT_NEGATIVE, proposal_rounds=NOT_NEGATIVE, premises=NOT_NEGATIVE,
+            heavy_share=Range(0, 1, low_open=True), failure_share=SHARE,
+            first_timeout=POSITIVE,
+        )
 
 
 # What a search talks to. Frozen: the parts of a run are fixed for its length.

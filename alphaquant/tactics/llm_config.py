@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from alphaquant.errors import InputError
+from alphaquant.values import AT_LEAST_1, NOT_NEGATIVE, POSITIVE, Range, check_fields, unknown_keys
 
 if TYPE_CHECKING:
     pass
@@ -69,28 +70,21 @@ class LLMConfig:
     timeout: float = 60.0  # seconds per HTTP request
 
     def __post_init__(self) -> None:
-        if self.provider not in PROVIDERS:
-            raise InputError(f"[llm] provider must be gemini or openai, got {self.provider!r}")
-        for name in ("k", "max_calls", "max_tokens", "max_output_tokens"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise InputError(f"[llm] {name} must be at least 1, got {getattr(self, name)}")
-        for name in ("retries", "backoff_base", "backoff_max", "weight_llm", "weight_heuristic"):
-            if getattr(self, name) < 0:
-                raise InputError(f"[llm] {name} must not be negative, got {getattr(self, name)}")
-        if self.timeout <= 0:
-            raise InputError(f"[llm] timeout must be positive, got {self.timeout}")
-        if not 0 <= self.temperature <= 2:
-            raise InputError(f"[llm] temperature must be within 0..2, got {self.temperature}")
+        check_fields(
+            self, "llm", provider=PROVIDERS, k=AT_LEAST_1, max_calls=AT_LEAST_1,
+            max_tokens=AT_LEAST_1, max_output_tokens=AT_LEAST_1, thinking_budget=NOT_NEGATIVE,
+            retries=NOT_NEGATIVE, backoff_base=NOT_NEGATIVE, backoff_max=NOT_NEGATIVE,
+            weight_llm=NOT_NEGATIVE, weight_heuristic=NOT_NEGATIVE, timeout=POSITIVE,
+            temperature=Range(0, 2),
+        )
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any], **overrides: Any) -> LLMConfig:
         """A config from an ``[llm]`` TOML table, then ``overrides`` (None means: keep)."""
         names = {f.name for f in fields(cls)}
         values = {**table, **{k: v for k, v in overrides.items() if v is not None}}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise InputError(f"[llm]: unknown setting(s) {', '.join(unknown)}")
-        if values.get("cache_path") is not None:
+        unknown_keys("llm", values, names)
+        if isinstance(values.get("cache_path"), str | Path):
             values["cache_path"] = Path(values["cache_path"]).expanduser()
         try:
             return cls(**values)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alphaquant.provers.lean import setup as lean_setup
+from alphaquant.values import AT_LEAST_1, POSITIVE, check_fields
 
 
 # The Lean REPL backend: limits inside Lean first, the process's limits as the last resort.
@@ -20,6 +21,10 @@ class LeanConfig:
     max_commands: int | None = 5_000  # recycle a REPL after this many answers
     pool_size: int = 2  # REPLs a process keeps for reuse, keyed by file header
     pickles: bool = True  # restart from pickled header environments and root proof states
+
+    def __post_init__(self) -> None:
+        check_fields(self, "lean", heartbeats_per_second=POSITIVE, memory_limit_mb=POSITIVE,
+                     rss_limit_mb=POSITIVE, max_commands=AT_LEAST_1, pool_size=AT_LEAST_1)
 
 
 # How to launch and look after one REPL process.
