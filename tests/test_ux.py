@@ -329,4 +329,4 @@ def test_batch_shows_the_recheck_and_tree_defaults_to_the_deciding_phase(tmp_pat
     loud = run_cli("batch", "--resume", str(run_dir), cwd=tmp_path)
     quiet = run_cli("batch", "--resume", str(run_dir), "-q", cwd=tmp_path)
     assert "session" in loud.stderr and quiet.stderr.strip() == "", quiet.stderr
-    assert quiet.returncode == loud.returncode == 0 and "2/2 done" in quiet.stdout
+    assert quiet.returncode == loud.returncode == 0 and "of 2 goals" in quiet.stdout
