@@ -24,6 +24,9 @@ pytestmark = [pytest.mark.coq, needs_coq]
 
 ROOT = Path(__file__).resolve().parent.parent
 COQ_TOOLS = ("coqtop", "coqc", "coqdep")
+# What the version before this one recorded as the error of every goal when Coq was missing.
+OLD_COQ_MISSING = ("Coq is not installed (coqtop not on PATH): install it with "
+                   "`apt-get install -y coq`")
 # A goal none of TACTICS proves and that is true: it runs to its budget (for interrupts).
 LONG_GOAL = """
 Lemma even_or_odd : forall n : nat, Nat.even n = true \\/ Nat.odd n = true.
@@ -131,7 +134,7 @@ def test_resume_retries_goals_an_older_version_recorded_as_errors_of_a_missing_p
         rows = db.execute("SELECT r.goal_id, r.item FROM results r JOIN goals g "
                           "ON g.id = r.goal_id WHERE g.file = 'Nat1.v'").fetchall()
         for goal_id, item in rows:
-            broken = {**json.loads(item), "status": "error", "message": COQ_MISSING}
+            broken = {**json.loads(item), "status": "error", "message": OLD_COQ_MISSING}
             db.execute("UPDATE results SET status = 'error', item = ? WHERE goal_id = ?",
                        (json.dumps(broken), goal_id))
     db.close()

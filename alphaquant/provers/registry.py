@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,12 +41,13 @@ def ensure_ready(path: Path, choice: str = "auto") -> None:
     choice = _choice(path, choice)
     if choice == "coq":
         from alphaquant.provers.coq.coqc import COQ_MISSING
+        from alphaquant.provers.coq.toolchain import toolchain
 
-        programs = [shutil.which(name) for name in ("coqtop", "coqc")]
-        if None in programs:
+        found = toolchain()
+        if found is None:
             raise ProverNotInstalled(COQ_MISSING)
-        for program in programs:
-            _runs([str(program), "-v"])
+        _runs([*found.coqc, "--version"])
+        _runs([*found.coqtop, "--version"])
     elif choice == "lean":
         from alphaquant.provers.lean.prover import checked_options
 

@@ -109,7 +109,8 @@ class BatchSummary:
 
 
 # What an older version recorded as a goal's error though the machine was at fault.
-ENVIRONMENT_MESSAGES = (COQ_MISSING, LAKE_MISSING, "could not start coqtop",
+ENVIRONMENT_MESSAGES = (COQ_MISSING, LAKE_MISSING, "Coq is not installed (",
+                        "Lean is not installed (", "could not start coqtop",
                         "could not run the Lean REPL", "Error: could not run ")
 
 
