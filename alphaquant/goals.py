@@ -12,20 +12,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alphaquant import file_text
 from alphaquant.errors import InputError
 from alphaquant.sites import coq, lean
 from alphaquant.sites.site import GoalSite, language_of
 
 
 def read_proof_file(path: Path) -> str:
-    """The text of the .v or .lean file at ``path``.
+    """The text of the .v or .lean file at ``path``: LF line endings, no byte-order mark
+    (file_text.py: a write-back puts back the file's own).
 
     Raises:
       InputError: another suffix, no such file, a directory, or not UTF-8 text.
     """
     language_of(path)
     try:
-        return path.read_text(encoding="utf-8")
+        return file_text.read_text(path)
     except FileNotFoundError:
         raise InputError(f"no such file: {path}") from None
     except IsADirectoryError:

@@ -78,8 +78,7 @@ def lex(text: str, language: str) -> list[Token]:
     The common tokens (ASCII identifiers, numbers and punctuation, after any blanks) are read
     by one regular expression; wherever it does not apply (comments, strings, any non-ASCII
     character at or right after a token) the language's lexeme functions decide, so the
-    tokens are those ``lex_by_lexeme`` gives, in a time linear in the text and a few times
-    shorter.
+    tokens are those ``lex_by_lexeme`` gives, in less time.
     """
     fast, lexeme = (_LEAN_FAST, _lean_lexeme) if language == "lean" else (_COQ_FAST, _coq_lexeme)
     tokens: list[Token] = []
@@ -87,6 +86,7 @@ def lex(text: str, language: str) -> list[Token]:
     i, n = 0, len(text)
     while i < n:
         m = match(text, i)
+        assert m is not None  # every part of the pattern is optional
         kind = m.lastgroup
         if kind is not None:
             start, end = m.span(kind)

@@ -3,16 +3,12 @@
 A proof counts only when the prover's kernel accepts the whole file with the proof spliced in, the
 file holds one hole fewer than before (nothing new was left open), no spliced tactic fails the
 sanitizer, and the proved declaration, by its fully qualified kernel name, rests on nothing
-outside the prover's allow-list (``Prover.untrusted``). Write-back never loses an edit: the file
-must still hold what the search started from, byte for byte.
+outside the prover's allow-list (``Prover.untrusted``). Writing the file is safe_write.py's.
 """
 
 from __future__ import annotations
 
 import difflib
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,11 +164,6 @@ def unified_diff(path: Path, old: str, new: str) -> str:
     )
 
 
-# Why a write-back did not happen.
-class WriteRefused(Exception):
-    pass
-
-
 def combine(text: str, proofs: list[tuple[GoalSite, tuple[str, ...]]]) -> tuple[str, list[int]]:
     """``text`` with every proof spliced in, and each proof's declaration offset in the result.
 
@@ -187,89 +178,3 @@ def combine(text: str, proofs: list[tuple[GoalSite, tuple[str, ...]]]) -> tuple[
     starts = [site.decl_start + sum(g for at, g in growth if at < site.decl_start)
               for site, _ in proofs]
     return out, starts
-
-
-def write_atomic(path: Path, text: str, *, expected: str | None = None,
-                 backup: bool = True) -> Path | None:
-    """Replace the file's contents atomically, keeping a backup of what it held.
-
-    A symlink is written through to its target. The backup is ``<name>.orig.bak``, or, when
-    that exists already (an earlier ``--write``), ``<name>.orig.bak.1``, ``.2``, …: the first
-    backup is never overwritten.
-
-    Args:
-      path: the file.
-      text: its new contents.
-      expected: what the file must hold byte for byte at the moment of writing (the text the
-        search started from); anything else means the user edited it meanwhile.
-      backup: keep a backup first.
-
-    Returns:
-      The backup's path, or None.
-
-    Raises:
-      WriteRefused: the file changed on disk, or cannot be written (the message says which).
-    """
-    target = path.resolve()
-    try:
-        current = target.read_bytes()
-    except OSError as e:
-        raise WriteRefused(f"cannot read {path}: {e.strerror or e}") from None
-    if expected is not None and current != expected.encode("utf-8"):
-        raise WriteRefused(f"{path} changed on disk since the search began")
-    if not os.access(target, os.W_OK) or not os.access(target.parent, os.W_OK):
-        raise WriteRefused(f"cannot write {path}: permission denied")
-    saved = None
-    try:
-        if backup:
-            saved = _free_backup(target)
-            shutil.copy2(target, saved)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    except OSError as e:
-        raise WriteRefused(f"cannot write {path}: {e.strerror or e}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        shutil.copymode(target, tmp)
-        if expected is not None and target.read_bytes() != expected.encode("utf-8"):
-            raise WriteRefused(f"{path} changed on disk since the search began")
-        os.replace(tmp, target)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise WriteRefused(f"cannot write {path}: {e.strerror or e}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return saved
-
-
-def _free_backup(target: Path) -> Path:
-    first = target.with_name(target.name + ".orig.bak")
-    if not first.exists():
-        return first
-    k = 1
-    while (candidate := target.with_name(f"{target.name}.orig.bak.{k}")).exists():
-        k += 1
-    return candidate
-
-
-def write_side_file(path: Path, proofs: list[tuple[str, int, list[str]]]) -> Path | None:
-    """Keep proofs that could not be written in ``<name>.proofs`` beside the file (or in the
-    working directory when the file's folder is not writable); None if neither can be written.
-
-    Args:
-      path: the source file.
-      proofs: (theorem, line, tactics) of each proof.
-    """
-    lines = [f"(* proofs alphaquant found for {path.name}; the file was not changed *)"]
-    for theorem, line, tactics in proofs:
-        lines.append(f"\n{theorem or '(anonymous)'} (line {line}):\n  " + "\n  ".join(tactics))
-    body = "\n".join(lines) + "\n"
-    for candidate in (path.resolve().with_name(path.name + ".proofs"),
-                      Path.cwd() / (path.name + ".proofs")):
-        try:
-            candidate.write_text(body, encoding="utf-8")
-            return candidate
-        except OSError:
-            continue
-    return None

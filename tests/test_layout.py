@@ -88,7 +88,7 @@ def test_the_search_sees_no_concrete_prover_provers_no_tactics_and_only_cli_sees
 
 def test_goal_sites_see_only_lexing_and_errors():
     graph = import_graph()
-    below = {"alphaquant.errors", "alphaquant.lexing"}
+    below = {"alphaquant.errors", "alphaquant.lexing", "alphaquant.file_text"}
     for name in graph:
         if name == "alphaquant.goals" or name.startswith("alphaquant.sites"):
             targets = set(graph.successors(name))

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from alphaquant import proof
+from alphaquant import safe_write
+from alphaquant.file_text import Layout, decode, encode
 from tests.conftest import needs_coq, run_cli, write_config
 
 pytestmark = [pytest.mark.coq, needs_coq]
@@ -116,13 +117,58 @@ def test_second_write_keeps_the_first_backup(tmp_path):
     assert target.read_text(encoding="utf-8").count("Qed.") == 2
 
 
-def test_write_atomic_refuses_a_changed_file_and_leaves_no_backup(tmp_path):
+def test_write_refuses_a_changed_file_and_leaves_no_backup(tmp_path):
     target = tmp_path / "T.v"
     target.write_text(TWO + "(* edit *)\n", encoding="utf-8")
-    with pytest.raises(proof.WriteRefused, match="changed on disk"):
-        proof.write_atomic(target, "new", expected=TWO)
+    with pytest.raises(safe_write.WriteRefused, match="changed on disk"):
+        safe_write.write_file(target, "new", expected=TWO)
     assert target.read_text(encoding="utf-8") == TWO + "(* edit *)\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["T.v"]
+
+
+LAYOUTS = [Layout(crlf=True), Layout(bom=True), Layout(bom=True, crlf=True)]
+
+
+def assert_written_as(data: bytes, layout: Layout, admitted: int) -> None:
+    """``data`` holds Coq text laid out as ``layout`` throughout, with ``admitted`` holes left."""
+    text, found = decode(data)
+    assert found == layout and encode(text, layout) == data
+    assert data.startswith(b"\xef\xbb\xbf") == layout.bom
+    assert (data.count(b"\r\n") == data.count(b"\n")) == layout.crlf  # spliced lines too
+    assert text.count("Admitted.") == admitted and text.count("Qed.") == 2 - admitted
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=["crlf", "bom", "bom+crlf"])
+def test_search_write_keeps_the_files_line_endings_and_bom(tmp_path, layout):
+    # was: "changed on disk since the search began" (CRLF), "does not compile" (BOM); exit 2
+    target = tmp_path / "T.v"
+    original = encode(TWO, layout)
+    target.write_bytes(original)
+    offline(tmp_path)
+    done = search(tmp_path, "T.v", "--write", "--json")
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert [(g["line"], g["status"]) for g in payload["goals"]] == [(3, "proved"), (7, "proved")]
+    assert_written_as(target.read_bytes(), layout, admitted=0)
+    assert (tmp_path / "T.v.orig.bak").read_bytes() == original
+    checked = subprocess.run(["coqc", "T.v"], cwd=tmp_path, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_batch_write_keeps_each_files_line_endings_and_bom(tmp_path):
+    # was: the CRLF file "skipped" and the exit code 0
+    project = tmp_path / "project"
+    project.mkdir()
+    for k, layout in enumerate(LAYOUTS):
+        (project / f"F{k}.v").write_bytes(encode(TWO, layout))
+    offline(tmp_path)
+    done = run_cli("batch", str(project), "--run-dir", str(tmp_path / "run"), "--config",
+                   "config.toml", "--offline", "--workers", "1", "--second-pass", "0",
+                   "--write", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for k, layout in enumerate(LAYOUTS):
+        assert_written_as((project / f"F{k}.v").read_bytes(), layout, admitted=0)
+        assert (project / f"F{k}.v.orig.bak").read_bytes() == encode(TWO, layout)
 
 
 def scratch_entries(tmp: Path) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from alphaquant.errors import AlphaquantError, ProverNotInstalled
-from alphaquant.goals import find_goals
+from alphaquant.goals import find_goals, read_proof_file
 from alphaquant.provers.registry import make_prover
 from alphaquant.sites.site import GoalSite, language_of
 
@@ -24,7 +24,7 @@ def goal_states(
         prover = make_prover(path)
     except ProverNotInstalled as e:
         return sites, None, f"{e}; showing positions only"
-    text = path.read_text(encoding="utf-8")
+    text = read_proof_file(path)
     shown: dict[int, str] = {}
     try:
         for i, site in enumerate(sites):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alphaquant import proof
+from alphaquant import proof, safe_write
 from alphaquant.config import Settings
 from alphaquant.errors import FileDoesNotCompile, InputError
 from alphaquant.goals import locate
@@ -189,11 +189,11 @@ def search_file(
     backup, write_error = None, None
     if write and text != original:
         try:
-            backup = proof.write_atomic(path, text, expected=original)
-        except proof.WriteRefused as e:
+            backup = safe_write.write_file(path, text, expected=original)
+        except safe_write.WriteRefused as e:
             proved = [(r.theorem, r.line, r.proof or []) for r in results
                       if r.status == GoalStatus.PROVED]
-            side = proof.write_side_file(path, proved)
+            side = safe_write.write_side_file(path, proved)
             kept = f"; the proofs are kept in {side}" if side else ""
             write_error = f"nothing written: {e}{kept}"
     rebuilt = rebuild(path) if backup is not None and path.suffix == ".lean" else None

@@ -9,6 +9,7 @@ import os
 import re
 from pathlib import Path
 
+from alphaquant import file_text
 from alphaquant.errors import InputError
 from alphaquant.goals import locate
 from alphaquant.runs.store import (
@@ -75,7 +76,7 @@ def read_texts(files: list[Path], *, strict: bool = True) -> dict[Path, str]:
     texts = {}
     for f in files:
         try:
-            texts[f] = f.read_text(encoding="utf-8")
+            texts[f] = file_text.read_text(f)
         except UnicodeDecodeError:
             if strict:
                 raise InputError(f"{f} is not UTF-8 text; save it as UTF-8") from None
@@ -104,5 +105,5 @@ def imported_context(path: Path, text: str) -> str:
     for name in required_modules(text, "coq"):
         candidate = path.parent / f"{name}.v"
         if candidate.is_file() and candidate.resolve() != path.resolve():
-            parts.append(candidate.read_text(encoding="utf-8"))
+            parts.append(file_text.read_text(candidate))
     return "\n".join(parts)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from alphaquant import proof
+from alphaquant import file_text, proof, safe_write
 from alphaquant.config import Settings
 from alphaquant.errors import FileDoesNotCompile
 from alphaquant.goals import locate
@@ -93,7 +93,10 @@ def _write_file(path: Path, original: str, proofs: list[tuple[GoalSite, list[str
                 settings: Settings) -> tuple[str, str]:
     chosen = [(site, tuple(tactics)) for site, tactics in proofs]
     combined, _ = proof.combine(original, chosen)
-    current = path.read_text(encoding="utf-8") if path.is_file() else None
+    try:
+        current: str | None = file_text.read_text(path)
+    except (OSError, UnicodeDecodeError):
+        current = None
     if current == combined:
         return "unchanged", "already holds these proofs"
     if current != original:
@@ -106,14 +109,14 @@ def _write_file(path: Path, original: str, proofs: list[tuple[GoalSite, list[str
     finally:
         prover.close()
     try:
-        backup = proof.write_atomic(path, combined, expected=original)
-    except proof.WriteRefused as e:
+        backup = safe_write.write_file(path, combined, expected=original)
+    except safe_write.WriteRefused as e:
         return "skipped", _kept_aside(path, proofs, str(e))
     return "written", f"{len(proofs)} proof{'s' if len(proofs) != 1 else ''}; backup {backup}"
 
 
 def _kept_aside(path: Path, proofs: list[tuple[GoalSite, list[str]]], why: str) -> str:
-    side = proof.write_side_file(path, [(s.theorem, s.line, t) for s, t in proofs])
+    side = safe_write.write_side_file(path, [(s.theorem, s.line, t) for s, t in proofs])
     return f"{why}; nothing written" + (f", proofs kept in {side}" if side else "")
 
 

@@ -14,6 +14,7 @@ import dataclasses
 from collections import OrderedDict
 from pathlib import Path
 
+from alphaquant import file_text
 from alphaquant.provers.lean.options import LeanConfig, ReplOptions, default_memory_limit_mb
 from alphaquant.provers.lean.prover import LeanProver, checked_options
 from alphaquant.provers.lean.repl import LeanRepl
@@ -48,7 +49,7 @@ class ReplPool:
     def prover_for_file(self, path: Path) -> LeanProver:
         """``prover`` for the file at ``path`` of a Lake project (its header read from disk;
         raises what ``prover.checked_options`` raises)."""
-        return self.prover(checked_options(path), path.read_text(encoding="utf-8"))
+        return self.prover(checked_options(path), file_text.read_text(path))
 
     @property
     def repls(self) -> list[LeanRepl]:
