@@ -257,6 +257,60 @@ def stats(
 
 
 @app.command()
+def learn(
+    paths: Annotated[list[str], typer.Argument(
+        help="Coq files or directories (their proofs and the libraries they Require), or "
+             "library directories of Coq's load path (Reals, Coq.ZArith, Flocq).")],
+    workers: Annotated[int, typer.Option(help="Files replayed at once.")] = 1,
+    learn_exclude: Annotated[list[str] | None, typer.Option(
+        "--learn-exclude", help="Files or modules not to learn from (glob, path suffix or "
+                                "module name; repeatable). Adds to learn.exclude.")] = None,
+    config: Annotated[Path | None, typer.Option(help="A TOML config file.")] = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+) -> None:
+    """Record the finished proofs of PATHS (state before each tactic, and the tactic) into the
+    corpus the searches learn from. Resumable and incremental: run it again after a kill or an
+    edit, and only what is missing or changed is recorded."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from alphaquant.runs.learn import LearnEvent
+    from alphaquant.runs.learn import learn as run_learn
+
+    _, quiet = logging_options(verbose, quiet)
+    try:
+        settings = load_settings(config)
+    except AlphaquantError as e:
+        raise fail(e) from None
+    exclude = (*settings.learn.exclude, *(learn_exclude or ()))
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=err, disable=quiet, transient=False)
+    task = progress.add_task("recording", total=None)
+
+    def on_event(e: LearnEvent) -> None:
+        if e.kind == "plan":
+            progress.update(task, total=e.total)
+            notice(f"{e.total} files to record ({e.detail})", quiet)
+        elif e.kind in ("file", "failed"):
+            progress.update(task, completed=e.done, description=f"recording {e.key[-40:]}")
+            if e.kind == "failed":
+                notice(f"{e.key}: not recorded: {e.detail}", quiet)
+        elif e.kind == "index":
+            progress.update(task, description="recorded")
+
+    try:
+        with progress:
+            summary = run_learn(paths, workers=workers, exclude=exclude,
+                                corpus_file=settings.learn.corpus, on_event=on_event)
+    except AlphaquantError as e:
+        raise fail(e) from None
+    out.print(f"{summary.recorded} files recorded ({summary.steps} steps), "
+              f"{summary.skipped} already recorded, {summary.failed} failed, "
+              f"in {summary.seconds:.0f}s; corpus: {summary.corpus_steps} steps, "
+              f"{summary.corpus_bytes / 1e6:.1f} MB; index built in {summary.index_seconds:.1f}s")
+
+
+@app.command()
 def batch(
     project: Annotated[Path | None, typer.Argument(help="The project directory.")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory.")] = None,

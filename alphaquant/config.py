@@ -15,7 +15,7 @@ from alphaquant.errors import InputError
 from alphaquant.provers.lean.options import LeanConfig
 from alphaquant.search.base import SearchConfig
 from alphaquant.tactics.llm_config import LLMConfig
-from alphaquant.values import NOT_NEGATIVE, SHARE, check_fields, unknown_keys
+from alphaquant.values import AT_LEAST_1, NOT_NEGATIVE, SHARE, check_fields, unknown_keys
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -33,6 +33,26 @@ class TacticsConfig:
         check_fields(self, "tactics", goal_aware_weight=NOT_NEGATIVE)
 
 
+# Suggestions learned from finished proofs (tactics/learned/): what the nearest recorded states
+# did. Without a corpus (`alphaquant learn`) or scipy (extra `learn`), there are none.
+@dataclass(frozen=True)
+class LearnConfig:
+    enabled: bool = True
+    exclude: tuple[str, ...] = ()  # files or modules never learned from (corpus.excluded)
+    neighbours: int = 24  # recorded states consulted per proof state
+    candidates: int = 8  # distinct tactics suggested per proof state at most
+    weight: float = 0.5  # the learned source's share beside the heuristics' 1.0
+    corpus: Path | None = None  # None: the user cache's, per prover version
+
+    def __post_init__(self) -> None:
+        check_fields(self, "learn", neighbours=AT_LEAST_1, candidates=AT_LEAST_1,
+                     weight=NOT_NEGATIVE)
+        if not isinstance(self.exclude, tuple) or not all(
+                isinstance(p, str) for p in self.exclude):
+            raise InputError(f"[learn] exclude = {self.exclude!r}: allowed: a list of strings "
+                             "(file or module patterns)")
+
+
 # Disproof: after a failed proof search, try to prove the statement's negation.
 @dataclass(frozen=True)
 class DisproofConfig:
@@ -48,7 +68,7 @@ class DisproofConfig:
 
 
 PROVER_CHOICES = ("auto", "coq", "lean", "lean-dojo")
-TABLES = ("search", "tactics", "disproof", "lean", "llm")  # a config file's tables
+TABLES = ("search", "tactics", "disproof", "learn", "lean", "llm")  # a config file's tables
 TOP_LEVEL = ("prover", "offline", *TABLES)
 
 
@@ -58,6 +78,7 @@ class Settings:
     search: SearchConfig = field(default_factory=SearchConfig)
     tactics: TacticsConfig = field(default_factory=TacticsConfig)
     disproof: DisproofConfig = field(default_factory=DisproofConfig)
+    learn: LearnConfig = field(default_factory=LearnConfig)
     lean: LeanConfig = field(default_factory=LeanConfig)
     prover: str = "auto"  # auto | coq | lean | lean-dojo
     offline: bool = False
@@ -81,6 +102,18 @@ def _build(cls: type, table: Any, name: str, where: str) -> Any:
         return cls(**values)
     except InputError as e:
         raise InputError(f"{where}: {e}") from None
+
+
+def _learn_table(table: Any, base: Path) -> Any:
+    """The [learn] table with its list a tuple and a relative corpus path made absolute."""
+    if not isinstance(table, dict):
+        return table
+    out = dict(table)
+    if isinstance(out.get("exclude"), list):
+        out["exclude"] = tuple(out["exclude"])
+    if isinstance(out.get("corpus"), str) and not Path(out["corpus"]).is_absolute():
+        out["corpus"] = str((base / out["corpus"]).resolve())
+    return out
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
@@ -117,6 +150,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         search=_build(SearchConfig, data.get("search", {}), "search", where),
         tactics=_build(TacticsConfig, tactics, "tactics", where),
         disproof=_build(DisproofConfig, data.get("disproof", {}), "disproof", where),
+        learn=_build(LearnConfig, _learn_table(data.get("learn", {}), base), "learn", where),
         lean=_build(LeanConfig, data.get("lean", {}), "lean", where),
         llm=dict(llm),
         source_file=source if source.is_file() else None,

@@ -53,6 +53,28 @@ def coq_checks() -> list[Check]:
             Check("coqc", True, f"{version} ({shown(tools.coqc)})", "")]
 
 
+def learning_check(settings: Settings) -> Check:
+    """Whether suggestions learned from finished proofs are available: scipy (extra `learn`)
+    and a recorded corpus (`alphaquant learn`)."""
+    from alphaquant.tactics.learned.index import available
+
+    missing = available()
+    if missing is not None:
+        return Check("learned tactics", False, "", f"pip install '.[learn]' ({missing})")
+    if not settings.learn.enabled:
+        return Check("learned tactics", True, "off (learn.enabled = false)", "")
+    from alphaquant.provers.coq.record import coq_version
+    from alphaquant.tactics.learned.corpus import Corpus, corpus_path
+
+    path = settings.learn.corpus or corpus_path("coq", coq_version())
+    if not path.is_file():
+        return Check("learned tactics", False, "no corpus recorded",
+                     "alphaquant learn Reals ZArith Arith Lists Bool (or your project)")
+    files = Corpus(path).files()
+    steps = sum(r.steps for r in files.values())
+    return Check("learned tactics", True, f"{steps} steps from {len(files)} files", "")
+
+
 def doctor_checks(settings: Settings) -> list[Check]:
     """Every prover and tool alphaquant can use, found or not, with the command that fixes it."""
     checks = [
@@ -68,5 +90,6 @@ def doctor_checks(settings: Settings) -> list[Check]:
             tool_check("elan", "elan", ["--version"], "make lean"),
             tool_check("lake", "lake", ["--version"], "make lean"),
         ])
+    checks.append(learning_check(settings))
     checks.append(model_check(settings))
     return checks

@@ -59,6 +59,17 @@ class Premise:
     local: bool = False  # one of the file's or project's own lemmas
 
 
+# One step of a finished proof, as a prover showed it when the proof was replayed: the focused
+# goal before the tactic (hypotheses as printed, conclusion) and the tactic as written.
+@dataclass(frozen=True)
+class RecordedStep:
+    theorem: str
+    index: int  # the step's place among its proof's recorded steps
+    hypotheses: tuple[str, ...]
+    conclusion: str
+    tactic: str
+
+
 # The tactic made progress: new open goals (possibly fewer than before). The last tactic of
 # ``state.path`` is the text to write: the tactic itself, or the prover's restatement of it (a
 # tactic that prints what to use instead, as CoqHammer's ``hammer`` or Lean's ``exact?`` do).

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alphaquant.config import DisproofConfig, Settings, TacticsConfig
+from alphaquant.config import DisproofConfig, LearnConfig, Settings, TacticsConfig
 from alphaquant.errors import InputError
 from alphaquant.provers.lean.options import LeanConfig
 from alphaquant.search.base import SearchConfig
@@ -89,10 +89,16 @@ def settings_from_json(data: dict[str, Any]) -> Settings:
     for key in ("coq", "lean", "memory_path"):
         if tactics.get(key) is not None:
             tactics[key] = Path(tactics[key])
+    learn = dict(data.get("learn", {}))
+    if "exclude" in learn:
+        learn["exclude"] = tuple(learn["exclude"])
+    if learn.get("corpus") is not None:
+        learn["corpus"] = Path(learn["corpus"])
     return Settings(
         search=SearchConfig(**data["search"]),
         tactics=TacticsConfig(**tactics),
         disproof=DisproofConfig(**data["disproof"]),
+        learn=LearnConfig(**learn),
         lean=LeanConfig(**data.get("lean", {})),
         prover=data["prover"],
         offline=data["offline"],

@@ -9,6 +9,9 @@ from typing import Any
 from alphaquant.config import Settings
 from alphaquant.tactics.base import TacticSource
 from alphaquant.tactics.heuristic import HeuristicSource, load_tactic_list
+from alphaquant.tactics.learned.corpus import corpus_path
+from alphaquant.tactics.learned.index import load_index
+from alphaquant.tactics.learned.source import LearnedSource
 from alphaquant.tactics.llm_config import (
     KEY_VARIABLES,
     LLMConfig,
@@ -41,6 +44,33 @@ def heuristic_source(
     )
 
 
+def learned_source(settings: Settings, language: str,
+                   exclude: tuple[str, ...] = ()) -> LearnedSource | None:
+    """The suggestions of the nearest recorded states, when learning is on, a corpus was
+    recorded (`alphaquant learn`) and scikit-learn is installed; ``exclude`` adds to
+    ``learn.exclude``."""
+    learn = settings.learn
+    if not learn.enabled or learn.weight <= 0 or language != "coq":
+        return None
+    from alphaquant.provers.coq.record import coq_version
+
+    path = learn.corpus or corpus_path(language, coq_version())
+    index = load_index(path, tuple(sorted({*learn.exclude, *exclude})))
+    if index is None:
+        return None
+    return LearnedSource(index, language, neighbours=learn.neighbours,
+                         candidates=learn.candidates)
+
+
+def with_learning(settings: Settings, language: str, source: TacticSource,
+                  exclude: tuple[str, ...] = ()) -> TacticSource:
+    """``source`` mixed with the learned suggestions (weight ``learn.weight``), or alone."""
+    learned = learned_source(settings, language, exclude)
+    if learned is None:
+        return source
+    return MixedSource([(source, 1.0), (learned, settings.learn.weight)])
+
+
 def build_source(
     settings: Settings,
     language: str,
@@ -49,7 +79,7 @@ def build_source(
 ) -> tuple[TacticSource, str | None]:
     """The run's tactic source and, when it fell back to heuristics, a one-line notice why."""
     choice = choice or ModelChoice()
-    heuristics = heuristic_source(settings, language, memory)
+    heuristics = with_learning(settings, language, heuristic_source(settings, language, memory))
     if settings.offline:
         return heuristics, None
     provider = choice.provider or settings.llm.get("provider", "gemini")
