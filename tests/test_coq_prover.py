@@ -20,6 +20,7 @@ from alphaquant.provers.coq.coqc import coq_status
 from alphaquant.provers.coq.protocol import parse_goals, read_reply
 from alphaquant.provers.coq.prover import CoqProver
 from alphaquant.provers.coq.sentences import one_tactic_sentence, split_sentences
+from alphaquant.provers.coq.toolchain import stdlib_root
 from alphaquant.provers.coq.trust import parse_assumptions
 from alphaquant.sites.site import GoalSite
 from tests.conftest import needs_coq
@@ -391,8 +392,9 @@ def test_axioms_reals_and_admitted(tmp_path: Path, prover: CoqProver) -> None:
     at = {s: text.index(f"Lemma {s} ") for s in ("uses", "closed", "abs_nonneg")}
     found = prover._trust.assumptions(path, text, at["uses"])
     assert found.declaration == "Ax.uses"
-    assert {"Coq.Reals.ClassicalDedekindReals.sig_forall_dec",
-            "Coq.Logic.FunctionalExtensionality.functional_extensionality_dep",
+    root = stdlib_root()  # Coq, or Stdlib on Rocq 9
+    assert {f"{root}.Reals.ClassicalDedekindReals.sig_forall_dec",
+            f"{root}.Logic.FunctionalExtensionality.functional_extensionality_dep",
             "Ax.helper"} <= set(found.axioms)
     assert prover.untrusted(path, text, text, at["uses"]) == ("Ax.helper",)
     assert prover.untrusted(path, text, text, at["abs_nonneg"]) == ()

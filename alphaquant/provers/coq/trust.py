@@ -12,11 +12,12 @@ compiling, the probe
   ``Qed`` in place of ``Admitted``, so that the kernel checks the partial proof (a ``fix`` in a
   hole meets the guard checker) and a hole can only count when it adds nothing but fewer holes.
 
-Allowed are the axioms of Coq's standard library (``Coq.*``, unless the project itself maps a
-logical root there), the ``Axiom``/``Parameter`` declarations of the file's own text before the
-search, and fully qualified names the user lists in the configuration. Everything else is refused:
-an ``Admitted`` lemma of the file, of any project file or of any other library, and reliance on
-unsafe fixpoints, type-in-type or assumed positivity.
+Allowed are the axioms of Coq's standard library (``Coq.*``; ``Corelib.*``, ``Stdlib.*`` on
+Rocq 9; unless the project itself maps a logical root there), the ``Axiom``/``Parameter``
+declarations of the file's own text before the search, and fully qualified names the user lists
+in the configuration. Everything else is refused: an ``Admitted`` lemma of the file, of any
+project file or of any other library, and reliance on unsafe fixpoints, type-in-type or assumed
+positivity.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from alphaquant.lexing import Sentence, coq_sentences, lex, mask
 from alphaquant.provers.coq.coqc import Coqc
 from alphaquant.provers.coq.project import CoqProject, find_project, first_error
 
+# The standard library's logical roots: ``Coq`` up to Coq 8, ``Corelib`` and ``Stdlib`` from
+# Rocq 9 (which also maps ``Coq`` to them).
+STDLIB_ROOTS = frozenset({"Coq", "Corelib", "Stdlib"})
 _ENDS = frozenset({"Qed", "Defined", "Admitted", "Save", "Abort"})
 _MODIFIERS = frozenset({"Local", "Global", "Polymorphic", "Monomorphic", "Cumulative",
                         "NonCumulative", "Private", "Program", "Export", "Import"})
@@ -303,13 +307,15 @@ def refused(found: Assumptions, *, path: Path, original: str,
     project = find_project(path)
     own = library_name(project, path)
     declared = {".".join((own, *mods, name)) for mods, name in declared_axioms(original)}
-    stdlib_taken = any(r == "Coq" or r.startswith("Coq.") for r in project_roots(path))
-    stdlib_taken |= own == "Coq" or own.startswith("Coq.")
+    def root(name: str) -> str:
+        return name.split(".", 1)[0]
+
+    taken = {root(r) for r in project_roots(path)} | {root(own)}
     bad = list(found.unsafe)
     for axiom in found.axioms:
         if axiom in allowed or axiom in declared:
             continue
-        if axiom.startswith("Coq.") and not stdlib_taken:
+        if root(axiom) in STDLIB_ROOTS and root(axiom) not in taken:
             continue
         bad.append(axiom)
     return tuple(bad)
