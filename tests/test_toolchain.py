@@ -37,6 +37,11 @@ def test_the_standard_library_root_loads_without_a_warning(tmp_path: Path) -> No
     assert tools is not None and tools.version >= (8,)
     assert tools.stdlib_root == ("Stdlib" if tools.version >= (9,) else "Coq")
     assert tools.where is not None and tools.where.is_dir()
+    # the prelude's .vo lies in a standard library folder, CoqHammer's (if here) in none
+    logic = next(f for f in tools.stdlib_folders() if (f / "Init" / "Logic.vo").exists())
+    assert logic.is_relative_to(tools.where.resolve())
+    hammer = tools.where / "user-contrib" / "Hammer"
+    assert not any(hammer.resolve().is_relative_to(f) for f in tools.stdlib_folders())
     write(tmp_path, "R.v", f"From {tools.stdlib_root} Require Import Arith Lia.\n"
                            "Lemma r : forall n : nat, n + 0 = n.\nProof. lia. Qed.\n")
     done = subprocess.run([*tools.coqc, "R.v"], cwd=tmp_path, capture_output=True, text=True,

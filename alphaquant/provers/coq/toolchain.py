@@ -46,6 +46,16 @@ class Toolchain:
         """The logical root to write in ``From … Require`` for the standard library."""
         return "Stdlib" if self.rocq else "Coq"
 
+    def stdlib_folders(self) -> tuple[Path, ...]:
+        """The folders of the standard library's ``.vo`` files: ``theories`` under
+        ``coqc -where`` (all of it up to Coq 8, the prelude ``Corelib`` from Rocq 9) and, from
+        Rocq 9, ``user-contrib/Stdlib``; other packages in user-contrib (CoqHammer, …) are not
+        the standard library."""
+        if self.where is None:
+            return ()
+        found = (self.where / "theories", self.where / "user-contrib" / "Stdlib")
+        return tuple(f.resolve() for f in found if f.is_dir())
+
 
 def parse_version(text: str) -> tuple[tuple[int, ...], str]:
     """(numbers, as printed) of a ``--version`` answer; ((), "") when it names none."""
