@@ -3,7 +3,7 @@
 PY ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test bench bench-stdlib lean lint
+.PHONY: install demo test test-rocq bench bench-stdlib lean lint
 
 COQ_PACKAGES := coq libcoq-hammer eprover z3 cvc4
 
@@ -19,6 +19,11 @@ demo: install
 
 test:
 	$(PY) -m pytest -q
+
+# The Coq tests and a coq_project batch on Rocq 9 (Debian sid's coq), in a sid chroot built once
+# with debootstrap and kept in ROCQ_CHROOT (needs root; see .ci/rocq).
+test-rocq:
+	.ci/rocq all
 
 bench:
 	$(PY) bench/bench_engine.py
