@@ -129,6 +129,9 @@ def search(
         "--no-cache", help="Bypass the model answer cache.")] = False,
     no_disproof: Annotated[bool, typer.Option(
         "--no-disproof", help="Do not try to disprove.")] = False,
+    learn_exclude: Annotated[list[str] | None, typer.Option(
+        "--learn-exclude", help="Files or modules whose recorded proofs are never suggested "
+                                "(glob, path suffix or module name; repeatable).")] = None,
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
@@ -147,7 +150,7 @@ def search(
             file, theorem=theorem, config=config, budget=budget, expansions=expansions,
             tactic_timeout=tactic_timeout, seed=seed, prover=prover, offline=offline, llm=llm,
             base_url=base_url, model=model, cache=not no_cache, disproof=not no_disproof,
-            write=write,
+            write=write, learn_exclude=tuple(learn_exclude or ()),
         ))
         total = plan.goals
         with SearchProgress(err, total, verbose=verbose, quiet=quiet,
@@ -340,6 +343,9 @@ def batch(
         help="Budget factor of a second pass over goals that ran out of time (default 3; 0: "
         "none).", callback=_not_negative,
     )] = None,
+    learn_exclude: Annotated[list[str] | None, typer.Option(
+        "--learn-exclude", help="Files or modules whose recorded proofs are never suggested "
+                                "(glob, path suffix or module name; repeatable).")] = None,
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
@@ -357,7 +363,7 @@ def batch(
         project=project, config=config, run_dir=run_dir, resume=resume, workers=workers,
         budget_per_goal=budget_per_goal, hours=hours, executor=executor,
         ray_address=ray_address, write=write, offline=offline, force=force,
-        second_pass=second_pass,
+        second_pass=second_pass, learn_exclude=tuple(learn_exclude or ()),
     )
     try:
         with BatchProgress(err, quiet=quiet) as progress:

@@ -8,7 +8,9 @@ elaborates and ``exact @Original`` proves it. Selection is deterministic: per fi
 ordered by a hash of their names, the first ``--per-file``.
 
 Each goal is then tried, at the same per-goal time, by: alphaquant offline (the default heuristic
-source; an acceptance rule refuses a path that spells the original's name), the best of single
+source; an acceptance rule refuses a path that spells the original's name), the same with
+learning (`learning`: the suggestions of the corpus `alphaquant learn` recorded, each goal's own
+source file left out of it, so no goal sees its original proof), the best of single
 closing tactics (each tried once, in a fixed order, until one closes it), CoqHammer's ``hammer``
 alone and ``sauto`` alone. Every found proof is scored by ``coqc`` on the written file, and
 rejected when the ``Print``ed proof term names the original lemma.
@@ -39,13 +41,13 @@ from alphaquant.provers.coq.coqtop import CoqTop
 from alphaquant.provers.coq.protocol import error_message
 from alphaquant.provers.coq.prover import CoqProver
 from alphaquant.provers.coq.sentences import split_sentences
-from alphaquant.provers.coq.toolchain import Toolchain, toolchain
+from alphaquant.provers.coq.toolchain import Toolchain, stdlib_root, toolchain
 from alphaquant.runs.attempt import evaluator
 from alphaquant.sanitize import check_tactic
 from alphaquant.search.base import GoalContext, SearchParts
 from alphaquant.search.mcts import run_search
 from alphaquant.tactics.automation import hammer_library
-from alphaquant.tactics.factory import heuristic_source
+from alphaquant.tactics.factory import heuristic_source, learned_source, with_learning
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / ".stdlib_goals"  # generated; in .gitignore
@@ -230,12 +232,20 @@ class Row:
     verdict: str = ""
 
 
-def run_alphaquant(prover: CoqProver, path: Path, text: str, goal: Goal, budget: float) -> Row:
+def own_file(goal: Goal) -> str:
+    """The corpus key of the goal's own source file (tactics/learned/corpus.py file_key)."""
+    return f"{stdlib_root()}/{goal.source}"
+
+
+def run_alphaquant(prover: CoqProver, path: Path, text: str, goal: Goal, budget: float,
+                   learning: bool = False) -> Row:
     settings = load_settings(offline=True, budget_seconds=budget)
     settings = dataclasses.replace(
         settings, tactics=dataclasses.replace(settings.tactics, learned_priors=False)
     )
     source = heuristic_source(settings, "coq")
+    if learning:  # the goal's own file is left out: its original proof is never suggested
+        source = with_learning(settings, "coq", source, exclude=(own_file(goal),))
     site = locate(text, path)[0]
     root = prover.open(site, text)
 
@@ -280,7 +290,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="goals tried (round robin)")
     parser.add_argument("--start", type=int, default=1,
                         help="the first of those goals to try (1-based; to share a run)")
-    parser.add_argument("--methods", default="alphaquant,single,hammer,sauto")
+    parser.add_argument("--methods", default="alphaquant,learning,single,hammer,sauto",
+                        help="alphaquant: without learning; learning: with learning (own "
+                             "source file excluded); single; hammer; sauto")
     parser.add_argument("--proofs", action="store_true", help="print every counted proof")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -291,6 +303,13 @@ def main() -> None:
     if hammer_library() is None:
         methods = [m for m in methods if m not in ("hammer", "sauto")]
         print("CoqHammer is not installed (make install): no hammer / sauto rows")
+    if "learning" in methods and learned_source(load_settings(offline=True), "coq") is None:
+        methods = [m for m in methods if m != "learning"]
+        print("no corpus recorded, or scipy missing (alphaquant learn Reals ZArith Arith NArith "
+              "PArith QArith Lists Bool Sorting; pip install '.[learn]'): no learning row")
+    if "learning" in methods:
+        print("learning = alphaquant with learning (own source file excluded); "
+              "alphaquant = without")
     print(f"{len(goals)} goals from {len({g.source for g in goals})} files, "
           f"{args.budget:g}s per goal and method; methods: {', '.join(methods)}")
     closed: dict[str, Counter[str]] = {m: Counter() for m in methods}
@@ -305,11 +324,13 @@ def main() -> None:
             path.write_text(text, encoding="utf-8")
             line = [f"{i + 1:3d} {goal.source:24s} {goal.original[:28]:28s}"]
             for method in methods:
-                if method == "alphaquant":
-                    row = run_alphaquant(prover, path, text, goal, args.budget)
-                    wall += row.seconds
-                    prover_wall += row.prover_seconds
-                    exhausted_early += row.stop == "exhausted"
+                if method in ("alphaquant", "learning"):
+                    row = run_alphaquant(prover, path, text, goal, args.budget,
+                                         learning=method == "learning")
+                    if method == "alphaquant":
+                        wall += row.seconds
+                        prover_wall += row.prover_seconds
+                        exhausted_early += row.stop == "exhausted"
                 elif method == "single":
                     row = run_tactics(prover, path, text, SINGLE, args.budget, SINGLE_SECONDS)
                 else:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from alphaquant.config import load_settings
+from alphaquant.errors import InputError
 from alphaquant.goals import locate
 from alphaquant.provers.base import ProofState, Subgoal
 from alphaquant.provers.coq.prover import CoqProver
@@ -30,6 +31,7 @@ from alphaquant.search.mcts import run_search
 from alphaquant.tactics.base import Candidate, ProposalRequest
 from alphaquant.tactics.factory import heuristic_source, learned_source, with_learning
 from alphaquant.tactics.learned.corpus import Corpus, excluded
+from alphaquant.tactics.learned.index import LearnedIndex
 from alphaquant.tactics.learned.source import adapt
 from alphaquant.tactics.mixed import MixedSource
 from tests.conftest import REPO, needs_coq
@@ -300,3 +302,49 @@ def test_no_suggestion_comes_from_an_excluded_files_proof(tmp_path):
     assert recording.seen, "the learned source was asked and answered"
     assert "exists 37." not in {c.tactic for c in recording.seen}
     assert "exists 37." not in (result.proof or ())
+
+
+@pytest.mark.coq
+@needs_coq
+def test_a_runs_proofs_are_recorded_from_its_store(tmp_path):
+    from alphaquant.runs.store import RunStore
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    text = "Lemma two_steps : forall P : Prop, P -> P /\\ P.\nProof.\nAdmitted.\n"
+    (project / "A.v").write_text(text, encoding="utf-8")
+    site = locate(text, project / "A.v")[0]
+    run_dir = tmp_path / "run"
+    store = RunStore.create(run_dir, project, load_settings(offline=True), "", {},
+                            [("A.v", text, [(0, "two_steps", 0, site.line, site.kind)])])
+    goal = store.goals()[0]
+    attempt = store.start_attempt(goal.id, 1, "w", None, 10.0)
+    store.finish_attempt(attempt, {"status": "proved", "proof": ["intros P H.", "split.",
+                                                                 "exact H.", "exact H."]}, {})
+    store.close()
+    corpus_file = tmp_path / "corpus.sqlite"
+    summary = learn([str(run_dir)], corpus_file=corpus_file)
+    assert summary.recorded == 1
+    (key,) = Corpus(corpus_file).files()
+    assert key.startswith("run:") and key.endswith("/A.v")
+    found = LearnedIndex(Corpus(corpus_file)).nearest(("P : Prop", "H : P"), "P /\\ P", 4)
+    assert [n.step.tactic for n in found][:1] == ["split."]
+    assert learn([str(run_dir)], corpus_file=corpus_file).skipped == 1
+
+
+def test_learn_exclude_adds_to_the_configs_list(tmp_path):
+    from alphaquant.runs.options import BatchOptions, settings_for
+    from alphaquant.runs.single import SearchOptions, plan_search
+
+    config = tmp_path / "c.toml"
+    config.write_text('offline = true\n[learn]\nexclude = ["vendor/*"]\n', encoding="utf-8")
+    goal = tmp_path / "G.v"
+    goal.write_text(GOAL, encoding="utf-8")
+    plan = plan_search(SearchOptions(str(goal), config=config, learn_exclude=("Coq.Reals",)))
+    assert plan.settings.learn.exclude == ("vendor/*", "Coq.Reals")
+    settings, _ = settings_for(BatchOptions(tmp_path, config=config,
+                                            learn_exclude=("Lib.v",)), None)
+    assert settings.learn.exclude == ("vendor/*", "Lib.v")
+    config.write_text('[learn]\nexclude = "vendor"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"\[learn\] exclude"):
+        load_settings(config)

@@ -5,7 +5,9 @@ What is recorded, for each PATH:
     of every library module they ``Require``, transitively (found on the load path: the
     project's -Q/-R, ``coqc -where``, ``user-contrib``);
   - a logical directory of the load path (``Reals``, ``Coq.ZArith``, ``Flocq``): every ``.v``
-    under it.
+    under it;
+  - a run directory of ``alphaquant batch``: the proofs it found, each file's spliced into its
+    text as the run read it (whether or not they were written back), recorded from that text.
 Files already recorded with the same contents are skipped (a killed run resumes where it was; a
 changed file is recorded again); those matching ``exclude`` are not recorded. Files are
 replayed in parallel (``workers`` processes, each its own coqtop); each is written whole when
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -23,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alphaquant.errors import AlphaquantError, InputError
+from alphaquant.goals import locate
+from alphaquant.proof import combine
 from alphaquant.provers.coq.project import build_dependencies, find_project
 from alphaquant.provers.coq.record import (
     FileRecording,
@@ -32,6 +37,7 @@ from alphaquant.provers.coq.record import (
     record_file,
     required_modules,
 )
+from alphaquant.runs.store import RunStore
 from alphaquant.sanitize import check_tactic
 from alphaquant.tactics.learned.corpus import Corpus, corpus_path, digest, excluded, file_key
 from alphaquant.tactics.learned.index import build_index
@@ -39,13 +45,15 @@ from alphaquant.tactics.learned.index import build_index
 log = logging.getLogger(__name__)
 
 
-# One file to record: where it is, its corpus key, the flags its coqtop needs.
+# One file to record: where it is, its corpus key, the flags its coqtop needs; ``text``, when
+# set, is what to record instead of the file's contents (a run's proofs spliced in).
 @dataclass(frozen=True)
 class Target:
     path: Path
     key: str
     flags: tuple[str, ...]
     digest: str
+    text: str | None = None
 
 
 # What `learn` tells its caller as it goes.
@@ -84,8 +92,12 @@ def targets(paths: list[str], exclude: tuple[str, ...] = ()) -> list[Target]:
     """
     roots = load_path()
     found: dict[Path, tuple[str, ...]] = {}
+    runs: list[Target] = []
     for raw in paths:
         p = Path(raw)
+        if p.is_dir() and RunStore.is_run(p):
+            runs += run_targets(p)
+            continue
         if p.exists():
             files = sorted(p.rglob("*.v")) if p.is_dir() else [p]
             if p.is_file() and p.suffix != ".v":
@@ -124,6 +136,36 @@ def targets(paths: list[str], exclude: tuple[str, ...] = ()) -> list[Target]:
             continue
         text = path.read_text(encoding="utf-8", errors="replace")
         out.append(Target(path, key, flags, digest(text)))
+    return out + [t for t in runs if not excluded(t.key, exclude)
+                  and not excluded(str(t.path), exclude)]
+
+
+def run_targets(run_dir: Path) -> list[Target]:
+    """One target per Coq file of a batch run with proofs: the file's text as the run read it,
+    every proof the run found spliced in (keyed ``run:<run directory>/<file>``)."""
+    store = RunStore.open(run_dir, readonly=True)
+    try:
+        project = store.info().project
+        texts = store.files()
+        proofs: dict[str, dict[int, list[str]]] = {}
+        latest = store.latest()
+        for goal in store.goals():
+            row = latest.get(goal.id)
+            if row is None or row.status != "proved" or not row.item.get("proof"):
+                continue
+            proofs.setdefault(goal.file, {})[goal.ordinal] = list(row.item["proof"])
+    finally:
+        store.close()
+    out = []
+    for file, found in proofs.items():
+        path = project / file
+        if path.suffix != ".v" or file not in texts:
+            continue
+        sites = locate(texts[file], path)
+        spliced, _ = combine(texts[file], [(sites[i], tuple(t)) for i, t in found.items()
+                                            if i < len(sites)])
+        out.append(Target(path, f"run:{run_dir.resolve()}/{file}", find_project(path).flags,
+                          digest(spliced), spliced))
     return out
 
 
@@ -131,9 +173,14 @@ def _under(path: Path, roots: tuple[tuple[Path, str], ...]) -> bool:
     return any(path.resolve().is_relative_to(r.resolve()) for r, _ in roots)
 
 
-def _record(path: str, flags: tuple[str, ...]) -> FileRecording:
-    """One file in a worker process."""
-    return record_file(Path(path), flags)
+def _record(path: str, flags: tuple[str, ...], text: str | None) -> FileRecording:
+    """One file in a worker process (``text``: recorded from a scratch copy beside nothing)."""
+    if text is None:
+        return record_file(Path(path), flags)
+    with tempfile.TemporaryDirectory(prefix="alphaquant-learn-") as tmp:
+        copy = Path(tmp) / Path(path).name
+        copy.write_text(text, encoding="utf-8")
+        return record_file(copy, flags)
 
 
 def learn(paths: list[str], *, workers: int = 1, exclude: tuple[str, ...] = (),
@@ -173,7 +220,7 @@ def learn(paths: list[str], *, workers: int = 1, exclude: tuple[str, ...] = (),
             while queue or pending:
                 while queue and len(pending) < workers:
                     t = queue.pop()
-                    pending[pool.submit(_record, str(t.path), t.flags)] = t
+                    pending[pool.submit(_record, str(t.path), t.flags, t.text)] = t
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     t = pending.pop(future)

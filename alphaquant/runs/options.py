@@ -35,6 +35,7 @@ class BatchOptions:
     executor: str | None = None  # local (default) | ray
     ray_address: str | None = None
     second_pass: float | None = None  # budget factor of the second pass (default 3; 0: off)
+    learn_exclude: tuple[str, ...] = ()  # files or modules not to learn from (adds to config)
 
 
 def settings_for(options: BatchOptions, stored: Settings | None) -> tuple[Settings, str]:
@@ -50,6 +51,9 @@ def settings_for(options: BatchOptions, stored: Settings | None) -> tuple[Settin
     )
     if settings.search.budget_seconds <= 0:
         raise InputError(f"budget per goal must be positive, got {settings.search.budget_seconds}")
+    if options.learn_exclude:
+        settings = dataclasses.replace(settings, learn=dataclasses.replace(
+            settings.learn, exclude=(*settings.learn.exclude, *options.learn_exclude)))
     return settings, text
 
 

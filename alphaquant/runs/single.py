@@ -232,6 +232,7 @@ class SearchOptions:
     cache: bool = True
     disproof: bool = True
     write: bool = False
+    learn_exclude: tuple[str, ...] = ()  # files or modules not to learn from (adds to config)
 
 
 # A search ready to run: the file, the settings, the tactic source, and what to tell the user.
@@ -276,6 +277,9 @@ def plan_search(options: SearchOptions) -> SearchPlan:
     if not options.disproof:
         settings = dataclasses.replace(
             settings, disproof=dataclasses.replace(settings.disproof, enabled=False))
+    if options.learn_exclude:
+        settings = dataclasses.replace(settings, learn=dataclasses.replace(
+            settings.learn, exclude=(*settings.learn.exclude, *options.learn_exclude)))
     file = read_source_file(path)
     goals = len(file.goals_of(options.theorem))
     choice = ModelChoice(options.llm, options.base_url, options.model, options.cache)
