@@ -14,7 +14,7 @@ from pathlib import Path
 
 from alphaquant.errors import FileDoesNotCompile
 from alphaquant.goals import locate
-from alphaquant.provers.base import Prover
+from alphaquant.provers.base import Acceptance, Judging, Prover
 from alphaquant.provers.negation import coq_negation, lean_negation, lean_universes
 from alphaquant.sanitize import check_tactic, clean_tactic
 from alphaquant.sites.site import GoalSite, language_of
@@ -25,6 +25,7 @@ from alphaquant.sites.site import GoalSite, language_of
 class Verdict:
     ok: bool
     reason: str = ""
+    assumes: tuple[str, ...] = ()  # axioms (the file's own, allowed ones) and section hypotheses
 
 
 def _line_indent(text: str, offset: int) -> tuple[str, bool]:
@@ -111,6 +112,7 @@ def verify(
     decl_start: int,
     *,
     holes_closed: int = 1,
+    avoid: frozenset[str] = frozenset(),
 ) -> Verdict:
     """Decide whether ``spliced`` (``original`` with ``tactics`` put in) is an honest proof.
 
@@ -128,6 +130,7 @@ def verify(
       decl_start: offset in ``spliced`` of the declaration the proof belongs to (for a
         disproof: of the inserted lemma).
       holes_closed: holes the splice closes (1 for a proof, 0 for a disproof lemma).
+      avoid: names the declaration may not depend on (a prover that judges in one check).
 
     Returns:
       A Verdict; ``reason`` says what failed.
@@ -141,6 +144,8 @@ def verify(
     if len(after) != len(before) - holes_closed:
         return Verdict(False, "the spliced proof leaves a hole open" if holes_closed
                        else "the disproof leaves a hole open")
+    if isinstance(prover, Judging):
+        return _judged(prover.judge(path, spliced, decl_start, avoid=avoid))
     check = prover.check_file(path, spliced)
     if not check.ok:
         where = f" (line {check.line})" if check.line else ""
@@ -152,6 +157,31 @@ def verify(
     if bad:
         return Verdict(False, f"rests on what the acceptance rule refuses: {', '.join(bad)}")
     return Verdict(True)
+
+
+def verify_disproof(prover: Prover, path: Path, text: str, site: GoalSite,
+                    tactics: tuple[str, ...], *,
+                    avoid: frozenset[str] = frozenset()) -> Verdict | None:
+    """The verdict on a disproof of ``site`` by ``tactics`` from a prover that states the
+    negation itself (``Judging``: from the declaration's kernel type, after its sections close);
+    None when the prover does not, and the disproof lemma of ``insert_disproof`` is verified."""
+    if not isinstance(prover, Judging):
+        return None
+    language = language_of(path)
+    for tactic in tactics:
+        reason = check_tactic(tactic, language)
+        if reason is not None:
+            return Verdict(False, f"tactic refused ({reason}): {tactic}")
+    return _judged(prover.judge(path, text, site.decl_start, negation=tactics, avoid=avoid))
+
+
+def _judged(found: Acceptance) -> Verdict:
+    if found.ok:
+        return Verdict(True, assumes=found.assumes)
+    if found.check is not None:
+        where = f" (line {found.check.line})" if found.check.line else ""
+        return Verdict(False, f"the whole file does not check{where}: {found.check.message}")
+    return Verdict(False, found.reason)
 
 
 def unified_diff(path: Path, old: str, new: str) -> str:

@@ -347,7 +347,7 @@ def test_lean_absolute_value_header_is_negated_whole():
     from alphaquant.provers.negation import lean_negation
 
     (site,) = locate("theorem t (x : Int) :\n    |x| ≥ 0 := by sorry", LEAN)
-    assert lean_negation(site.statement) == "¬ (∀ (x : Int), |x| ≥ 0)"
+    assert lean_negation(site.statement) == "_root_.Not (∀ (x : Int), |x| ≥ 0)"
 
 
 LEAN_PROJECT = Path(__file__).resolve().parents[1] / "lean_project"

@@ -244,13 +244,13 @@ def test_split_source_keeps_positions() -> None:
 def test_negation_statement() -> None:
     assert (
         negation_statement("theorem foo (x y : ℕ) {α} [Group α] ⦃z : α⦄ : x + y = y + x")
-        == "theorem aq_negation : ¬ (∀ (x y : ℕ) {α} [Group α] ⦃z : α⦄, x + y = y + x) := by sorry"
+        == "theorem aq_negation : _root_.Not (∀ (x y : ℕ) {α} [Group α] ⦃z : α⦄, x + y = y + x) := by sorry"
     )
     assert negation_statement("example : (fun x : ℕ => x) 1 = 1 := rfl") == (
-        "theorem aq_negation : ¬ ((fun x : ℕ => x) 1 = 1) := by sorry"
+        "theorem aq_negation : _root_.Not ((fun x : ℕ => x) 1 = 1) := by sorry"
     )
     assert negation_statement("lemma u.{v} (α : Sort v) : α = α") == (
-        "theorem aq_negation.{v} : ¬ (∀ (α : Sort v), α = α) := by sorry"
+        "theorem aq_negation.{v} : _root_.Not (∀ (α : Sort v), α = α) := by sorry"
     )
     assert negation_statement("def f : Nat") is None
     assert negation_statement("theorem t (n : ℕ := 3) : n = n") is None
@@ -258,15 +258,15 @@ def test_negation_statement() -> None:
 
 def test_one_lean_negation_for_the_prover_and_the_disproof_lemma() -> None:
     header = "theorem u.{v} {α : Sort v} ⦃a : α⦄ : a = a"
-    assert lean_negation(header) == "¬ (∀ {α : Sort v} ⦃a : α⦄, a = a)"
+    assert lean_negation(header) == "_root_.Not (∀ {α : Sort v} ⦃a : α⦄, a = a)"
     assert lean_universes(header) == ".{v}"
-    assert lean_negation("@[simp] lemma z : 0 = 0 := rfl") == "¬ (0 = 0)"
+    assert lean_negation("@[simp] lemma z : 0 = 0 := rfl") == "_root_.Not (0 = 0)"
     assert lean_negation("Lemma z : 0 = 0.") is None  # Coq is coq_negation's
     text = header + " := by sorry\n"
     (goal,) = locate(text, Path("T.lean"))
     name, lemma = disproof_lemma(goal, ("simp",)) or ("", "")
     assert name == "aq_disproof_u"
-    assert lemma.startswith("theorem aq_disproof_u.{v} : ¬ (∀ {α : Sort v} ⦃a : α⦄, a = a) := by")
+    assert lemma.startswith("theorem aq_disproof_u.{v} : _root_.Not (∀ {α : Sort v} ⦃a : α⦄, a = a) := by")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,9 +402,9 @@ def _message(data: str, severity: str = "info") -> dict[str, object]:
 
 def test_negation_on_synthetic_answers(tmp_path: Path) -> None:
     text = "theorem t (x : Nat) : x + 0 = x := by sorry"
-    negation = "theorem aq_negation : ¬ (∀ (x : Nat), x + 0 = x) := by sorry"
+    negation = "theorem aq_negation : _root_.Not (∀ (x : Nat), x + 0 = x) := by sorry"
     sorry = {"proofState": 0, "goal": "⊢ ¬∀ (x : Nat), x + 0 = x"}
-    pos = {"pos": {"line": 1, "column": 56}, "endPos": {"line": 1, "column": 61}}
+    pos = {"pos": {"line": 1, "column": 65}, "endPos": {"line": 1, "column": 70}}
     answer = {"env": 0, "sorries": [{**sorry, **pos}]}
     _synthetic(tmp_path, "synthetic", [({"cmd": negation}, answer)])
     prover = replay_prover("synthetic", flags=("--fixtures", str(tmp_path)))
@@ -420,9 +420,9 @@ def test_negation_on_synthetic_answers(tmp_path: Path) -> None:
 
 def test_absolute_value_header_is_negated_whole_on_the_replay(tmp_path: Path) -> None:
     text = "theorem t (x : Int) :\n    |x| ≥ 0 := by sorry"
-    negation = "theorem aq_negation : ¬ (∀ (x : Int), |x| ≥ 0) := by sorry"
+    negation = "theorem aq_negation : _root_.Not (∀ (x : Int), |x| ≥ 0) := by sorry"
     sorry = {"proofState": 0, "goal": "⊢ ¬∀ (x : ℤ), |x| ≥ 0",
-             "pos": {"line": 1, "column": 53}, "endPos": {"line": 1, "column": 58}}
+             "pos": {"line": 1, "column": 62}, "endPos": {"line": 1, "column": 67}}
     _synthetic(tmp_path, "abs", [({"cmd": negation}, {"env": 0, "sorries": [sorry]})])
     prover = replay_prover("abs", flags=("--fixtures", str(tmp_path)))
     (located,) = locate(text, Path("T.lean"))

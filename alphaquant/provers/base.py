@@ -107,6 +107,32 @@ class FileCheck:
     line: int | None = None  # 1-based line of that error in the checked text
 
 
+# The acceptance rule's verdict on one declaration, from a prover that checks the whole file and
+# the declaration's assumptions at once (``Judging``).
+@dataclass(frozen=True)
+class Acceptance:
+    ok: bool
+    reason: str = ""  # why refused
+    check: FileCheck | None = None  # set when the file itself does not compile
+    assumes: tuple[str, ...] = ()  # axioms (own, allowed) and section hypotheses it rests on
+    refused: tuple[str, ...] = ()  # what the rule refused, by name
+
+
+@runtime_checkable
+class Judging(Protocol):
+    """A prover whose acceptance rule is one check: the whole file, the declaration's
+    dependencies and what they rest on, and for a disproof the negation of the declaration's own
+    kernel type, stated where no section variable is in scope."""
+
+    def judge(self, path: Path, text: str, decl_start: int, *,
+              negation: tuple[str, ...] | None = None,
+              avoid: frozenset[str] = frozenset()) -> Acceptance:
+        """The verdict on the declaration at ``decl_start`` of ``text`` (with ``negation``, the
+        tactics of a disproof: on its negation instead); ``avoid`` names no dependency may
+        have."""
+        ...
+
+
 @runtime_checkable
 class Prover(Protocol):
     """One prover session. Backends own their processes; ``close`` ends them."""

@@ -28,14 +28,16 @@ def split_header(header: str) -> tuple[str, str, str] | None:
     return name, rest[:colon].strip(), rest[colon + 1 :].strip()
 
 
-def coq_negation(header: str) -> str | None:
-    """``~ (forall binders, type)`` for a Coq header ending in ``.``; None if it cannot be built."""
+def coq_negation(header: str, *, display: bool = False) -> str | None:
+    """``Coq.Init.Logic.not (forall binders, type)`` for a Coq header ending in ``.``; None if it
+    cannot be built. Never ``~``: a file may give ``~`` another meaning. ``display`` gives the
+    form shown to people, ``~ (forall binders, type)``."""
     parts = split_header(header.strip().removesuffix("."))
     if parts is None:
         return None
     _, binders, typ = parts
     body = f"forall {binders}, {typ}" if binders else typ
-    return f"~ ({body})"
+    return f"~ ({body})" if display else f"Coq.Init.Logic.not ({body})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -49,8 +51,9 @@ _NAME = re.compile(r"\s*(?P<name>[^\s({\[⦃:.]+(?:\.[^\s({\[⦃:.]+)*)(?P<univ>
 _OPEN, _CLOSE = "([{⦃⟨", ")]}⦄⟩"
 
 
-def lean_negation(header: str) -> str | None:
-    """``¬ (∀ binders, type)`` for a Lean header, or None when it is not of that shape.
+def lean_negation(header: str, *, display: bool = False) -> str | None:
+    """``_root_.Not (∀ binders, type)`` for a Lean header, or None when it is not of that shape
+    (never ``¬``: a file may give it another meaning; ``display`` gives ``¬ (∀ binders, type)``).
 
     ``header`` runs from the keyword (``theorem``, ``lemma``, ``example``) to the end of the
     type; a trailing ``:=`` and what follows are ignored. The binders must be bracketed groups
@@ -62,7 +65,7 @@ def lean_negation(header: str) -> str | None:
         return None
     _, binders, prop = parts
     body = f"∀ {binders}, {prop}" if binders else prop
-    return f"¬ ({body})"
+    return f"¬ ({body})" if display else f"_root_.Not ({body})"
 
 
 def lean_universes(header: str) -> str:

@@ -74,6 +74,8 @@ class GoalResult:
     tactics_tried: int = 0
     negation: str = ""  # disproved: the statement its proof proves, ~ (forall …)
     counterexample: dict[str, str] = field(default_factory=dict)  # disproved: binder -> value
+    assumes: list[str] = field(default_factory=list)  # proved: axioms and section hypotheses it
+    # rests on besides the standard library's (the file's own axioms, allowed ones)
     trees: dict[str, Any] = field(default_factory=dict, repr=False)  # phase -> tree data
 
     def to_json(self) -> dict[str, Any]:
@@ -177,7 +179,8 @@ class _Attempt:
         if proved.proved and proved.proof is not None:
             verdict, spliced = self.judged("prove", proved.proof)
             if verdict.ok:
-                return self.finish(GoalStatus.PROVED, list(proved.proof), ""), spliced
+                return self.finish(GoalStatus.PROVED, list(proved.proof), "",
+                                   assumes=list(verdict.assumes)), spliced
             why = f"proof found but rejected: {verdict.reason}"
             return self.finish(GoalStatus.OPEN, None, why), text
         how = f"({proved.stop_reason}: {proved.stop_detail}){self.refusals()}"
@@ -194,6 +197,17 @@ class _Attempt:
     def judged(self, kind: str, tactics: tuple[str, ...]) -> tuple[proof.Verdict, str]:
         """The acceptance rule's verdict on a complete path, and the text it would leave."""
         site, text = self.goal.site, self.goal.text
+        avoid = frozenset(self.settings.search.avoid)
+        key = (kind, tactics)
+        if kind == "disprove" and key not in self.verdicts:
+            # a prover that states the negation itself: from the kernel type, after the sections
+            judged = proof.verify_disproof(self.prover, self.goal.path, text, site, tactics,
+                                           avoid=avoid)
+            if judged is not None:
+                self.emit(GoalEvent(site, "verify"))
+                self.verdicts[key] = judged
+        if key in self.verdicts and kind == "disprove":
+            return self.verdicts[key], text
         if kind == "prove":
             spliced, holes = proof.splice(text, site, tactics), 1
         else:
@@ -201,11 +215,11 @@ class _Attempt:
             if inserted is None:
                 return proof.Verdict(False, "the negation cannot be stated"), text
             spliced, holes = inserted[1], 0
-        key = (kind, tactics)
         if key not in self.verdicts:
             self.emit(GoalEvent(site, "verify"))
             self.verdicts[key] = proof.verify(self.prover, self.goal.path, text, spliced,
-                                              tactics, site.decl_start, holes_closed=holes)
+                                              tactics, site.decl_start, holes_closed=holes,
+                                              avoid=avoid)
         return self.verdicts[key], spliced
 
     def searcher(self, root: ProofState, kind: str) -> Search:

@@ -22,9 +22,9 @@ def describe_disproof(site: GoalSite, tactics: tuple[str, ...] | list[str]) -> d
     of the goal at ``site`` by ``tactics``: the negation on one line, and an empty dict of values
     when none can be read (Lean's are not read yet)."""
     if site.language == "lean":
-        negation, values = lean_negation(site.statement) or "", {}
+        negation, values = lean_negation(site.statement, display=True) or "", {}
     else:
-        negation = coq_negation(site.statement) or ""
+        negation = coq_negation(site.statement, display=True) or ""
         values = coq_values(site.statement, tactics)
     return {"negation": " ".join(negation.split()), "counterexample": values}
 

@@ -68,6 +68,15 @@ class SearchConfig:
     # the search so far) once steps have succeeded, and at most this long anywhere once it
     # timed out elsewhere; a timeout there queues it again at the whole limit (grow.py).
     first_timeout: float = 1.0
+    # Names no proof may use (``--avoid``): no candidate names them, and the acceptance rule
+    # refuses a proof whose dependencies reach them.
+    avoid: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.avoid, str) or not all(isinstance(a, str) and a.strip()
+                                                  for a in self.avoid):
+            raise TypeError("search.avoid must be a list of names")
+        object.__setattr__(self, "avoid", tuple(a.strip() for a in self.avoid))
 
     def __post_init__(self) -> None:
         check_fields(

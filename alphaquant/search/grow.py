@@ -145,6 +145,7 @@ def propose(run: Run, node: Node, round_: int = 0) -> list[Action]:
         theorem=run.context.theorem,
         failures=tuple(node.failures),
         round=round_,
+        avoid=frozenset(run.config.avoid),
         premises=((lambda: run.in_prover(retrieve, state, pool))
                   if retrieve is not None and pool > 0 else None),
     )

@@ -33,6 +33,7 @@ class ProposalRequest:
     failures: tuple[tuple[str, str], ...] = ()  # (tactic, prover message) tried at this state
     round: int = 0  # 0 the first time; n when the state's candidates ran out n times
     premises: Retrieve | None = None  # the prover's premise retrieval, when it has one
+    avoid: frozenset[str] = frozenset()  # names no candidate may mention (--avoid)
 
 
 class TacticSource(Protocol):

@@ -80,6 +80,9 @@ class HeuristicSource:
         if request.language == "coq":
             unproved = statements.unproved_names(request.file_text)
             candidates = [c for c in candidates if not statements.names_any(c.tactic, unproved)]
+        if request.avoid:  # qualified or not, an avoided name is matched by its last part
+            avoided = frozenset(a.rsplit(".", 1)[-1] for a in request.avoid)
+            candidates = [c for c in candidates if not statements.names_any(c.tactic, avoided)]
         if self.reweigh is not None:
             shape = goal_rules.shape(request.state)
             candidates = [

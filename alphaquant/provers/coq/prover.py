@@ -19,11 +19,13 @@ from pathlib import Path
 from types import TracebackType
 
 from alphaquant.errors import (
+    FileDoesNotCompile,
     InputError,
     ProverNotInstalled,
 )
 from alphaquant.goals import locate
 from alphaquant.provers.base import (
+    Acceptance,
     FileCheck,
     Outcome,
     Premise,
@@ -56,7 +58,7 @@ from alphaquant.provers.coq.sentences import (
     tactic_body,
 )
 from alphaquant.provers.coq.toolchain import toolchain
-from alphaquant.provers.coq.trust import CoqTrust, refused
+from alphaquant.provers.coq.trust import CoqTrust
 from alphaquant.provers.negation import coq_negation
 from alphaquant.sanitize import check_tactic
 from alphaquant.sites.site import GoalSite
@@ -268,10 +270,22 @@ class CoqProver:
     def untrusted(self, path: Path, original: str, text: str, decl_start: int) -> tuple[str, ...]:
         """The assumptions of the declaration at ``decl_start`` the acceptance rule refuses,
         by fully qualified kernel name (see trust.py)."""
+        verdict = self.judge(path, text, decl_start)
+        if verdict.check is not None:
+            raise FileDoesNotCompile(verdict.check.message)
+        if not verdict.ok and not verdict.refused:
+            raise FileDoesNotCompile(verdict.reason)
+        return verdict.refused
+
+    def judge(self, path: Path, text: str, decl_start: int, *,
+              negation: tuple[str, ...] | None = None,
+              avoid: frozenset[str] = frozenset()) -> Acceptance:
+        """The acceptance rule in one compile (see trust.py): the whole file, the declaration's
+        dependencies and assumptions; with ``negation``, the disproof of the declaration."""
         self._require_installed()
-        holes = [(s.start, s.end) for s in locate(text, path) if s.kind == "admit"]
-        found = self._trust.assumptions(path, text, decl_start, holes)
-        return refused(found, path=path, original=original, allowed=self.allowed_axioms)
+        admits = [(s.start, s.end) for s in locate(text, path) if s.kind == "admit"]
+        return self._trust.judge(path, text, decl_start, admits=admits, negation=negation,
+                                 allowed=self.allowed_axioms, avoid=avoid)
 
     # -- helpers for open / apply
 
