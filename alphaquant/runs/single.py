@@ -37,6 +37,7 @@ class FileResult:
     write_error: str | None = None  # why --write wrote nothing (the proofs are in the results)
     rebuild_error: str | None = None  # a written Lean module that `lake build` did not rebuild
     interrupted: bool = False  # Ctrl-C ended the search: ``goals`` are those finished before
+    model: dict[str, int] | None = None  # a model source's counts (calls, answers, received)
 
     @property
     def diff(self) -> str:
@@ -52,6 +53,7 @@ class FileResult:
             "interrupted": self.interrupted,
             "write_error": self.write_error,
             "rebuild_error": self.rebuild_error,
+            "model": self.model,
         }
 
 
@@ -197,7 +199,21 @@ def search_file(
             kept = f"; the proofs are kept in {side}" if side else ""
             write_error = f"nothing written: {e}{kept}"
     rebuilt = rebuild(path) if backup is not None and path.suffix == ".lean" else None
-    return FileResult(path, results, original, text, backup, write_error, rebuilt, interrupted)
+    return FileResult(path, results, original, text, backup, write_error, rebuilt, interrupted,
+                      model_counts(source))
+
+
+def model_counts(source: TacticSource) -> dict[str, int] | None:
+    """The counts of the model source inside ``source`` (a mixed source's parts included), or
+    None when no model is asked."""
+    counts = getattr(source, "counts", None)
+    if callable(counts):
+        return counts()
+    for part, _ in getattr(source, "sources", ()):
+        found = model_counts(part)
+        if found is not None:
+            return found
+    return None
 
 
 def _in_original_lines(sink: GoalSink | None, line: int) -> GoalSink | None:

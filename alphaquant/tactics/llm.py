@@ -83,6 +83,8 @@ class ModelSource:
         self.requests = 0  # HTTP requests made, retries included
         self.tokens = 0
         self.cache_hits = 0
+        self.answers = 0  # model answers turned into candidates (cache hits included)
+        self.received = 0  # tactic texts those answers held, as parsed
         self.circuit_open = False
         self._budget_warned = False
         self._failures_in_row = 0
@@ -119,6 +121,11 @@ class ModelSource:
         if candidates and self.cache is not None:  # an unusable answer is not kept
             self.cache.put(key, self.provider, model, answer)
         return candidates
+
+    def counts(self) -> dict[str, int]:
+        """What this source asked and received: for `search --json` (``model``)."""
+        return {"calls": self.calls, "answers": self.answers, "received": self.received,
+                "cache_hits": self.cache_hits}
 
     # -- what subclasses provide --------------------------------------------------------------
 
@@ -226,6 +233,9 @@ class ModelSource:
 
     def _candidates(self, answer: Answer, language: str) -> list[Candidate]:
         tactics = parse_tactics(answer.text, language)
+        with self._lock:
+            self.answers += 1
+            self.received += len(tactics)
         priors = None
         if answer.token_logprobs:
             priors = logprob_priors(answer.text, answer.token_logprobs, tactics)
