@@ -132,6 +132,8 @@ def search(
     learn_exclude: Annotated[list[str] | None, typer.Option(
         "--learn-exclude", help="Files or modules whose recorded proofs are never suggested "
                                 "(glob, path suffix or module name; repeatable).")] = None,
+    avoid: Annotated[list[str] | None, typer.Option(
+        "--avoid", help="A lemma or axiom no proof may use (repeatable; search.avoid).")] = None,
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
@@ -150,7 +152,7 @@ def search(
             file, theorem=theorem, config=config, budget=budget, expansions=expansions,
             tactic_timeout=tactic_timeout, seed=seed, prover=prover, offline=offline, llm=llm,
             base_url=base_url, model=model, cache=not no_cache, disproof=not no_disproof,
-            write=write, learn_exclude=tuple(learn_exclude or ()),
+            write=write, learn_exclude=tuple(learn_exclude or ()), avoid=tuple(avoid or ()),
         ))
         total = plan.goals
         with SearchProgress(err, total, verbose=verbose, quiet=quiet,

@@ -20,8 +20,7 @@ from alphaquant.provers.coq.coqc import coq_status
 from alphaquant.provers.coq.protocol import parse_goals, read_reply
 from alphaquant.provers.coq.prover import CoqProver
 from alphaquant.provers.coq.sentences import one_tactic_sentence, split_sentences
-from alphaquant.provers.coq.toolchain import stdlib_root
-from alphaquant.provers.coq.trust import parse_assumptions
+from alphaquant.provers.coq.trust import parse_checker, parse_graph
 from alphaquant.sites.site import GoalSite
 from tests.conftest import needs_coq
 
@@ -127,49 +126,41 @@ def test_read_reply_gave_up_is_not_done() -> None:
                       "goals.\n</infomsg>\n1 goal\n\ngoal 1 (ID 4) is:\n True\n").kind == "subproof"
 
 
-ASSUMPTIONS = """Axioms:
-ClassicalDedekindReals.sig_forall_dec
-  : forall P : nat -> Prop,
-    (forall n : nat, {P n} + {~ P n}) ->
-    {n : nat | ~ P n} + {forall n : nat, P n}
-FunctionalExtensionality.functional_extensionality_dep
-  : forall (A : Type) (B : A -> Type) (f g : forall x : A, B x),
-    (forall x : A, f x = g x) -> f = g
-t2 : 1 = 1
+CHECKER = """
+CONTEXT SUMMARY
+===============
+
+* Theory: Set is predicative
+  
+* Axioms:
+    Coq.Logic.Classical_Prop.classic
+    Top.P2.msg
+  
+* Constants/Inductives relying on type-in-type: <none>
+  
+* Constants/Inductives relying on unsafe (co)fixpoints:
+    Top.P2.f
+  
+* Inductives whose positivity is assumed: <none>
+  
+"""
+
+GRAPH = """N: 4 "ax" [body=no, kind=cnst, prop=yes, path="T", ];
+N: 1 "v" [body=yes, kind=cnst, prop=yes, ];
+N: 9 "and" [kind=inductive, prop=no, ];
+E: 1 4 [weight=1, ];
 """
 
 
-def test_parse_assumptions_multiline_entries() -> None:
-    axioms, unsafe = parse_assumptions(ASSUMPTIONS)
-    assert axioms == ["ClassicalDedekindReals.sig_forall_dec",
-                      "FunctionalExtensionality.functional_extensionality_dep", "t2"]
-    assert unsafe == []
-    assert parse_assumptions("Closed under the global context\n") == ([], [])
-
-
-# Rocq 9.2's layout of the same answer: a long entry is "name :", then its type indented
-# (recorded with Debian sid's coq 9.2.0 by `make test-rocq`'s chroot).
-ASSUMPTIONS_ROCQ9 = """Section Variables:
-v
-: nat
-Axioms:
-ClassicalDedekindReals.sig_forall_dec :
-  forall P : nat -> Prop,
-  (forall n : nat, {P n} + {~ P n}) ->
-  {n : nat | ~ P n} + {forall n : nat, P n}
-long_admitted_lemma :
-  forall (A : Type) (B : A -> Type) (f g : forall x : A, B x),
-  (forall x : A, f x = g x) -> f = g
-t2 : 1 = 1
-"""
-
-
-def test_parse_assumptions_rocq9_layout() -> None:
-    """An entry printed Rocq 9's way is an axiom, not a section title (read as a title, an
-    Admitted lemma with a long statement would vanish from the list and pass as proved)."""
-    axioms, unsafe = parse_assumptions(ASSUMPTIONS_ROCQ9)
-    assert axioms == ["ClassicalDedekindReals.sig_forall_dec", "long_admitted_lemma", "t2"]
-    assert unsafe == []
+def test_the_checker_summary_and_the_graph_are_read_by_name() -> None:
+    axioms, unsafe = parse_checker(CHECKER)
+    assert axioms == {"Coq.Logic.Classical_Prop.classic", "Top.P2.msg"}
+    assert unsafe == {"Top.P2.f"}
+    with pytest.raises(ValueError):
+        parse_checker("Error: no such library")
+    nodes, edges = parse_graph(GRAPH)
+    assert nodes[4].qualid == "T.ax" and not nodes[4].body and nodes[4].kind == "cnst"
+    assert nodes[1].body and nodes[9].kind == "inductive" and edges == [(1, 4)]
 
 
 def test_not_installed_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -390,16 +381,12 @@ def test_axioms_reals_and_admitted(tmp_path: Path, prover: CoqProver) -> None:
             "Lemma closed : (2 = 2)%nat.\nProof. reflexivity. Qed.\n")
     path = write(tmp_path, "Ax.v", text)
     at = {s: text.index(f"Lemma {s} ") for s in ("uses", "closed", "abs_nonneg")}
-    found = prover._trust.assumptions(path, text, at["uses"])
-    assert found.declaration == "Ax.uses"
-    root = stdlib_root()  # Coq, or Stdlib on Rocq 9
-    assert {f"{root}.Reals.ClassicalDedekindReals.sig_forall_dec",
-            f"{root}.Logic.FunctionalExtensionality.functional_extensionality_dep",
-            "Ax.helper"} <= set(found.axioms)
-    assert prover.untrusted(path, text, text, at["uses"]) == ("Ax.helper",)
+    found = prover.judge(path, text, at["uses"])  # the Reals axioms are the library's
+    assert not found.ok and found.refused == ("helper (admitted)",) and found.assumes == ()
+    assert prover.untrusted(path, text, text, at["uses"]) == ("helper (admitted)",)
     assert prover.untrusted(path, text, text, at["abs_nonneg"]) == ()
-    closed = prover._trust.assumptions(path, text, at["closed"])
-    assert closed.axioms == () and closed.unsafe == ()
+    closed = prover.judge(path, text, at["closed"])
+    assert closed.ok and closed.assumes == ()
 
 
 @pytest.mark.coq

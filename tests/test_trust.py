@@ -17,6 +17,7 @@ import pytest
 from alphaquant import proof
 from alphaquant.goals import locate
 from alphaquant.sanitize import check_tactic
+from alphaquant.tactics.llm_prompt import parse_tactics
 from tests.conftest import SUMMARY, needs_coq, run_cli, write_config
 
 pytest.importorskip("openai", reason="the llm extra is not installed (pip install '.[llm]')")
@@ -105,11 +106,16 @@ def arena(tmp_path: Path) -> Path:
     return root
 
 
-def answer_by_goal(groups: dict[str, list[str]]):
-    """A model that answers each goal's prompt with the texts aimed at that goal."""
+def answer_by_goal(groups: dict[str, list[str]], sent: list[int] | None = None):
+    """A model that answers each goal's prompt with the texts aimed at that goal; ``sent``
+    gets the count of distinct texts of each answer."""
     def reply(seen: Seen) -> Reply:
         named = re.search(r"Theorem being proved: (\S+)", seen.prompt)
-        return Reply(text=json.dumps(groups.get(named.group(1) if named else "", [])))
+        texts = groups.get(named.group(1) if named else "", [])
+        answer = json.dumps(texts)
+        if sent is not None:  # as many texts as the answer holds once read (same text once)
+            sent.append(len(parse_tactics(answer, "coq")))
+        return Reply(text=answer)
     return reply
 
 
@@ -121,14 +127,21 @@ def search(root: Path, server: ModelServer, *extra: str):
 def test_attack_corpus_and_reproductions_are_never_accepted(arena):
     groups = corpus()
     server = ModelServer().start()
-    server.default = answer_by_goal(groups)
+    sent: list[int] = []
+    server.default = answer_by_goal(groups, sent)
     before = (arena / "theories" / "sub" / "Main.v").read_bytes()
     try:
         done = search(arena, server)
     finally:
         server.stop()
     assert done.returncode == 1, done.stderr
-    items = json.loads(done.stdout)["goals"]
+    document = json.loads(done.stdout)
+    items = document["goals"]
+    # the model's answers reached the search: what the server sent is what the search received
+    counts = document["model"]
+    assert counts is not None, "no model source ran: the answers never reached the search"
+    assert counts["answers"] == len(sent) >= len([g for g in groups if g]), (counts, sent)
+    assert counts["received"] == sum(sent), (counts, sent)
     verdicts = {(i["theorem"], i["line"]): i["status"] for i in items}
     assert set(verdicts.values()) <= {"open", "error"}, verdicts
     assert (arena / "theories" / "sub" / "Main.v").read_bytes() == before
@@ -287,3 +300,38 @@ def test_an_admitted_instance_found_by_typeclass_resolution_is_refused(prover, t
     refused = verdict(prover, tmp_path / "I.v", text, ("exact (@bad_fact _).",),
                       lambda s: s.theorem == "target")
     assert not refused.ok and "bad_inst (admitted)" in refused.reason
+
+
+# -- disproofs are stated from the kernel type, after the sections close ----------------------
+
+
+def disproof(prover, path: Path, text: str, tactics: tuple[str, ...]) -> proof.Verdict:
+    path.write_text(text, encoding="utf-8")
+    site = next(s for s in locate(text, path) if s.theorem == "target")
+    found = proof.verify_disproof(prover, path, text, site, tactics)
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize(("text", "tactics"), [
+    ('Notation "~ x" := (x -> True) : type_scope.\nLemma target : 2 + 2 = 4.\nProof. Admitted.\n',
+     ("intros.", "exact I.")),
+    ("Module Coq. Module Init. Module Logic. Definition not (A : Prop) := True. End Logic. "
+     "End Init. End Coq.\nLemma target : 2 + 2 = 4.\nProof. Admitted.\n", ("exact I.",)),
+    ("Section S.\nVariables(h : False).\nLemma target : 2 + 2 = 4.\nProof. Admitted.\nEnd S.\n",
+     ("intro H.", "destruct h.")),
+    ("Section S.\nContext {h : False}.\nLemma target : 2 + 2 = 4.\nProof. Admitted.\nEnd S.\n",
+     ("intros _.", "case h.")),
+])
+def test_a_cheating_disproof_of_a_true_target_is_refused_by_the_rule(prover, tmp_path, text,
+                                                                      tactics):
+    assert not disproof(prover, tmp_path / "N.v", text, tactics).ok
+
+
+def test_an_honest_disproof_is_accepted_in_and_out_of_sections(prover, tmp_path):
+    text = "Lemma target : forall n : nat, n + 1 = n.\nProof. Admitted.\n"
+    tactics = ("intro H.", "specialize (H 0).", "discriminate.")
+    assert disproof(prover, tmp_path / "D.v", text, tactics).ok
+    inside = ("Section S.\nVariable k : nat.\nLemma target : forall n : nat, n + 1 = n.\n"
+              "Proof. Admitted.\nEnd S.\n")
+    assert disproof(prover, tmp_path / "D2.v", inside, tactics).ok

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from alphaquant.tactics.llm_prompt import parse_tactics
 from tests.conftest import SUMMARY, needs_coq, run_cli, write_config
 
 pytest.importorskip("openai", reason="the llm extra is not installed (pip install '.[llm]')")
@@ -77,9 +78,10 @@ class CountingServer:
         self.answers = answers
 
     def reply(self, seen: Seen) -> Reply:
+        answer = json.dumps(list(self.answers))
         self.replies += 1
-        self.texts += len(set(self.answers))
-        return Reply(text=json.dumps(list(self.answers)))
+        self.texts += len(parse_tactics(answer, "coq"))  # the texts it holds, once each
+        return Reply(text=answer)
 
 
 def project(tmp_path: Path, case: Case) -> Path:
@@ -141,8 +143,62 @@ def test_a_cheating_file_gets_nothing_accepted(tmp_path, case):
     assert not list(root.glob("*.orig.bak*"))
     counts = document["model"]
     assert counts is not None, "no model source ran: the answers never reached the search"
-    assert counts["cache_hits"] == 0
     assert model.replies >= 1 and counts["answers"] == model.replies, (counts, model.replies)
     assert counts["received"] == model.texts, (counts, model.texts)
     SUMMARY.append(f"coq cheating file {case.name}: {item['status']}, "
                    f"{item['rejected']} refused by the acceptance rule")
+
+
+# -- honest proofs still count, and say what they assume ---------------------------------------
+
+
+def honest(tmp_path: Path, text: str, answers: list[str], *extra: str):
+    root = tmp_path / "honest"
+    root.mkdir()
+    (root / "Main.v").write_text(text, encoding="utf-8")
+    write_config(root, [("idtac.", 1.0)], budget_seconds=8, candidates=20, max_children=20,
+                 widening_alpha=1.0)
+    config = root / "config.toml"
+    config.write_text(config.read_text() + "[llm]\nweight_heuristic = 0.05\n", encoding="utf-8")
+    model = CountingServer(tuple(answers))
+    try:
+        done = run_cli("search", "Main.v", "--config", "config.toml", "--llm", "openai",
+                       "--base-url", model.server.url, "--json", "--write", "--no-disproof",
+                       *extra, cwd=root)
+    finally:
+        model.server.stop()
+    document = json.loads(done.stdout)
+    (item,) = [g for g in document["goals"] if g["theorem"] == "target"]
+    return root, item, done
+
+
+def test_a_proof_through_the_files_own_axiom_is_proved_assuming_it(tmp_path):
+    text = "Axiom ax : 1 = 2.\nLemma target : 2 = 1.\nProof. Admitted.\n"
+    root, item, done = honest(tmp_path, text, ["exact (eq_sym ax)."])
+    assert item["status"] == "proved" and item["assumes"] == ["Main.ax"], item
+    assert "Qed." in (root / "Main.v").read_text(encoding="utf-8")
+
+
+def test_a_proof_through_a_section_hypothesis_is_proved_assuming_it(tmp_path):
+    text = ("Section S.\nHypothesis(*c*)h2 : 3 = 4.\nLemma target : 4 = 3.\nProof. Admitted.\n"
+            "End S.\n")
+    _, item, _ = honest(tmp_path, text, ["exact (eq_sym h2)."])
+    assert item["status"] == "proved" and item["assumes"] == ["h2"], item
+
+
+def test_a_proof_through_an_earlier_lemma_assumes_nothing(tmp_path):
+    text = ("Lemma helper : 2 + 2 = 4.\nProof. reflexivity. Qed.\n"
+            "Lemma target : 4 = 2 + 2.\nProof. Admitted.\n")
+    _, item, _ = honest(tmp_path, text, ["exact (eq_sym helper)."])
+    assert item["status"] == "proved" and item["assumes"] == [], item
+
+
+def test_avoid_refuses_a_proof_through_the_avoided_lemma(tmp_path):
+    text = ("Lemma helper : 2 + 2 = 4.\nProof. reflexivity. Qed.\n"
+            "Lemma target : 4 = 2 + 2.\nProof. Admitted.\n")
+    root, item, done = honest(tmp_path, text, ["exact (eq_sym helper)."], "--avoid", "helper")
+    assert item["status"] == "open" and "avoided: helper" in item["message"], item
+    assert "Qed." not in (root / "Main.v").read_text(encoding="utf-8").split("target")[1]
+    _, item, _ = honest(tmp_path / "again", text, ["exact (eq_sym helper).", "reflexivity."],
+                        "--avoid", "Main.helper") if (tmp_path / "again").mkdir() is None else ()
+    assert item["status"] == "proved" and item["proof"] == ["reflexivity."], item

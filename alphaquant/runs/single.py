@@ -249,6 +249,7 @@ class SearchOptions:
     disproof: bool = True
     write: bool = False
     learn_exclude: tuple[str, ...] = ()  # files or modules not to learn from (adds to config)
+    avoid: tuple[str, ...] = ()  # --avoid: added to the config's search.avoid
 
 
 # A search ready to run: the file, the settings, the tactic source, and what to tell the user.
@@ -290,6 +291,12 @@ def plan_search(options: SearchOptions) -> SearchPlan:
         tactic_timeout=options.tactic_timeout,
         offline=True if options.offline else (False if online else None),
     )
+    if options.avoid:
+        if any(not a.strip() or any(c.isspace() for c in a.strip()) for a in options.avoid):
+            raise InputError("--avoid takes one name, e.g. --avoid classic")
+        avoid = tuple(dict.fromkeys((*settings.search.avoid, *(a.strip() for a in options.avoid))))
+        settings = dataclasses.replace(
+            settings, search=dataclasses.replace(settings.search, avoid=avoid))
     if not options.disproof:
         settings = dataclasses.replace(
             settings, disproof=dataclasses.replace(settings.disproof, enabled=False))

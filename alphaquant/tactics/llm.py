@@ -83,7 +83,7 @@ class ModelSource:
         self.requests = 0  # HTTP requests made, retries included
         self.tokens = 0
         self.cache_hits = 0
-        self.answers = 0  # model answers turned into candidates (cache hits included)
+        self.answers = 0  # answers the model sent, turned into candidates (not cache hits)
         self.received = 0  # tactic texts those answers held, as parsed
         self.circuit_open = False
         self._budget_warned = False
@@ -111,7 +111,7 @@ class ModelSource:
         if answer is not None:
             with self._lock:
                 self.cache_hits += 1
-            return self._candidates(answer, request.language)
+            return self._candidates(answer, request.language, fresh=False)
         if not self._admit():
             return []
         answer = self._call_with_retries(prompt, model, k)
@@ -231,11 +231,12 @@ class ModelSource:
             self.provider, self.config.model_name or "(server default)", self.endpoint(), reason,
         )
 
-    def _candidates(self, answer: Answer, language: str) -> list[Candidate]:
+    def _candidates(self, answer: Answer, language: str, *, fresh: bool = True) -> list[Candidate]:
         tactics = parse_tactics(answer.text, language)
-        with self._lock:
-            self.answers += 1
-            self.received += len(tactics)
+        if fresh:
+            with self._lock:
+                self.answers += 1
+                self.received += len(tactics)
         priors = None
         if answer.token_logprobs:
             priors = logprob_priors(answer.text, answer.token_logprobs, tactics)

@@ -61,6 +61,14 @@ def counterexample_text(r: GoalResult) -> str:
     return ", ".join(f"{k} = {v}" for k, v in r.counterexample.items())
 
 
+def status_text(r: GoalResult) -> str:
+    """The status as people read it: ``proved (assuming ax, h)`` for a proof that rests on the
+    file's own axioms, allowed ones or section hypotheses."""
+    if r.status == "proved" and r.assumes:
+        return f"proved (assuming {', '.join(r.assumes)})"
+    return str(r.status)
+
+
 def result_detail(r: GoalResult) -> str:
     """What the result column says beside the status: the proof, what a disproof disproves, or
     why the goal stays open."""
@@ -71,7 +79,8 @@ def result_detail(r: GoalResult) -> str:
         lines.append(f"by: {proof_text(r)}")
         return "\n".join(lines)
     if r.status == "proved":
-        return proof_text(r) or r.message
+        proof = proof_text(r) or r.message
+        return f"assuming {', '.join(r.assumes)}\nby: {proof}" if r.assumes else proof
     return r.message
 
 
@@ -277,7 +286,7 @@ class SearchProgress:
             self.current = None
             self.step = ""
             self._print(Text.assemble(
-                (f"{r.status:>9} ", STATUS_STYLE.get(r.status, "")),
+                (f"{status_text(r):>9} ", STATUS_STYLE.get(r.status, "")),
                 plain(f"{name} (line {r.line}) in {r.seconds:.1f}s, {r.expansions} expansions"),
             ))
             return
