@@ -126,23 +126,23 @@ def test_read_reply_gave_up_is_not_done() -> None:
                       "goals.\n</infomsg>\n1 goal\n\ngoal 1 (ID 4) is:\n True\n").kind == "subproof"
 
 
-CHECKER = """
+CHECKER = """\
 CONTEXT SUMMARY
 ===============
 
 * Theory: Set is predicative
-  
+
 * Axioms:
     Coq.Logic.Classical_Prop.classic
     Top.P2.msg
-  
+
 * Constants/Inductives relying on type-in-type: <none>
-  
+
 * Constants/Inductives relying on unsafe (co)fixpoints:
     Top.P2.f
-  
+
 * Inductives whose positivity is assumed: <none>
-  
+
 """
 
 GRAPH = """N: 4 "ax" [body=no, kind=cnst, prop=yes, path="T", ];

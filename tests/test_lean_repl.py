@@ -244,7 +244,8 @@ def test_split_source_keeps_positions() -> None:
 def test_negation_statement() -> None:
     assert (
         negation_statement("theorem foo (x y : ℕ) {α} [Group α] ⦃z : α⦄ : x + y = y + x")
-        == "theorem aq_negation : _root_.Not (∀ (x y : ℕ) {α} [Group α] ⦃z : α⦄, x + y = y + x) := by sorry"
+        == "theorem aq_negation : _root_.Not (∀ (x y : ℕ) {α} [Group α] ⦃z : α⦄, x + y = y + x)"
+        " := by sorry"
     )
     assert negation_statement("example : (fun x : ℕ => x) 1 = 1 := rfl") == (
         "theorem aq_negation : _root_.Not ((fun x : ℕ => x) 1 = 1) := by sorry"
@@ -266,7 +267,8 @@ def test_one_lean_negation_for_the_prover_and_the_disproof_lemma() -> None:
     (goal,) = locate(text, Path("T.lean"))
     name, lemma = disproof_lemma(goal, ("simp",)) or ("", "")
     assert name == "aq_disproof_u"
-    assert lemma.startswith("theorem aq_disproof_u.{v} : _root_.Not (∀ {α : Sort v} ⦃a : α⦄, a = a) := by")
+    assert lemma.startswith(
+        "theorem aq_disproof_u.{v} : _root_.Not (∀ {α : Sort v} ⦃a : α⦄, a = a) := by")
 
 
 # ---------------------------------------------------------------------------------------------
