@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from alphaquant.errors import InputError
 from alphaquant.provers.base import ProofState, Prover
 from alphaquant.search.value import goal_size_value
 from alphaquant.tactics.base import TacticSource
@@ -75,10 +76,8 @@ class SearchConfig:
     def __post_init__(self) -> None:
         if isinstance(self.avoid, str) or not all(isinstance(a, str) and a.strip()
                                                   for a in self.avoid):
-            raise TypeError("search.avoid must be a list of names")
+            raise InputError("search.avoid must be a list of names, e.g. [\"classic\"]")
         object.__setattr__(self, "avoid", tuple(a.strip() for a in self.avoid))
-
-    def __post_init__(self) -> None:
         check_fields(
             self, "search", budget_seconds=POSITIVE, max_expansions=AT_LEAST_1,
             tactic_timeout=POSITIVE, candidates=AT_LEAST_1, max_children=AT_LEAST_1,
