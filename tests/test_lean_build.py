@@ -74,3 +74,12 @@ def test_failed_rebuild_is_one_line(
     message = rebuild(project / "P" / "B.lean")
     assert message is not None and "\n" not in message
     assert message.startswith("`lake build P.B P P.C` failed")
+
+
+def test_a_byte_order_mark_or_crlf_hides_no_import(project: Path) -> None:
+    (project / "P" / "B.lean").write_bytes(
+        b"\xef\xbb\xbfimport P.A\r\ntheorem b : True := trivial\r\n")
+    (project / "P.lean").write_bytes(b"import P.C\r\nimport P.D\r\n")
+    graph = project_imports(project)
+    assert (graph["P.B"], graph["P"]) == ({"P.A"}, {"P.C", "P.D"})
+    assert dependants(graph, "P.A") == ["P", "P.B", "P.C"]

@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from alphaquant.errors import ProverNotInstalled
+from alphaquant.file_text import BOM
 from alphaquant.lexing import COMMENT_KINDS, lex, mask
 from alphaquant.provers.lean.lake import LAKE_MISSING, lake_root, one_line, run_lake
 
@@ -40,7 +41,7 @@ def project_imports(root: Path) -> dict[str, set[str]]:
             path = Path(folder, name)
             if path.suffix != ".lean" or name == "lakefile.lean":
                 continue
-            text = path.read_text(encoding="utf-8", errors="replace")
+            text = path.read_text(encoding="utf-8", errors="replace").removeprefix(BOM)
             code = mask(text, lex(text, "lean"), COMMENT_KINDS)
             graph[module_name(root, path)] = set(_IMPORT.findall(code))
     return graph
