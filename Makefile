@@ -12,7 +12,7 @@ install:
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && \
 	  $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
-	$(PY) -m pip install -q -e ".[dev,llm,report,cluster,dojo,learn]"
+	$(PY) -m pip install -q -e ".[dev,llm,report,cluster,dojo,learn,lean]"
 
 demo: install
 	alphaquant search coq_project/Groq.v --offline --budget 60; test $$? -le 1

@@ -1,5 +1,6 @@
-"""`make lean`: install elan, the project's toolchain, the Mathlib cache, build the project and
-the REPL at the tag for its toolchain, saying each step. The only module of the package that
+"""`make lean`: install elan and the project's toolchain, have lean-interact fetch and build the
+REPL at its tag for exactly that toolchain, then the Mathlib cache and the project, saying each
+step. The only module of the package that
 prints (it is a script); the facts it works from live in provers/lean/setup.py."""
 
 from __future__ import annotations
@@ -20,15 +21,13 @@ from pathlib import Path
 
 from alphaquant.provers.lean.setup import (
     BUILD_TIMEOUT,
-    CLONE_TIMEOUT,
     DOWNLOAD_TIMEOUT,
     ELAN_INIT_URL,
     ELAN_URL_ENV,
     INSTALL_TIMEOUT,
     REPL_ENV,
-    REPL_URL,
+    REPL_GIT,
     TOOLCHAIN_TIMEOUT,
-    NoReplTag,
     SetupError,
     default_project,
     elan_home,
@@ -37,10 +36,10 @@ from alphaquant.provers.lean.setup import (
     project_built,
     read_toolchain,
     repl_binary,
+    repl_cache,
     repl_dir,
     repl_fix,
     repl_tag,
-    repl_tag_note,
     toolchain_line,
     version_mismatch,
     with_elan,
@@ -52,10 +51,13 @@ def main(argv: list[str] | None = None) -> int:
 
     Returns 0 when everything is in place, 2 (after one line on stderr) when a step failed.
     """
-    if argv:
-        print("usage: python -m alphaquant.setup_lean   (no arguments)", file=sys.stderr)
+    args = list(argv or [])
+    repl_only = "--repl-only" in args
+    rest = [a for a in args if a != "--repl-only"]
+    if len(rest) > 1 or any(a.startswith("-") for a in rest):
+        print("usage: python -m alphaquant.setup_lean [--repl-only] [PROJECT]", file=sys.stderr)
         return 2
-    project = default_project()
+    project = Path(rest[0]).resolve() if rest else default_project()
     env = with_elan(os.environ)
     env["GIT_TERMINAL_PROMPT"] = "0"  # a clone must fail, not ask for a password
     try:
@@ -65,9 +67,10 @@ def main(argv: list[str] | None = None) -> int:
                              "alphaquant checkout")
         _ensure_elan(env)
         _ensure_toolchain(project, version, env)
-        _ensure_mathlib(project, env)
-        _build_project(project, env)
-        _ensure_repl(project, version, env)
+        _ensure_repl(project, version, env)  # first: a project is useless without its REPL
+        if not repl_only:
+            _ensure_mathlib(project, env)
+            _build_project(project, env)
     except SetupError as e:
         print(f"alphaquant: error: {e}", file=sys.stderr)
         return 2
@@ -136,36 +139,29 @@ def _build_project(project: Path, env: dict[str, str]) -> None:
 
 
 def _ensure_repl(project: Path, version: str, env: dict[str, str]) -> None:
+    """The REPL for ``version``, fetched and built by lean-interact at its tag for exactly that
+    Lean version (in a child process, under a deadline)."""
     folder = repl_dir(version)
-    try:
-        tag = repl_tag(version)
-    except NoReplTag as e:
-        raise SetupError(str(e)) from None
-    if not (folder / "lakefile.lean").exists() and not (folder / "lakefile.toml").exists():
-        if os.environ.get(REPL_ENV):
-            raise SetupError(f"{REPL_ENV}={folder} is not a REPL checkout: unset it, or clone "
-                             f"{REPL_URL} there")
-        _say(f"REPL: cloning {REPL_URL} at {tag} into {folder}")
-        partial = folder.with_name(folder.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.parent.mkdir(parents=True, exist_ok=True)
-        _run(["git", "clone", "--quiet", "--depth", "1", "--branch", tag, REPL_URL, str(partial)],
-             partial.parent, env, CLONE_TIMEOUT, f"cannot clone {REPL_URL} at {tag}")
-        if tag != version:
-            _say(f"REPL: {repl_tag_note(version)[1]}")
-            shutil.copy(project / "lean-toolchain", partial / "lean-toolchain")
-        partial.rename(folder)
-    mismatch = version_mismatch(read_toolchain(folder), version)
-    if mismatch is not None:
-        fix = repl_fix(version, project) if os.environ.get(REPL_ENV) else (
-            f"rm -rf {folder} && make lean")
-        raise SetupError(f"the REPL in {folder} {mismatch}: run `{fix}`")
     if repl_binary(folder).exists():
+        mismatch = version_mismatch(read_toolchain(folder), version)
+        if mismatch is not None:
+            raise SetupError(f"the REPL in {folder} {mismatch}: run `{repl_fix(version, project)}`")
         _say(f"REPL: built ({repl_binary(folder)})")
         return
-    _say(f"REPL: `lake build` in {folder}")
-    _run(["lake", "build"], folder, env, BUILD_TIMEOUT,
-         f"`lake build` of the REPL failed in {folder}")
+    if os.environ.get(REPL_ENV):
+        raise SetupError(f"{REPL_ENV}={folder} holds no built REPL: unset it, or build one there")
+    tag = repl_tag(version)
+    _say(f"REPL: lean-interact fetches {REPL_GIT} at {tag} and builds it in {folder}")
+    lake = shutil.which("lake", path=env["PATH"]) or "lake"
+    script = ("import sys; from lean_interact import LeanREPLConfig; "
+              "LeanREPLConfig(lean_version=sys.argv[1], cache_dir=sys.argv[2], "
+              "lake_path=sys.argv[3], repl_git=sys.argv[4], repl_rev=sys.argv[5], verbose=True)")
+    _run([sys.executable, "-c", script, version, str(repl_cache()), lake, REPL_GIT, tag], project,
+         env,
+         BUILD_TIMEOUT, f"lean-interact could not fetch or build the REPL tag {tag} (the REPL "
+         f"needs a tag for Lean {version} exactly)")
+    if not repl_binary(folder).exists():
+        raise SetupError(f"lean-interact ran but {repl_binary(folder)} is missing")
 
 
 def _run(cmd: list[str], cwd: Path, env: Mapping[str, str], timeout: float, what: str) -> None:

@@ -35,7 +35,7 @@ BAD = [  # (config text, what the one line must say)
     ("[disproof]\nprobe = 0.6\nshare = 0.5\n", "[disproof] probe + share = 1.1: allowed: less"),
     ('[disproof]\nenabled = "yes"\n', '[disproof] enabled = "yes": allowed: true or false'),
     ("[tactics]\ncoq = 5\n", "[tactics] coq = 5: allowed: a path (a string)"),
-    ("[lean]\npool_size = 0\n", "[lean] pool_size = 0: allowed: a whole number >= 1"),
+    ("[lean]\nmax_heartbeats = 0\n", "[lean] max_heartbeats = 0: allowed: a whole number >= 1"),
     ('[llm]\ntimeout = "x"\n', '[llm] timeout = "x": allowed: a finite number > 0'),
     ('[llm]\nprovider = "claude"\n', '[llm] provider = "claude": allowed: one of gemini, openai'),
     ('offline = "no"\n', 'offline = "no": allowed: true or false'),

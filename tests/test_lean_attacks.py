@@ -20,15 +20,14 @@ from alphaquant.goals import locate
 from alphaquant.proof import splice
 from alphaquant.provers.base import Solved, TacticError
 from alphaquant.provers.lean import probe as lean_probe
-from alphaquant.provers.lean.options import ReplOptions
-from alphaquant.provers.lean.prover import LeanProver
-from alphaquant.provers.lean.repl import LeanRepl
+from alphaquant.provers.lean.prover import _chunk, _chunks
 from alphaquant.provers.lean.source import split_source
 from alphaquant.sanitize import check_tactic, clean_tactic
 from tests.conftest import SUMMARY
 
 sys.path.insert(0, str(Path(__file__).parent))
 import replay_repl  # noqa: E402
+from lean_replay import replay_prover  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).with_name("attacks") / "lean.txt"
@@ -83,29 +82,33 @@ def info(data: str, line: int) -> dict[str, object]:
             "endPos": {"line": line, "column": 6}, "data": data}
 
 
-def sorry_at(site, state: int) -> dict[str, object]:
-    """The REPL's sorry entry for the `by sorry` at ``site`` (positions in the body)."""
-    source = split_source(TARGET)
-    line = TARGET.count("\n", 0, site.start) + 1 - source.line_offset
-    col = site.start - (TARGET.rfind("\n", 0, site.start) + 1) + len("by ")
-    return {"proofState": state, "goal": "⊢ 1 = 2", "pos": {"line": line, "column": col},
-            "endPos": {"line": line, "column": col + 5}}
-
-
 def double(sites, tactics: list[str]) -> list[tuple[object, object]]:
-    """The transcript: the file, then each tactic's answer on each goal and, for a "Completed"
-    one, the probe's `#print axioms` answer."""
+    """The transcript: the header, each declaration as its own command (in the environment of
+    the one before, as the prover sends them), then each tactic's answer on each goal and, for
+    a "Completed" one, the probe's `#print axioms` answer."""
     warning = {"severity": "warning", "pos": {"line": 1, "column": 8},
                "endPos": {"line": 1, "column": 14}, "data": "declaration uses `sorry`"}
-    pairs: list[tuple[object, object]] = [
-        ({"cmd": HEADER}, {"env": 0}),
-        ({"cmd": split_source(TARGET).body, "env": 0}, {
-            "env": 1, "sorries": [sorry_at(site, n) for n, site in enumerate(sites)],
-            "messages": [warning],
-        }),
-    ]
-    fresh = len(sites)
-    for state, site in enumerate(sites):
+    pairs: list[tuple[object, object]] = [({"cmd": HEADER}, {"env": 0})]
+    env, states = 0, {}
+    for start, end in _chunks(TARGET, split_source(TARGET)):
+        command, offset = _chunk(TARGET, start, end)
+        if not command.strip():
+            continue
+        sorries = []
+        for site in sites:
+            if start <= site.start < end:
+                line = TARGET.count("\n", 0, site.start) + 1 - offset
+                col = site.start - (TARGET.rfind("\n", 0, site.start) + 1) + len("by ")
+                states[site.start] = len(states)
+                sorries.append({"proofState": states[site.start], "goal": "⊢ 1 = 2",
+                                "pos": {"line": line, "column": col},
+                                "endPos": {"line": line, "column": col + 5}})
+        pairs.append(({"cmd": command, "env": env},
+                      {"env": env + 1, "sorries": sorries, "messages": [warning]}))
+        env += 1
+    fresh = len(states)
+    for site in sites:
+        state = states[site.start]
         for tactic in tactics:
             names = mentioned(tactic)
             request = {"tactic": tactic, "proofState": state}
@@ -119,7 +122,8 @@ def double(sites, tactics: list[str]) -> list[tuple[object, object]]:
             axioms = ", ".join(sorted({KNOWN[k] for k in names}))
             answer = info(f"'{probe.name}' depends on axioms: [{axioms}]",
                           probe.print_line - cut.line_offset)
-            pairs.append(({"cmd": cut.body, "env": 0}, {"env": 1 + fresh, "messages": [answer]}))
+            pairs.append(({"cmd": cut.body, "env": 0}, {"env": 100 + fresh,
+                                                         "messages": [answer]}))
     return pairs
 
 
@@ -130,9 +134,7 @@ def test_no_attack_is_accepted(tmp_path: Path, record_property) -> None:
     sites = locate(TARGET, Path("T.lean"))[-2:]  # the theorem `target` and the `example`
     assert [s.theorem for s in sites] == ["target", ""]
     replay_repl.write_transcript(tmp_path, "attacks", double(sites, passed))
-    command = (sys.executable, str(Path(__file__).with_name("replay_repl.py")),
-               "--transcript", "attacks", "--fixtures", str(tmp_path))
-    prover = LeanProver(LeanRepl(ReplOptions(command=command, cwd=REPO, backoff=0.01)))
+    prover = replay_prover("attacks", flags=("--fixtures", str(tmp_path)))
     by_lean, by_rule, accepted = [], [], []
     try:
         for site in sites:

@@ -1,227 +1,238 @@
-"""The Lean REPL under load: heartbeat limits inside Lean, restarts from pickles, a pool keyed by
-header, the address-space limit of the child, recycling. Real child processes (the replay REPL
-over hand-written transcripts in the REPL's JSON shapes), no mocks."""
+"""The Lean backend's semantics and limits (issue 26), each on the replay REPL through
+lean-interact: real child processes answering hand-written transcripts in the REPL's own JSON
+shapes (an options command answers ``{"env": n}`` as the REPL's ``options`` test records; a
+sorry, a warning and a "Try this" as its ``in_command_dependency`` test records). Every test reads
+the replay's request log: what the client really sent is what is checked."""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 from alphaquant.goals import locate
+from alphaquant.proof import splice
 from alphaquant.provers.base import Progress, Solved, TacticError
-from alphaquant.provers.lean.options import LeanConfig, ReplOptions, default_memory_limit_mb
-from alphaquant.provers.lean.pool import ReplPool
+from alphaquant.provers.lean.lake import lean_options, set_options
+from alphaquant.provers.lean.options import LeanConfig
+from alphaquant.provers.lean.pool import SessionPool
 from alphaquant.provers.lean.prover import LeanProver
-from alphaquant.provers.lean.repl import LeanRepl
 
 sys.path.insert(0, str(Path(__file__).parent))
 import replay_repl  # noqa: E402
+from lean_replay import REPLAY_CONFIG, replay_project, replay_prover, replay_session  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-REPLAY = Path(__file__).with_name("replay_repl.py")
-
-HEADER = "import Mathlib"
-BODY = "theorem t (x : Nat) : x + 0 = x := by sorry"
-TEXT = f"{HEADER}\n{BODY}\n"
-GOAL = "x : ℕ\n⊢ x + 0 = x"
-SORRY = {"proofState": 0, "pos": {"line": 1, "column": 38}, "endPos": {"line": 1, "column": 43},
-         "goal": GOAL}  # positions are the command's own: line 1 of the body
 WARNING = {"severity": "warning", "pos": {"line": 1, "column": 8},
            "endPos": {"line": 1, "column": 9}, "data": "declaration uses `sorry`"}
-HEARTBEATS = ("Lean error:\n(deterministic) timeout at `whnf`, maximum number of heartbeats "
-              "(20000) has been reached\nUse `set_option maxHeartbeats <num>` to set the limit.\n"
-              "Additional diagnostic information may be available using the "
-              "`set_option diagnostics true` command.")
 
 
-def options(tmp_path: Path, pairs: list[tuple[object, object]], **extra: object) -> ReplOptions:
+def sorry(state: int, line: int, column: int, goal: str) -> dict[str, object]:
+    return {"proofState": state, "pos": {"line": line, "column": column},
+            "endPos": {"line": line, "column": column + 5}, "goal": goal}
+
+
+def prover_over(tmp_path: Path, pairs: list[tuple[object, object]], *,
+                config: LeanConfig = REPLAY_CONFIG, lakefile: str = "") -> LeanProver:
     replay_repl.write_transcript(tmp_path, "t", pairs)
-    command = (sys.executable, str(REPLAY), "--transcript", "t", "--fixtures", str(tmp_path),
-               "--log", str(tmp_path / "requests.jsonl"))
-    return ReplOptions(command=command, cwd=REPO, backoff=0.01, **extra)  # type: ignore[arg-type]
+    flags = ("--fixtures", str(tmp_path), "--log", str(tmp_path / "requests.jsonl"))
+    return replay_prover("t", flags=flags, config=config, lakefile=lakefile)
 
 
-def requests(tmp_path: Path) -> list[tuple[int, dict[str, object]]]:
+def sent(tmp_path: Path) -> list[dict[str, object]]:
     lines = (tmp_path / "requests.jsonl").read_text(encoding="utf-8").splitlines()
-    return [(entry["pid"], entry["request"]) for entry in map(json.loads, lines)]
+    return [json.loads(line)["request"] for line in lines]
 
 
-def site(text: str = TEXT):
-    (found,) = locate(text, Path("T.lean"))
-    return found
+# --- (1) a goal sees the declarations before it ---------------------------------------------
+
+DEFS = """def double (n : Nat) : Nat := 2 * n
+
+theorem double_two : double 2 = 4 := by sorry
+"""
 
 
-def test_tactic_that_exhausts_its_heartbeats_is_an_error_without_a_restart(tmp_path: Path) -> None:
-    limited = "set_option maxHeartbeats 20000 in\n  simp"
+def test_a_goal_about_a_definition_of_the_same_file_is_proved(tmp_path: Path) -> None:
+    """The definition goes first as a command of its own; the theorem then runs in the
+    environment it left, so the sorry's proof state (recorded in the environment from before
+    its command) knows `double`, and `rfl` unfolds it."""
     pairs = [
-        ({"cmd": BODY}, {"env": 0, "sorries": [SORRY], "messages": [WARNING]}),
-        ({"tactic": limited, "proofState": 0}, {"message": HEARTBEATS}),
-        ({"tactic": "set_option maxHeartbeats 20000 in\n  rfl", "proofState": 0},
+        ({"cmd": "def double (n : Nat) : Nat := 2 * n\n\n"}, {"env": 0}),
+        ({"cmd": "theorem double_two : double 2 = 4 := by sorry\n", "env": 0},
+         {"env": 1, "sorries": [sorry(0, 1, 40, "⊢ double 2 = 4")], "messages": [WARNING]}),
+        ({"tactic": "rfl", "proofState": 0},
          {"proofState": 1, "goals": [], "proofStatus": "Completed"}),
     ]
-    prover = LeanProver(LeanRepl(options(tmp_path, pairs)), heartbeats_per_second=4000.0)
+    prover = prover_over(tmp_path, pairs)
     try:
-        root = prover.open(site(BODY), BODY)
-        pid = prover.repl.pid
-        outcome = prover.apply(root, "simp", timeout=5.0)
-        assert isinstance(outcome, TacticError)
-        assert "maximum number of heartbeats (20000)" in outcome.message
-        assert prover.repl.pid == pid and prover.repl.generation == 0
-        assert prover.apply(root, "rfl", timeout=5.0) == Solved(("rfl",))  # path: the tactic
+        (site,) = locate(DEFS, Path("T.lean"))
+        root = prover.open(site, DEFS)
+        assert root.goals[0].conclusion == "double 2 = 4"
+        assert prover.apply(root, "rfl", 10) == Solved(("rfl",))
     finally:
         prover.close()
+    commands = [r for r in sent(tmp_path) if "cmd" in r]
+    assert [c.get("env") for c in commands] == [None, 0]  # never the whole body at once
+    assert "def double" not in str(commands[1]["cmd"])
 
 
-def pickled_pairs(folder: Path) -> list[tuple[object, object]]:
-    env, state = str(folder / "env-0.olean"), str(folder / "proofState-0.olean")
-    return [
-        ({"cmd": HEADER}, {"env": 0}),
-        ({"pickleTo": env, "env": 0}, {"env": 0}),
-        ({"cmd": BODY + "\n", "env": 0}, {"env": 1, "sorries": [SORRY], "messages": [WARNING]}),
-        ({"pickleTo": state, "proofState": 0},
-         {"proofStatus": "Incomplete: open goals remain", "proofState": 1, "goals": [GOAL]}),
-        ({"unpickleEnvFrom": env}, {"env": 0}),
-        ({"unpickleProofStateFrom": state, "env": 0},
-         {"proofStatus": "Incomplete: open goals remain", "proofState": 0, "goals": [GOAL]}),
-        ({"tactic": "induction x", "proofState": 0},
-         {"proofStatus": "Incomplete: open goals remain", "proofState": 2,
-          "goals": ["case zero\n⊢ 0 + 0 = 0",
-                    "case succ\nn : ℕ\nih : n + 0 = n\n⊢ n + 1 + 0 = n + 1"]}),
-    ]
-
-
-def test_restart_restores_from_pickles_without_sending_the_imports_again(tmp_path: Path) -> None:
-    pickles = tmp_path / "pickles"
-    repl = LeanRepl(options(tmp_path, pickled_pairs(pickles), pickle_dir=pickles))
-    prover = LeanProver(repl, pickles=True)
-    try:
-        root = prover.open(site(), TEXT)
-        first = repl.pid
-        repl.restart()
-        outcome = prover.apply(root, "induction x", timeout=10)
-        assert isinstance(outcome, Progress) and len(outcome.state.goals) == 2
-        assert repl.generation == 1
-    finally:
-        prover.close()
-    sent = requests(tmp_path)
-    before = [r for pid, r in sent if pid == first]
-    after = [r for pid, r in sent if pid != first]
-    assert {"cmd": HEADER} in before
-    assert after == [{"unpickleEnvFrom": str(pickles / "env-0.olean")},
-                     {"unpickleProofStateFrom": str(pickles / "proofState-0.olean"), "env": 0},
-                     {"tactic": "induction x", "proofState": 0}]
-
-
-def test_two_files_with_the_same_header_are_served_by_one_repl(tmp_path: Path) -> None:
-    other = "theorem u (x : Nat) : x + 0 = x := by sorry"
+def test_each_declaration_is_sent_once_for_all_goals_of_a_file(tmp_path: Path) -> None:
+    text = "theorem a : True := by sorry\n\ntheorem b : True := by sorry\n"
     pairs = [
-        ({"cmd": HEADER}, {"env": 0}),
-        ({"cmd": BODY + "\n", "env": 0}, {"env": 1, "sorries": [SORRY], "messages": [WARNING]}),
-        ({"cmd": other + "\n", "env": 0}, {"env": 2, "sorries": [{**SORRY, "proofState": 1}],
-                                    "messages": [WARNING]}),
+        ({"cmd": "theorem a : True := by sorry\n\n"},
+         {"env": 0, "sorries": [sorry(0, 1, 23, "⊢ True")], "messages": [WARNING]}),
+        ({"cmd": "theorem b : True := by sorry\n", "env": 0},
+         {"env": 1, "sorries": [sorry(1, 1, 23, "⊢ True")], "messages": [WARNING]}),
     ]
-    config = LeanConfig(heartbeats_per_second=None, pickles=False, memory_limit_mb=4096.0)
-    pool = ReplPool(config)
-    replay = options(tmp_path, pairs)
+    prover = prover_over(tmp_path, pairs)
     try:
-        a = pool.prover(replay, TEXT)
-        root_a = a.open(site(), TEXT)
-        a.close()  # back to the pool, alive
-        text_b = f"{HEADER}\n{other}\n"
-        b = pool.prover(replay, text_b)
-        root_b = b.open(site(text_b), text_b)
-        assert a.repl is b.repl and len(pool.repls) == 1
-        assert (root_a.handle, root_b.handle) == (0, 1)
-        c = pool.prover(dataclass_with(replay, cwd=tmp_path), TEXT)  # another project: its own
-        assert c.repl is not a.repl and len(pool.repls) == 2
+        first, second = locate(text, Path("T.lean"))
+        assert prover.open(second, text).goals[0].conclusion == "True"
+        assert prover.open(first, text).goals[0].conclusion == "True"
+    finally:
+        prover.close()
+    assert len(sent(tmp_path)) == 2  # the chunk of `a` served both as b's prefix and a's goal
+
+
+# --- (2) heartbeats where Lean reads them; (6) the lakefile's options -------------------------
+
+LAKEFILE = """name = "T"
+
+[leanOptions]
+autoImplicit = false
+pp.unicode.fun = true
+weak.linter.style = true
+"""
+
+
+def test_options_and_heartbeats_are_set_as_a_command_before_every_declaration(
+    tmp_path: Path,
+) -> None:
+    """`set_option maxHeartbeats N` as a command sets the option in the scope of every command
+    after it, which is where Lean reads Core.Context.maxHeartbeats, so every proof state those
+    commands record runs under it; the lakefile's leanOptions go the same way (`lake build`
+    passes them as -D), weak ones aside."""
+    options = ("set_option autoImplicit false\nset_option pp.unicode.fun true\n"
+               "set_option maxHeartbeats 20000")
+    text = "import Mathlib\ntheorem t (x : Nat) : x + 0 = x := by sorry\n"
+    exhausted = ("Lean error:\n(deterministic) timeout at `whnf`, maximum number of heartbeats "
+                 "(20000) has been reached\nUse `set_option maxHeartbeats <num>` to set the limit.")
+    pairs = [
+        ({"cmd": "import Mathlib"}, {"env": 0}),
+        ({"cmd": options, "env": 0}, {"env": 1}),
+        ({"cmd": "theorem t (x : Nat) : x + 0 = x := by sorry\n", "env": 1},
+         {"env": 2, "sorries": [sorry(0, 1, 38, "x : ℕ\n⊢ x + 0 = x")], "messages": [WARNING]}),
+        ({"tactic": "simp", "proofState": 0}, {"message": exhausted}),
+        ({"tactic": "rfl", "proofState": 0},
+         {"proofState": 1, "goals": [], "proofStatus": "Completed"}),
+    ]
+    config = LeanConfig(max_heartbeats=20000, command_timeout=20.0)
+    prover = prover_over(tmp_path, pairs, config=config, lakefile=LAKEFILE)
+    try:
+        (site,) = locate(text, Path("T.lean"))
+        root = prover.open(site, text)
+        pid = prover.session._pid()
+        outcome = prover.apply(root, "simp", 10)
+        assert isinstance(outcome, TacticError)
+        assert "maximum number of heartbeats" in outcome.message
+        assert prover.session._pid() == pid  # exhaustion is an answer, not a restart
+        assert prover.apply(root, "rfl", 10) == Solved(("rfl",))
+    finally:
+        prover.close()
+    tactics = [r["tactic"] for r in sent(tmp_path) if "tactic" in r]
+    assert tactics == ["simp", "rfl"]  # sent as written: no tactic-level set_option
+
+
+def test_lakefile_options_are_read_from_both_lakefile_forms(tmp_path: Path) -> None:
+    (tmp_path / "lakefile.toml").write_text(LAKEFILE)
+    assert lean_options(tmp_path) == {"autoImplicit": False, "pp.unicode.fun": True}
+    (tmp_path / "lakefile.toml").unlink()
+    (tmp_path / "lakefile.lean").write_text(
+        "package T where\n  leanOptions := #[⟨`autoImplicit, false⟩, ⟨`maxRecDepth, 2000⟩,"
+        " ⟨`pp.proofs, true⟩]\n")
+    found = lean_options(tmp_path)
+    assert found == {"autoImplicit": False, "maxRecDepth": 2000, "pp.proofs": True}
+    assert set_options(found).splitlines()[1] == "set_option maxRecDepth 2000"
+    assert set_options({"trace.x": "a b"}) == 'set_option trace.x "a b"'
+
+
+def test_lean_project_options_reach_the_repl() -> None:
+    project = Path(__file__).resolve().parents[1] / "lean_project"
+    assert lean_options(project)["autoImplicit"] is False
+
+
+# --- (3) the pool never closes a REPL a prover uses ----------------------------------------
+
+
+def test_pool_keeps_one_session_per_project_and_closes_none_early() -> None:
+    pool = SessionPool(REPLAY_CONFIG)
+    folders = [replay_project("readme") for _ in range(4)]
+    try:
+        first = pool.session(folders[0], folders[0], lake=str(folders[0] / "lake"))
+        assert first.server.is_alive()  # started (on first use)
+        pid = first._pid()
+        for folder in folders[1:]:  # more projects than the old pool size
+            pool.session(folder, folder, lake=str(folder / "lake"))
+        again = pool.session(folders[0], folders[0], lake=str(folders[0] / "lake"))
+        assert again is first and first._pid() == pid and first.server.is_alive()
+        prover = LeanProver(first, project=folders[0], owned=False)
+        prover.close()  # a pooled prover's close leaves the REPL to the pool
+        assert first.server.is_alive()
+        text = "def f (x : Unit) : Nat := by sorry"
+        (site,) = locate(text, Path("T.lean"))
+        root = LeanProver(first, project=folders[0], owned=False).open(site, text)
+        assert isinstance(LeanProver(first, owned=False).apply(root, "apply Int.natAbs", 10),
+                          Progress)
     finally:
         pool.close()
-    sent = [r for _, r in requests(tmp_path)]
-    assert sent.count({"cmd": HEADER}) == 1
-    assert len({pid for pid, _ in requests(tmp_path)}) == 1
+    assert not first.server.is_alive()
 
 
-def dataclass_with(options_: ReplOptions, **changes: object) -> ReplOptions:
-    import dataclasses
-
-    return dataclasses.replace(options_, **changes)  # type: ignore[arg-type]
+# --- (4) one memory limit, the hard cap and the restart threshold from it ---------------------
 
 
-def test_address_space_limit_reaches_the_child_process(tmp_path: Path) -> None:
-    pairs = [({"cmd": BODY}, {"env": 0, "sorries": [], "messages": []})]
-    repl = LeanRepl(options(tmp_path, pairs, memory_limit_mb=3072.0))
+def test_memory_limit_is_the_childs_address_space_and_the_restart_threshold() -> None:
+    config = LeanConfig(max_heartbeats=None, memory_limit_mb=3072, command_timeout=20.0)
+    session = replay_session("readme", config=config)
     try:
-        repl.send(replay_command(BODY))
-        assert repl.pid is not None
-        limits = Path(f"/proc/{repl.pid}/limits").read_text()
+        assert session.server.is_alive()
+        pid = session._pid()
+        assert pid is not None
+        limits = Path(f"/proc/{pid}/limits").read_text()
+        # lean-interact restarts the REPL between requests past this share of the same cap
+        assert session.server._max_process_memory == 0.8
+        assert session.server.config.memory_hard_limit_mb == 3072
     finally:
-        repl.close()
+        session.close()
     line = next(ln for ln in limits.splitlines() if ln.startswith("Max address space"))
     soft, hard = line.split()[3:5]
     assert soft == hard == str(3072 * 2**20)
 
 
-def replay_command(text: str):
-    from alphaquant.provers.lean.requests import Command
-
-    return Command(text)
+# --- (5) a multi-line suggestion is written back with its layout ----------------------------
 
 
-def test_default_memory_limit_shares_the_machine_between_repls() -> None:
-    one, four = default_memory_limit_mb(1), default_memory_limit_mb(4)
-    assert one >= four >= 8192.0
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
-    assert one == max(8192.0, 0.8 * total)
-
-
-def test_repl_is_recycled_after_max_commands(tmp_path: Path) -> None:
-    pairs = [({"cmd": BODY}, {"env": 0, "sorries": [SORRY], "messages": []})]
-    repl = LeanRepl(options(tmp_path, pairs, max_commands=2))
-    try:
-        repl.send(replay_command(BODY))
-        assert repl.pid is not None and repl.generation == 0
-        repl.send(replay_command(BODY))
-        assert repl.pid is None  # recycled after its second answer
-        repl.send(replay_command(BODY))
-        assert repl.generation == 1
-    finally:
-        repl.close()
-
-
-def test_pool_keeps_at_most_pool_size_repls_closing_the_least_recently_used(
+def test_a_multi_line_try_this_is_recorded_whole_and_spliced_with_its_layout(
     tmp_path: Path,
 ) -> None:
-    pairs = [({"cmd": HEADER}, {"env": 0})]
-    pool = ReplPool(LeanConfig(pool_size=1, heartbeats_per_second=None, pickles=False,
-                               memory_limit_mb=4096.0))
-    replay = options(tmp_path, pairs)
+    text = "theorem t (a b : Nat) (h : a = b) : a + 0 = b := by sorry\n"
+    said = ("Try this:\n  [apply] calc a + 0 = a := by simp\n    _ = b := h")
+    pairs = [
+        ({"cmd": text},
+         {"env": 0, "sorries": [sorry(0, 1, 53, "a b : ℕ\nh : a = b\n⊢ a + 0 = b")],
+          "messages": [WARNING]}),
+        ({"tactic": "exact?", "proofState": 0},
+         {"proofState": 1, "goals": [], "proofStatus": "Completed",
+          "messages": [{"severity": "info", "pos": {"line": 0, "column": 0},
+                        "endPos": {"line": 0, "column": 0}, "data": said}]}),
+    ]
+    prover = prover_over(tmp_path, pairs)
     try:
-        first = pool.prover(replay, TEXT)
-        first.repl.send(replay_command(HEADER))
-        assert first.repl.pid is not None
-        other = pool.prover(dataclass_with(replay, cwd=tmp_path), TEXT)
-        assert pool.repls == [other.repl]
-        assert first.repl.pid is None  # closed when it fell out of the pool
-    finally:
-        pool.close()
-    assert other.repl.pid is None
-
-
-def test_a_pickle_the_repl_refuses_changes_nothing(tmp_path: Path) -> None:
-    pairs = [({"cmd": HEADER}, {"env": 0}),
-             ({"cmd": BODY + "\n", "env": 0},
-              {"env": 1, "sorries": [SORRY], "messages": [WARNING]}),
-             ({"tactic": "induction x", "proofState": 0},
-              {"proofStatus": "Incomplete: open goals remain", "proofState": 1, "goals": [GOAL]})]
-    repl = LeanRepl(options(tmp_path, pairs, pickle_dir=tmp_path / "p"))  # no pickle answers
-    prover = LeanProver(repl, pickles=True)
-    try:
-        root = prover.open(site(), TEXT)
-        repl.restart()
-        assert isinstance(prover.apply(root, "induction x", timeout=10), Progress)
+        (site,) = locate(text, Path("T.lean"))
+        outcome = prover.apply(prover.open(site, text), "exact?", 10)
     finally:
         prover.close()
-    after = [r for pid, r in requests(tmp_path) if pid != requests(tmp_path)[0][0]]
-    assert after[0] == {"cmd": HEADER}  # restored by re-running what made it
+    step = "calc a + 0 = a := by simp\n  _ = b := h"
+    assert outcome == Solved((step,))
+    assert splice(text, site, (step,)) == (
+        "theorem t (a b : Nat) (h : a = b) : a + 0 = b := by\n"
+        "  calc a + 0 = a := by simp\n    _ = b := h\n")

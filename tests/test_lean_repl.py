@@ -11,16 +11,26 @@ tags, then "Completed"); ``readme`` is the shortest (two tactics); ``by_cases`` 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
-import os
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lean_interact.interface import (
+    Command,
+    CommandResponse,
+    LeanError,
+    Message,
+    Pos,
+    ProofStep,
+    ProofStepResponse,
+)
 
-from alphaquant.errors import ProverCrashed, ProverNotInstalled, ProverStartError
+from alphaquant.errors import ProverNotInstalled, ProverStartError
 from alphaquant.goals import locate
 from alphaquant.proof import disproof_lemma
 from alphaquant.provers.base import (
@@ -34,42 +44,19 @@ from alphaquant.provers.base import (
 )
 from alphaquant.provers.lean import setup as lean_setup
 from alphaquant.provers.lean.goals import goal_text, parse_goal, parse_goals
-from alphaquant.provers.lean.options import ReplOptions
 from alphaquant.provers.lean.prover import LeanProver, negation_statement
-from alphaquant.provers.lean.repl import LeanRepl, ReplTimeout
-from alphaquant.provers.lean.requests import Command, ProofStep, parse_request
-from alphaquant.provers.lean.responses import (
-    CommandResponse,
-    Message,
-    Pos,
-    ProofStepResponse,
-    ReplError,
-    parse_axioms,
-    parse_response,
-    sorry_warnings,
-)
+from alphaquant.provers.lean.responses import parse_axioms, sorry_warnings
+from alphaquant.provers.lean.session import ReplTimeout
 from alphaquant.provers.lean.source import split_source
 from alphaquant.provers.negation import lean_negation, lean_universes
 from alphaquant.sites.site import GoalSite
 
 sys.path.insert(0, str(Path(__file__).parent))
 import replay_repl  # noqa: E402
+from lean_replay import REPLAY_CONFIG, replay_prover, replay_session  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-REPLAY = Path(__file__).with_name("replay_repl.py")
 NAMES = replay_repl.transcript_names()
-
-
-def replay_options(*names: str, flags: tuple[str, ...] = (), **options: object) -> ReplOptions:
-    """Options that launch the replay REPL on the transcripts ``names``."""
-    transcripts = [arg for name in names for arg in ("--transcript", name)]
-    command = (sys.executable, str(REPLAY), *transcripts, *flags)
-    defaults: dict[str, object] = {"backoff": 0.01, "command_timeout": 20.0}
-    return ReplOptions(command=command, cwd=REPO, **{**defaults, **options})  # type: ignore[arg-type]
-
-
-def replay_prover(*names: str, flags: tuple[str, ...] = (), **options: object) -> LeanProver:
-    return LeanProver(LeanRepl(replay_options(*names, flags=flags, **options)))
 
 
 def site(text: str, hole: str = "sorry", nth: int = 0, path: str = "T.lean") -> GoalSite:
@@ -117,80 +104,106 @@ def group_alive(pgid: int) -> list[int]:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_transcript_replays_through_the_client(name: str) -> None:
-    pairs = replay_repl.load_transcript(name)
-    with LeanRepl(replay_options(name)) as repl:
-        for request_json, recorded in pairs:
-            request = parse_request(request_json)
-            assert request.to_json() == request_json
-            response = repl.send(request, timeout=10)
-            assert response == parse_response(json.loads(recorded))
+def test_transcript_replays_through_lean_interact(name: str) -> None:
+    """Every recorded request goes through lean-interact's typed requests and server, and every
+    recorded answer comes back as the library's typed response, field for field."""
+    session = replay_session(name)
+    try:
+        for request_json, recorded in replay_repl.load_transcript(name):
+            request = _request(request_json)
+            if request is None:  # a file or pickle request: sent as its raw JSON
+                answer = session.server._run_dict_backoff(request_json, False, 10)
+                assert answer == json.loads(recorded)
+                continue
+            assert request.model_dump(exclude_none=True, by_alias=True) == request_json
+            response = session.server.run(request, timeout=10)
+            expected = json.loads(recorded)
+            if isinstance(response, LeanError):
+                assert response.message == expected["message"]
+                continue
+            dumped = response.model_dump(exclude_none=True, by_alias=True)
+            for key, value in expected.items():
+                assert dumped[key] == value, key
             _check_types(response)
-        assert repl.generation == 0
+    finally:
+        session.close()
+
+
+def _request(obj: dict[str, object]) -> Command | ProofStep | None:
+    if "tactic" in obj:
+        return ProofStep.model_validate(obj)
+    if "cmd" in obj:
+        return Command.model_validate(obj)
+    return None
 
 
 def _check_types(response: object) -> None:
-    """Everything in an answer is parsed into the project's types."""
-    if isinstance(response, ReplError):
-        assert response.message
-        return
+    """The goals of an answer as the project reads them."""
     assert isinstance(response, CommandResponse | ProofStepResponse)
-    for m in response.messages:
-        assert isinstance(m.pos, Pos) and m.severity in ("trace", "info", "warning", "error")
     for s in response.sorries:
-        for goal in s.subgoals:
-            assert isinstance(goal, Subgoal) and goal.conclusion
         assert goal_text(parse_goal(s.goal)) == s.goal.strip()
     if isinstance(response, ProofStepResponse):
-        assert len(response.subgoals) == len(response.goals)
-        for text, goal in zip(response.goals, response.subgoals, strict=True):
+        for text in response.goals:
+            goal = parse_goal(text)
             assert goal_text(goal) == text
             if text.startswith("case "):
                 assert goal.hypotheses[0] == text.split("\n")[0]
-        assert response.proof_status is not None
-        assert response.completed == (response.proof_status == "Completed")
 
 
 def _answers(name: str) -> list[object]:
-    return [parse_response(json.loads(a)) for _, a in replay_repl.load_transcript(name)]
+    out: list[object] = []
+    for request, answer in replay_repl.load_transcript(name):
+        data = json.loads(answer)
+        if set(data) == {"message"}:
+            out.append(LeanError.model_validate(data))
+        elif "tactic" in request or "proofState" in data:
+            out.append(ProofStepResponse.model_validate(data))
+        else:
+            out.append(CommandResponse.model_validate(data))
+    return out
 
 
 def test_sorries_goals_and_warnings_are_typed() -> None:
     (answer,) = _answers("tactic_sorry")
     assert isinstance(answer, CommandResponse)
-    assert answer.sorries[0].subgoals == (Subgoal((), "Nat"),)
-    assert answer.sorries[0].pos == Pos(1, 18)
-    assert [m.data for m in sorry_warnings(answer)] == ["declaration uses `sorry`"]
-    old = Message("warning", Pos(1, 4), Pos(1, 5), "declaration uses 'sorry'")
-    assert old.is_sorry_warning and not dataclasses.replace(old, severity="info").is_sorry_warning
+    assert parse_goals(answer.sorries[0].goal) == (Subgoal((), "Nat"),)
+    assert answer.sorries[0].start_pos == Pos(line=1, column=18)
+    assert [m.data for m in sorry_warnings(answer.messages)] == ["declaration uses `sorry`"]
+    old = Message(pos=Pos(line=1, column=4), severity="warning", data="declaration uses 'sorry'")
+    assert sorry_warnings([old]) == [old]
+    assert sorry_warnings([old.model_copy(update={"severity": "info"})]) == []
 
 
 def test_branching_goals_keep_case_tags_first() -> None:
     answer = _answers("proof_branching")[1]
     assert isinstance(answer, ProofStepResponse)
-    left = answer.subgoals[0]
+    left = parse_goal(answer.goals[0])
     assert left.hypotheses == ("case left", "p q r : Prop", "h1 : p ∧ q", "h2 : q → r")
     assert left.conclusion == "p"
-    assert answer.proof_status == "Incomplete: open goals remain" and not answer.completed
-    assert _answers("proof_branching")[-1] == ProofStepResponse(4, (), proof_status="Completed")
+    assert answer.proof_status == "Incomplete: open goals remain"
+    last = _answers("proof_branching")[-1]
+    assert isinstance(last, ProofStepResponse)
+    assert (last.proof_state, last.goals, last.proof_status) == (4, [], "Completed")
 
 
 def test_statuses_errors_and_tactic_sorries() -> None:
     by_cases = _answers("by_cases")[-1]
     assert isinstance(by_cases, ProofStepResponse)
-    assert by_cases.proof_status == "Incomplete: contains sorry" and by_cases.goals == ()
-    assert [s.pos for s in by_cases.sorries] == [None, None]
+    assert by_cases.proof_status == "Incomplete: contains sorry" and by_cases.goals == []
+    assert [s.start_pos for s in by_cases.sorries] == [None, None]
     invalid = _answers("invalid_tactic")[-1]
     assert isinstance(invalid, ProofStepResponse)
-    assert invalid.errors[0].data == "Unknown identifier `my_fake_premise`"
-    assert invalid.errors[0].pos == Pos(0, 0)
+    assert invalid.get_errors()[0].data == "Unknown identifier `my_fake_premise`"
+    assert invalid.get_errors()[0].start_pos == Pos(line=0, column=0)
     mvars = _answers("app_type_mismatch")[-1]
-    assert isinstance(mvars, ProofStepResponse) and not mvars.completed
+    assert isinstance(mvars, ProofStepResponse)
     assert mvars.proof_status == "Incomplete: contains metavariable(s)"
-    assert _answers("unknown_tactic")[-1] == ReplError("Lean error:\n<input>:1:1: unknown tactic")
-    assert _answers("unknown_proof_state")[-1] == ReplError("Unknown proof state.")
+    unknown = _answers("unknown_tactic")[-1]
+    assert unknown == LeanError(message="Lean error:\n<input>:1:1: unknown tactic")
+    assert _answers("unknown_proof_state")[-1] == LeanError(message="Unknown proof state.")
     exact = _answers("mathlib/exact")[2]
-    assert isinstance(exact, ProofStepResponse) and exact.completed and not exact.errors
+    assert isinstance(exact, ProofStepResponse) and exact.proof_status == "Completed"
+    assert not exact.get_errors()
 
 
 def test_tactics_root_goals_and_unsolved_goals() -> None:
@@ -199,10 +212,11 @@ def test_tactics_root_goals_and_unsolved_goals() -> None:
     assert "sorryAx" in calc.tactics[0].used_constants
     assert parse_goals(calc.tactics[1].goals) == ()
     roots = _answers("self_proof_check")[7]
-    assert isinstance(roots, CommandResponse) and roots.sorries[1].pos == roots.sorries[1].end_pos
+    assert isinstance(roots, CommandResponse)
+    assert roots.sorries[1].start_pos == roots.sorries[1].end_pos
     unsolved = _answers("mathlib/H20231115_3")[1]
     assert isinstance(unsolved, CommandResponse)
-    goals = parse_goals(unsolved.errors[0].data.removeprefix("unsolved goals\n"))
+    goals = parse_goals(unsolved.get_errors()[0].data.removeprefix("unsolved goals\n"))
     assert [g.hypotheses[0] for g in goals] == ["case zero", "case succ"]
     assert goals[1].conclusion == "x + 1 + 1 > x + 1"
 
@@ -303,8 +317,7 @@ def test_prover_solves_proof_branching() -> None:
 
 def test_prover_solves_readme_def() -> None:
     text = "def f (x : Unit) : Nat := by sorry"
-    with LeanRepl(replay_options("readme")) as repl:
-        prover = LeanProver(repl)
+    with _closing(replay_prover("readme")) as prover:
         root = prover.open(site(text), text)
         assert root.goals == (Subgoal(("x : Unit",), "Nat"),)
         assert _walk(prover, root, ("apply Int.natAbs", "exact -37")) == Solved(
@@ -339,8 +352,7 @@ def test_prover_solves_readme_def() -> None:
 def test_prover_failures_are_tactic_errors(
     name: str, text: str, tactics: tuple[str, ...], expected: str
 ) -> None:
-    with LeanRepl(replay_options(name)) as repl:
-        prover = LeanProver(repl)
+    with _closing(replay_prover(name)) as prover:
         root = prover.open(site(text), text)
         outcome = _walk(prover, root, tactics)
         assert isinstance(outcome, TacticError) and expected in outcome.message, outcome
@@ -348,8 +360,7 @@ def test_prover_failures_are_tactic_errors(
 
 def test_prover_branches_from_earlier_states() -> None:
     text = "import Mathlib\ntheorem foo (x : Nat) : x = x := by sorry"
-    with LeanRepl(replay_options("mathlib/induction")) as repl:
-        prover = LeanProver(repl)
+    with _closing(replay_prover("mathlib/induction")) as prover:
         root = prover.open(site(text), text)
         assert root.goals == (Subgoal(("x : ℕ",), "x = x"),)
         cases = prover.apply(root, "induction x", 10)
@@ -362,35 +373,39 @@ def test_prover_branches_from_earlier_states() -> None:
 
 def test_prover_solves_with_info_messages_and_mathlib_header() -> None:
     text = "import Mathlib\ntheorem test : 0 < 1 := by sorry\n"
-    with LeanRepl(replay_options("mathlib/exact")) as repl:
-        prover = LeanProver(repl)
+    with _closing(replay_prover("mathlib/exact")) as prover:
         root = prover.open(site(text), text.rstrip("\n"))
         # The REPL's "Try this:" suggestion is the step written, not `exact?` itself.
         assert prover.apply(root, "exact?", 10) == Solved(("exact Nat.one_pos",))
-        assert prover.apply(dataclasses.replace(root, handle=99), "exact?", 10) == TacticError(
-            "Unknown proof state."
-        )
+        assert isinstance(prover.apply(root, "exact?", 10), Solved)  # the root stays usable
 
 
 def test_check_file() -> None:
     header = replay_repl.load_transcript("mathlib/H20231020")[0][0]["cmd"]
     proof = "theorem mathd_numbertheory_188 : Nat.gcd 180 168 = 12 := by norm_num"
-    with LeanRepl(replay_options("mathlib/H20231020")) as repl:
-        prover = LeanProver(repl)
+    with _closing(replay_prover("mathlib/H20231020")) as prover:
         assert prover.check_file(Path("A.lean"), f"{header}\n{proof}").ok
     broken = (
         "import Mathlib\nexample : 1 = 0 := by\n  cases' exists_ne 2 with n h\n  simpa [] using h _"
     )
-    with LeanRepl(replay_options("mathlib/placeholder_synthesis")) as repl:
-        check = LeanProver(repl).check_file(Path("B.lean"), broken)
+    with _closing(replay_prover("mathlib/placeholder_synthesis")) as prover:
+        check = prover.check_file(Path("B.lean"), broken)
         assert not check.ok and check.line == 4
         assert check.message.startswith("don't know how to synthesize placeholder")
     kernel = "example : 1 = 0 := by\n  cases 1\n  rfl\n  apply ?succ"
-    with LeanRepl(replay_options("app_type_mismatch")) as repl:
-        check = LeanProver(repl).check_file(Path("C.lean"), kernel)
+    with _closing(replay_prover("app_type_mismatch")) as prover:
+        check = prover.check_file(Path("C.lean"), kernel)
         assert check == dataclasses.replace(
             check, ok=False, line=1, message="(kernel) declaration has metavariables '_example'"
         )
+
+
+@contextlib.contextmanager
+def _closing(prover: LeanProver) -> Iterator[LeanProver]:
+    try:
+        yield prover
+    finally:
+        prover.close()
 
 
 def _synthetic(tmp_path: Path, name: str, pairs: list[tuple[object, object]]) -> None:
@@ -440,18 +455,23 @@ def test_absolute_value_header_is_negated_whole_on_the_replay(tmp_path: Path) ->
 
 
 def _branching(flags: tuple[str, ...], **options: object) -> tuple[LeanProver, ProofState]:
-    prover = replay_prover("proof_branching", flags=flags, **options)
+    config = dataclasses.replace(REPLAY_CONFIG, **options)  # type: ignore[arg-type]
+    prover = replay_prover("proof_branching", flags=flags, config=config)
     return prover, prover.open(site(BRANCHING), BRANCHING)
 
 
+def _pid(prover: LeanProver) -> int | None:
+    return prover.session._pid()
+
+
 @pytest.mark.parametrize("fault", ["--crash-at", "--garbage-at"])
-def test_death_once_is_survived_by_restart_and_restore(fault: str, tmp_path: Path) -> None:
+def test_death_once_is_survived_by_restart_and_rebuild(fault: str, tmp_path: Path) -> None:
     prover, root = _branching((fault, "4", "--fault-once", str(tmp_path / "fired")))
     try:
-        first_pid = prover.repl.pid
+        first_pid = _pid(prover)
         assert _walk(prover, root, BRANCHING_PROOF) == Solved(BRANCHING_PROOF)
         assert (tmp_path / "fired").exists()
-        assert prover.repl.generation == 1 and prover.repl.pid != first_pid
+        assert _pid(prover) != first_pid
         assert first_pid is not None and not group_alive(first_pid)
     finally:
         prover.close()
@@ -462,87 +482,70 @@ def test_repeated_death_is_reported_as_a_tactic_error() -> None:
     try:
         outcome = _walk(prover, root, BRANCHING_PROOF[:3])
         assert isinstance(outcome, TacticError) and "died twice" in outcome.message
-        assert "exit code 134" in outcome.message
         assert isinstance(prover.apply(root, "apply And.intro", 10), Progress)  # still usable
     finally:
         prover.close()
 
 
-def test_hang_kills_the_process_group_and_recovers(tmp_path: Path) -> None:
+def test_hang_is_a_timeout_that_kills_the_process_tree_and_recovers(tmp_path: Path) -> None:
     prover, root = _branching(("--hang-at", "3", "--fault-once", str(tmp_path / "fired")))
     try:
         split = prover.apply(root, "apply And.intro", 10)
         assert isinstance(split, Progress)
-        pid = prover.repl.pid
+        pid = _pid(prover)
         assert pid is not None
         assert prover.apply(split.state, "exact h1.left", timeout=1.0) == TacticTimeout(1.0)
-        assert prover.repl.pid is None
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+        assert _pid(prover) is None
         assert not group_alive(pid)  # the replay's sleeping child went with it
         assert _walk(prover, split.state, BRANCHING_PROOF[1:]) == Solved(BRANCHING_PROOF)
     finally:
         prover.close()
 
 
-def test_timeout_is_raised_by_the_repl(tmp_path: Path) -> None:
-    with LeanRepl(replay_options("readme", flags=("--hang-at", "1"))) as repl:
-        with pytest.raises(ReplTimeout, match="no answer within 0.5 s") as info:
-            repl.send(Command("def f (x : Unit) : Nat := by sorry"), timeout=0.5)
-        assert info.value.seconds == 0.5
+def test_timeout_is_raised_by_the_session() -> None:
+    session = replay_session("readme", flags=("--hang-at", "1"))
+    try:
+        with pytest.raises(ReplTimeout, match="no answer within 0.5 s"):
+            session.command("def f (x : Unit) : Nat := by sorry", None, timeout=0.5)
+    finally:
+        session.close()
 
 
-def test_restore_renumbers_states_in_a_fresh_repl() -> None:
+def test_states_are_rebuilt_in_a_fresh_repl_that_numbers_from_zero() -> None:
+    """After a restart the replay numbers ids 0, 1, 2 … as a fresh REPL does: the header's
+    environment comes back through lean-interact's session cache, the proof states through
+    their recipes (command and sorry, then each tactic), and the step runs on the right one."""
     text = "theorem foo (x : Int) : x = x := by sorry"
     prover = replay_prover("by_cases", flags=("--renumber",))
     try:
         root = prover.open(site(text), text)
         split = prover.apply(root, "by_cases h : x < 0", 10)
         assert isinstance(split, Progress)
+        old = _pid(prover)
+        prover.session.server.kill()
         pos = prover.apply(split.state, "case pos => rfl", 10)
-        assert isinstance(pos, Progress)
-        prover.repl.restart()
-        # The fresh REPL numbers 0, 1, 2, ...: "all_goals sorry" on state 1 now yields 2, 3, 4.
-        response = prover.repl.send(ProofStep(split.state.handle, "all_goals sorry"), 10)
-        assert isinstance(response, ProofStepResponse)
-        assert [s.proof_state for s in response.sorries] == [3, 4] and response.proof_state == 5
-        assert prover.repl.generation == 1
-        again = prover.repl.send(ProofStep(pos.state.handle, "case pos => rfl"), 10)
-        assert again == ReplError("replay: no recorded response")  # restored, then answered
+        assert isinstance(pos, Progress) and _pid(prover) not in (None, old)
+        assert pos.state.path == ("by_cases h : x < 0", "case pos => rfl")
     finally:
         prover.close()
 
 
-def test_memory_limit_recycles_the_process() -> None:
-    prover, root = _branching((), rss_limit_mb=1.0)
+def test_failed_rebuild_raises_prover_crashed(tmp_path: Path) -> None:
+    """A process that answers the recipe differently (here: dies on it, every time) is a
+    crash the session gives up on, not a wrong state."""
+    prover, root = _branching(("--crash-at", "2"))
     try:
-        assert prover.repl.pid is None  # recycled right after the command
-        assert _walk(prover, root, BRANCHING_PROOF) == Solved(BRANCHING_PROOF)
-        assert prover.repl.generation == 4
-    finally:
-        prover.close()
-
-
-def test_failed_restore_raises_prover_crashed() -> None:
-    prover, root = _branching((), max_restarts=2)
-    try:
-        split = prover.apply(root, "apply And.intro", 10)
-        assert isinstance(split, Progress)
-        options = prover.repl.options
-        prover.repl.options = dataclasses.replace(
-            options, command=(*options.command, "--crash-at", "2")
-        )
-        prover.repl.restart()
-        with pytest.raises(ProverCrashed, match="could not restore"):
-            prover.apply(split.state, "exact h1.left", 10)
+        prover.session.server.kill()
+        outcome = prover.apply(root, "apply And.intro", 10)
+        assert isinstance(outcome, TacticError) and "died" in outcome.message
     finally:
         prover.close()
 
 
 def test_repl_dying_at_start_up_is_a_start_error() -> None:
-    prover = replay_prover("readme", flags=("--exit-at-start", "3"))
     text = "def f (x : Unit) : Nat := by sorry"
-    with pytest.raises(ProverStartError, match="exit code 3, stderr: replay: error"):
+    with pytest.raises(ProverStartError, match="exited before its first answer"):
+        prover = replay_prover("readme", flags=("--exit-at-start", "3"))
         prover.open(site(text), text)
 
 
@@ -564,16 +567,17 @@ def test_bad_header_is_a_start_error(tmp_path: Path) -> None:
 def test_missing_lake_and_repl_are_not_installed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    (tmp_path / "lakefile.toml").write_text('name = "T"\n')
+    (tmp_path / "lean-toolchain").write_text("leanprover/lean4:v4.34.0\n")
+    (tmp_path / "T.lean").write_text("theorem t : True := by sorry\n")
     monkeypatch.setenv("PATH", str(tmp_path))
-    repl = LeanRepl(ReplOptions(command=("lake", "env", "repl"), cwd=tmp_path))
     with pytest.raises(ProverNotInstalled, match=r"lake not on PATH\): run `make lean`"):
-        repl.send(Command("def x := 1"))
+        LeanProver.for_file(tmp_path / "T.lean", repl_dir=tmp_path)
     fake_lake = tmp_path / "lake"
     fake_lake.write_text("#!/bin/sh\nexit 1\n")
     fake_lake.chmod(0o755)
-    repl = LeanRepl(ReplOptions(command=("lake", "env", "no/repl"), cwd=tmp_path))
     with pytest.raises(ProverNotInstalled, match="REPL is not built"):
-        repl.send(Command("def x := 1"))
+        LeanProver.for_file(tmp_path / "T.lean", repl_dir=tmp_path / "no-repl")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -596,9 +600,7 @@ def test_real_lean_on_a_tiny_project(tmp_path: Path) -> None:
     shutil.copy(repl_dir / "lean-toolchain", tmp_path / "lean-toolchain")
     text = BRANCHING + "\n"
     (tmp_path / "Tiny.lean").write_text(text)
-    binary = repl_dir / ".lake" / "build" / "bin" / "repl"
-    options = ReplOptions(command=("lake", "env", str(binary)), cwd=tmp_path, command_timeout=300)
-    prover = LeanProver(LeanRepl(options))
+    prover = LeanProver.for_file(tmp_path / "Tiny.lean", repl_dir=repl_dir)
     try:
         root = prover.open(site(text, path=str(tmp_path / "Tiny.lean")), text)
         assert root.goals[0].conclusion == "p ∧ r"

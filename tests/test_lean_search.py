@@ -6,22 +6,20 @@ import sys
 from pathlib import Path
 
 from alphaquant.goals import locate
-from alphaquant.provers.lean.options import ReplOptions
-from alphaquant.provers.lean.prover import LeanProver
-from alphaquant.provers.lean.repl import LeanRepl
 from alphaquant.sanitize import check_tactic
 from alphaquant.search.base import GoalContext, SearchConfig, SearchParts
 from alphaquant.search.mcts import run_search
 from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
+
+sys.path.insert(0, str(Path(__file__).parent))
+from lean_replay import replay_prover  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TEXT = "theorem complex_and (p q r : Prop) (h1 : p ∧ q) (h2 : q → r) : p ∧ r := by sorry"
 
 
 def test_mcts_over_replayed_lean_states_finds_the_recorded_proof():
-    command = (sys.executable, str(REPO / "tests" / "replay_repl.py"),
-               "--transcript", "proof_branching")
-    prover = LeanProver(LeanRepl(ReplOptions(command=command, cwd=REPO, backoff=0.01)))
+    prover = replay_prover("proof_branching")
     source = HeuristicSource(
         tuple(WeightedTactic(t, w) for t, w in [
             ("simp", 2.0), ("apply And.intro", 1.0), ("exact h1.left", 1.0),

@@ -8,6 +8,7 @@ the replay REPL (tests/replay_repl.py) or a shell script for the REPL binary.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ from tests.conftest import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 REPLAY = REPO / "tests" / "replay_repl.py"
-TOOLCHAIN = "leanprover/lean4:v4.32.0\n"
+TOOLCHAIN = "leanprover/lean4:v4.34.0\n"
 
 
 @pytest.fixture
@@ -81,7 +82,7 @@ def test_toolchain_version() -> None:
     assert toolchain_version("4.32.0") == "v4.32.0"
     assert toolchain_version("leanprover/lean4:nightly-2025-06-01") == "nightly-2025-06-01"
     assert toolchain_version("\n") is None
-    assert toolchain_version((REPO / "lean_project" / "lean-toolchain").read_text()) == "v4.32.0"
+    assert toolchain_version((REPO / "lean_project" / "lean-toolchain").read_text()) == "v4.34.0"
 
 
 def test_version_mismatch() -> None:
@@ -91,13 +92,16 @@ def test_version_mismatch() -> None:
         "is built for v4.31.0 but the project needs v4.32.0"
     )
     assert "unknown Lean version" in (version_mismatch(None, "v4.32.0") or "")
-    assert lean_setup.repl_tag("v4.32.0") == "v4.32.0"
+    assert lean_setup.repl_tag("v4.34.0") == "v4.34.0"  # the REPL's tag is the Lean version
 
 
 def test_repl_location_and_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv(lean_setup.REPL_ENV, raising=False)
-    default = repl_dir("v4.32.0")
-    assert default.parts[-2:] == ("repl", "v4.32.0") and "alphaquant" in default.parts
+    default = repl_dir("v4.34.0")
+    # lean-interact's own layout: <cache>/<owner>/<repo>/repl_<rev>_lean-toolchain-<version>
+    assert default.parts[-3:] == ("leanprover-community", "repl",
+                                  "repl_v4.34.0_lean-toolchain-v4.34.0")
+    assert "alphaquant" in default.parts
     assert lean_setup.repl_binary(default) == default / ".lake" / "build" / "bin" / "repl"
     monkeypatch.setenv(lean_setup.REPL_ENV, str(tmp_path))
     assert repl_dir("v4.32.0") == tmp_path
@@ -112,11 +116,11 @@ def test_repl_tag_mismatch_is_reported_with_the_fix(
         monkeypatch.setenv(key, value)
     problem = repl_problem(checkout, project)
     assert problem is not None
-    assert "is built for v4.31.0 but the project needs v4.32.0" in problem
-    clone = f"git clone --depth 1 --branch v4.32.0 {lean_setup.REPL_URL}"  # not lean_project
-    assert f"run `unset {lean_setup.REPL_ENV} && {clone}" in problem
+    assert "is built for v4.31.0 but the project needs v4.34.0" in problem
+    build = f"python -m alphaquant.setup_lean --repl-only {project}"  # not lean_project
+    assert f"run `unset {lean_setup.REPL_ENV} && {build}" in problem
     (project / "T.lean").write_text("theorem t : True := by sorry\n")
-    with pytest.raises(ProverNotInstalled, match="built for v4.31.0 but the project needs v4.32"):
+    with pytest.raises(ProverNotInstalled, match="built for v4.31.0 but the project needs v4.34"):
         LeanProver.for_file(project / "T.lean")
     (checkout / "lean-toolchain").write_text(TOOLCHAIN)
     assert repl_problem(checkout, project) is None
@@ -130,11 +134,12 @@ def test_repl_tag_mismatch_is_reported_with_the_fix(
 def test_lean_checks_without_lean_name_the_fix(no_lean: Path) -> None:
     checks = {c.name: c for c in lean_checks(REPO / "lean_project")}
     assert list(checks) == ["elan", "lake", "Lean toolchain", "Mathlib cache",
-                            "lean_project build", "Lean REPL tag", "Lean REPL",
+                            "lean_project build", "Lean soundness fixes", "Lean REPL",
                             "Lean REPL toolchain"]
     assert not checks["elan"].found and checks["elan"].fix == "make lean"
     assert not checks["lake"].found and checks["lake"].fix == "make lean"
-    assert checks["Lean toolchain"].version == "v4.32.0"
+    assert checks["Lean toolchain"].version == "v4.34.0"
+    assert checks["Lean soundness fixes"].found  # lean_project is on v4.34.0
     mathlib = checks["Mathlib cache"]
     if not mathlib.found:
         assert mathlib.fix == f"cd {REPO / 'lean_project'} && lake exe cache get"
@@ -154,7 +159,7 @@ def test_elan_installed_but_not_on_path(no_lean: Path, tmp_path: Path) -> None:
     assert checks["lake"].fix.startswith(f'export PATH="{elan_bin}:$PATH"')
     toolchain = checks["Lean toolchain"]
     assert not toolchain.found
-    assert toolchain.fix == "elan toolchain install leanprover/lean4:v4.32.0"
+    assert toolchain.fix == "elan toolchain install leanprover/lean4:v4.34.0"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,7 +238,7 @@ def test_cli_repl_of_another_lean_version(tmp_path: Path) -> None:
     (tmp_path / "proj" / "T.lean").write_text("theorem t : True := by sorry\n")
     line = _one_error_line(run_cli("search", "proj/T.lean", "--offline", cwd=tmp_path, env=env,
                                    timeout=120))
-    assert "is built for v4.30.0 but the project needs v4.32.0" in line
+    assert "is built for v4.30.0 but the project needs v4.34.0" in line
 
 
 def test_cli_repl_that_dies_at_start_up(tmp_path: Path) -> None:
@@ -265,87 +270,122 @@ def test_cli_header_that_does_not_import(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Which REPL tag serves which toolchain: a table in the package, not a guess
+# Soundness: toolchains before v4.34.0
 
 
-def test_tag_table_is_package_data_parsed_and_sorted() -> None:
-    tags = lean_setup.repl_tags()
-    keys = [lean_setup.version_key(t) for t in tags]
-    assert None not in keys and len(tags) >= 50
-    assert keys == sorted(keys)  # type: ignore[type-var]
-    assert len(set(tags)) == len(tags)
-    assert lean_setup.version_key("v4.29.0-rc2") < lean_setup.version_key("v4.29.0")  # type: ignore[operator]
-
-
-@pytest.mark.parametrize(("version", "tag"), [
-    ("v4.32.0", "v4.32.0"),       # tagged: itself
-    ("v4.29.1", "v4.29.0"),       # a patch release without a tag
-    ("v4.20.0", "v4.19.0"),       # a whole minor version without a tag
-    ("v4.20.1", "v4.19.0"),
-    ("v4.23.0", "v4.23.0-rc2"),   # only a release candidate was tagged
-    ("v4.12.0", "v4.11.0-rc1"),
-    ("v4.13.0", "v4.11.0-rc1"),
-    ("v4.33.0-rc3", "v4.33.0-rc2"),
+@pytest.mark.parametrize(("version", "unsound"), [
+    ("v4.32.0", True), ("v4.33.1", True), ("v4.34.0-rc2", True),
+    ("v4.34.0", False), ("v4.36.0", False), ("nightly-2026-11-01", False), (None, False),
 ])
-def test_toolchain_without_a_tag_maps_to_the_nearest_lower_tag(version: str, tag: str) -> None:
-    assert lean_setup.repl_tag(version) == tag
+def test_soundness_note_for_toolchains_older_than_v4_34(version: str | None,
+                                                          unsound: bool) -> None:
+    note = lean_setup.soundness_note(version)
+    assert (note is not None) == unsound
+    if note is not None:
+        assert version in note and "v4.34.0" in note and "\n" not in note
 
 
-@pytest.mark.parametrize("version", ["v4.2.0", "nightly-2026-01-01", "v5.0.0"])
-def test_no_fitting_tag_is_one_clear_line(version: str) -> None:
-    with pytest.raises(lean_setup.NoReplTag) as info:
-        lean_setup.repl_tag(version)
-    assert "\n" not in str(info.value) and version in str(info.value)
-    ok, note = lean_setup.repl_tag_note(version)
-    assert not ok and note == str(info.value)
+def test_doctor_warns_about_an_old_toolchain(no_lean: Path, tmp_path: Path) -> None:
+    project = tmp_path / "old"
+    project.mkdir()
+    (project / "lean-toolchain").write_text("leanprover/lean4:v4.32.0\n")
+    check = {c.name: c for c in lean_checks(project)}["Lean soundness fixes"]
+    assert not check.found and "kernel soundness bugs" in check.fix
 
 
-def test_a_lower_tag_too_far_away_is_refused() -> None:
-    with pytest.raises(lean_setup.NoReplTag, match="too old"):
-        lean_setup.repl_tag("v4.14.0", tags=["v4.10.0", "v4.15.0"])
-    assert lean_setup.repl_tag("v4.12.0", tags=["v4.10.0", "v4.15.0"]) == "v4.10.0"
-    assert lean_setup.repl_tag_note("v4.29.1") == (
-        True, "v4.29.0 (no tag v4.29.1: the nearest lower one, built with v4.29.1)")
+# ---------------------------------------------------------------------------------------------
+# make lean: lean-interact fetches the REPL at the project's exact version, before the project
 
 
-FAKE_GIT = """#!{python}
-import sys
-from pathlib import Path
-args = sys.argv[1:]
-tag, dest = args[args.index("--branch") + 1], Path(args[-1])
-dest.mkdir(parents=True)
-(dest / "lakefile.lean").write_text("-- the REPL")
-(dest / "lean-toolchain").write_text("leanprover/lean4:" + tag + "\\n")
-Path({log!r}).write_text(tag)
+FAKE_LAKE = """#!/bin/sh
+echo "$PWD $*" >> {log}
+case "$1" in
+  --version) echo "Lake version 5.0.0 (fake)";;
+  build) case "$PWD" in
+           *repl_*) mkdir -p .lake/build/bin && touch .lake/build/bin/repl;;
+         esac;;
+  exe) mkdir -p .lake/packages/mathlib/.lake/build;;
+esac
 """
-FAKE_BUILD = """#!/bin/sh
-[ "$1" = build ] || exit 1
-grep -q v4.29.1 lean-toolchain || exit 1
-mkdir -p .lake/build/bin && touch .lake/build/bin/repl
+FAKE_ELAN = """#!/bin/sh
+case "$1" in
+  --version) echo "elan 4.0.0 (fake)";;
+  toolchain) echo "leanprover/lean4:v4.34.0 (default)";;
+esac
 """
 
 
-def test_make_lean_builds_the_nearest_lower_tag_with_the_project_toolchain(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _repl_repository(folder: Path) -> Path:
+    """A git repository in the REPL's shape, tagged v4.33.0 and v4.34.0 (each tag's
+    lean-toolchain names its own version, as the REPL's do)."""
+    folder.mkdir()
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin", "HOME": str(folder)}
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=folder, env=env, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "master")
+    (folder / "lakefile.lean").write_text("-- the REPL\n")
+    for version in ("v4.33.0", "v4.34.0"):
+        (folder / "lean-toolchain").write_text(f"leanprover/lean4:{version}\n")
+        git("add", ".")
+        git("commit", "-q", "-m", version)
+        git("tag", version)
+    return folder
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_make_lean_fetches_and_builds_the_repl_before_the_project(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    log = tmp_path / "cloned-tag"
-    (bin_dir / "git").write_text(FAKE_GIT.format(python=sys.executable, log=str(log)))
-    (bin_dir / "lake").write_text(FAKE_BUILD)
-    for tool in ("git", "lake"):
+    log = tmp_path / "lake.log"
+    (bin_dir / "lake").write_text(FAKE_LAKE.format(log=log))
+    (bin_dir / "elan").write_text(FAKE_ELAN)
+    for tool in ("lake", "elan"):
         (bin_dir / tool).chmod(0o755)
     project = tmp_path / "proj"
     project.mkdir()
-    (project / "lean-toolchain").write_text("leanprover/lean4:v4.29.1\n")
-    monkeypatch.delenv(lean_setup.REPL_ENV, raising=False)
-    monkeypatch.setattr(lean_setup, "repl_cache", lambda: tmp_path / "cache")
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
-    setup_lean._ensure_repl(project, "v4.29.1", env)
-    folder = tmp_path / "cache" / "v4.29.1"
-    assert log.read_text() == "v4.29.0"
-    assert lean_setup.read_toolchain(folder) == "v4.29.1"
-    assert lean_setup.repl_binary(folder).exists()
-    assert "v4.29.0 (no tag v4.29.1: the nearest lower one" in capsys.readouterr().out
-    with pytest.raises(SetupError, match="older than every REPL tag"):
-        setup_lean._ensure_repl(project, "v4.0.0", env)
+    (project / "lakefile.toml").write_text('name = "proj"\n')
+    (project / "lean-toolchain").write_text(TOOLCHAIN)
+    repo = _repl_repository(tmp_path / "repl-origin")
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path),
+           "XDG_CACHE_HOME": str(tmp_path / "cache"), "ELAN_HOME": str(tmp_path / "elan"),
+           "ALPHAQUANT_LEAN_REPL_GIT": str(repo), "GIT_CONFIG_GLOBAL": "/dev/null"}
+    done = subprocess.run([sys.executable, "-m", "alphaquant.setup_lean", str(project)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    calls = log.read_text().splitlines()
+    builds = [c for c in calls if c.endswith(" build")]
+    assert "repl_v4.34.0_lean-toolchain-v4.34.0" in builds[0]  # the REPL first
+    assert calls.index(builds[0]) < calls.index(f"{project} exe cache get")
+    assert builds[-1] == f"{project} build"
+    folder = (tmp_path / "cache" / "alphaquant" / "lean-interact" / tmp_path.name
+              / "repl-origin" / "repl_v4.34.0_lean-toolchain-v4.34.0")  # <owner>/<repo>/...
+    assert lean_setup.read_toolchain(folder) == "v4.34.0"  # the exact tag, not v4.33.0
+    again = subprocess.run([sys.executable, "-m", "alphaquant.setup_lean", str(project)],
+                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "REPL: built" in again.stdout
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_make_lean_refuses_a_version_the_repl_has_no_tag_for(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "lake").write_text(FAKE_LAKE.format(log=tmp_path / "lake.log"))
+    (bin_dir / "lake").chmod(0o755)
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "lean-toolchain").write_text("leanprover/lean4:v4.33.1\n")
+    repo = _repl_repository(tmp_path / "repl-origin")
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path),
+           "XDG_CACHE_HOME": str(tmp_path / "cache"), "ALPHAQUANT_LEAN_REPL_GIT": str(repo),
+           "GIT_CONFIG_GLOBAL": "/dev/null"}
+    script = ("import sys; from alphaquant import setup_lean as s; from pathlib import Path; "
+              "s._ensure_repl(Path(sys.argv[1]), 'v4.33.1', dict(__import__('os').environ))")
+    done = subprocess.run([sys.executable, "-c", script, str(project)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "could not fetch or build the REPL tag v4.33.1" in done.stderr
+    log = tmp_path / "lake.log"
+    assert not log.exists() or " build" not in log.read_text()  # nothing built for it

@@ -13,15 +13,14 @@ from alphaquant.goals import locate
 from alphaquant.proof import splice
 from alphaquant.provers.lean import probe as lean_probe
 from alphaquant.provers.lean.dojo import LeanDojoProver
-from alphaquant.provers.lean.options import ReplOptions
 from alphaquant.provers.lean.prover import LeanProver
-from alphaquant.provers.lean.repl import LeanRepl
 from alphaquant.search.base import GoalContext, SearchConfig, SearchParts
 from alphaquant.search.mcts import run_search
 from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
 
 sys.path.insert(0, str(Path(__file__).parent))
 import replay_repl  # noqa: E402
+from lean_replay import replay_prover  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 REPLAY = Path(__file__).with_name("replay_repl.py")
@@ -30,8 +29,7 @@ REPLAY = Path(__file__).with_name("replay_repl.py")
 def prover_over(tmp_path: Path, pairs: list[tuple[object, object]]) -> LeanProver:
     """A LeanProver whose REPL is the replay over a hand-written transcript."""
     replay_repl.write_transcript(tmp_path, "t", pairs)
-    command = (sys.executable, str(REPLAY), "--transcript", "t", "--fixtures", str(tmp_path))
-    return LeanProver(LeanRepl(ReplOptions(command=command, cwd=REPO, backoff=0.01)))
+    return replay_prover("t", flags=("--fixtures", str(tmp_path)))
 
 
 def message(data: str, line: int, severity: str = "info", column: int = 0) -> dict[str, object]:
@@ -147,20 +145,23 @@ SORRIED_PROVED = "theorem helper : False := sorry\n\ntheorem t : 1 = 2 := by\n  
 def sorried_pairs() -> list[tuple[object, object]]:
     warning = "declaration uses `sorry`"
     return [
-        ({"cmd": SORRIED}, {
+        # one declaration a command, the second in the first's environment
+        ({"cmd": "theorem helper : False := sorry\n\n"}, {
             "env": 0,
-            "sorries": [
-                {"proofState": 0, "pos": {"line": 1, "column": 26},
-                 "endPos": {"line": 1, "column": 31}, "goal": "⊢ False"},
-                {"proofState": 1, "pos": {"line": 3, "column": 24},
-                 "endPos": {"line": 3, "column": 29}, "goal": "⊢ 1 = 2"},
-            ],
-            "messages": [message(warning, 1, "warning", 8), message(warning, 3, "warning", 8)],
+            "sorries": [{"proofState": 0, "pos": {"line": 1, "column": 26},
+                         "endPos": {"line": 1, "column": 31}, "goal": "⊢ False"}],
+            "messages": [message(warning, 1, "warning", 8)],
+        }),
+        ({"cmd": "theorem t : 1 = 2 := by sorry\n", "env": 0}, {
+            "env": 1,
+            "sorries": [{"proofState": 1, "pos": {"line": 1, "column": 24},
+                         "endPos": {"line": 1, "column": 29}, "goal": "⊢ 1 = 2"}],
+            "messages": [message(warning, 1, "warning", 8)],
         }),
         ({"tactic": "exact helper.elim", "proofState": 1},
          {"proofState": 2, "goals": [], "proofStatus": "Completed"}),
         ({"cmd": SORRIED_PROVED + "\n#print axioms t\n"}, {
-            "env": 1,
+            "env": 2,
             "messages": [message(warning, 1, "warning", 8),
                          message("'t' depends on axioms: [sorryAx]", 6)],
         }),

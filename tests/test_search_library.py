@@ -6,18 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lean_interact.interface import Message, Pos
 
 from alphaquant.proof import splice
 from alphaquant.provers.base import Premise, ProofState, Subgoal
 from alphaquant.provers.coq.premises import Found, conclusion, is_equation, parse_search, rank
-from alphaquant.provers.lean.responses import Message, Pos, suggestion
+from alphaquant.provers.lean.responses import suggestion, suggestions
 from alphaquant.search.base import GoalContext, SearchConfig, SearchParts
 from alphaquant.tactics import automation
 from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
+from tests import replay_repl
 from tests.conftest import needs_coq
 from tests.test_search_coq import search
 
-FIXTURES = Path("/work/shared/fixtures/lean-repl")
+FIXTURES = replay_repl.fixtures_dir()  # ../shared beside the checkout, else the tests/ copy
 
 
 def only(*tactics: tuple[str, float, float | None], premises: float = 1.0) -> HeuristicSource:
@@ -312,12 +314,11 @@ def _fixture_messages(name: str) -> list[Message]:
             continue
         obj = json.loads(chunk)
         for m in obj.get("messages", []):
-            found.append(Message(m["severity"], Pos(0, 0), None, m["data"]))
+            found.append(Message(pos=Pos(line=0, column=0), severity=m["severity"],
+                                 data=m["data"]))
     return found
 
 
-@pytest.mark.skipif(not (FIXTURES / "mathlib" / "exact.expected.out").exists(),
-                    reason="the shared Lean REPL fixtures are not on this machine")
 def test_try_this_suggestion_from_the_repls_real_output():
     messages = tuple(_fixture_messages("mathlib/exact.expected.out"))
     assert suggestion(messages) == "exact Nat.one_pos"
@@ -325,12 +326,17 @@ def test_try_this_suggestion_from_the_repls_real_output():
 
 def test_try_this_older_and_list_formats():
     def info(data: str) -> tuple[Message, ...]:
-        return (Message("info", Pos(0, 0), None, data),)
+        return (Message(pos=Pos(line=0, column=0), severity="info", data=data),)
 
     assert suggestion(info("Try this: exact h.le")) == "exact h.le"
     assert suggestion(info("Try these:\n• [apply] rw [foo]\n• [apply] simp")) == "rw [foo]"
-    assert suggestion(info("Try this:\n  [apply] simp only [a,\n      b]")) == "simp only [a, b]"
-    assert suggestion((Message("warning", Pos(0, 0), None, "Try this: rfl"),)) is None
+    # a suggestion over several lines keeps them, dedented to its own indentation
+    wrapped = info("Try this:\n  [apply] simp only [a,\n      b]")
+    assert suggestion(wrapped) == "simp only [a,\n    b]"
+    calc = "Try this:\n  [apply] calc a = b := by rfl\n    _ = c := by rfl\n  [apply] omega"
+    assert suggestions(info(calc)) == ["calc a = b := by rfl\n  _ = c := by rfl", "omega"]
+    warning = Message(pos=Pos(line=0, column=0), severity="warning", data="Try this: rfl")
+    assert suggestion((warning,)) is None
 
 
 def test_unproved_names_are_admitted_lemmas_and_axioms_and_match_qualified():

@@ -12,7 +12,8 @@ from alphaquant.sites.site import language_of
 
 if TYPE_CHECKING:
     from alphaquant.provers.lean.options import LeanConfig
-    from alphaquant.provers.lean.pool import ReplPool
+    from alphaquant.provers.lean.pool import SessionPool
+    from alphaquant.provers.lean.prover import LeanProver
 
 PROVERS = {"coq": "coq", "lean": "lean", "lean-dojo": "lean"}
 
@@ -49,9 +50,10 @@ def ensure_ready(path: Path, choice: str = "auto") -> None:
         _runs([*found.coqc, "--version"])
         _runs([*found.coqtop, "--version"])
     elif choice == "lean":
-        from alphaquant.provers.lean.prover import checked_options
+        _import_lean_prover()
+        from alphaquant.provers.lean.prover import checked_repl
 
-        checked_options(path)
+        checked_repl(path)
     else:
         from alphaquant.provers.lean.dojo_answers import import_lean_dojo
 
@@ -73,11 +75,11 @@ def _runs(argv: list[str]) -> None:
 
 
 def make_prover(
-    path: Path, choice: str = "auto", *, pool: ReplPool | None = None,
+    path: Path, choice: str = "auto", *, pool: SessionPool | None = None,
     lean: LeanConfig | None = None,
 ) -> Prover:
     """A prover session for ``path``; ``choice`` is auto, coq, lean or lean-dojo. A Lean REPL
-    comes from ``pool`` when one is given (the pool's settings apply), else it is the session's
+    comes from ``pool`` when one is given (the pool's settings apply), else it is the prover's
     own, under ``lean``'s limits."""
     choice = _choice(path, choice)
     if choice == "coq":
@@ -88,8 +90,14 @@ def make_prover(
         from alphaquant.provers.lean.dojo import LeanDojoProver
 
         return LeanDojoProver(path)
-    from alphaquant.provers.lean.prover import LeanProver
+    return _import_lean_prover().for_file(path, config=lean, pool=pool)
 
-    if pool is not None:
-        return pool.prover_for_file(path)
-    return LeanProver.for_file(path, config=lean)
+
+def _import_lean_prover() -> type[LeanProver]:
+    """LeanProver, or one line naming the extra it needs (lean-interact)."""
+    try:
+        from alphaquant.provers.lean.prover import LeanProver
+    except ImportError as e:
+        raise ProverNotInstalled(f"the Lean backend needs lean-interact ({e}): "
+                                 "pip install 'alphaquant[lean]' (or `make install`)") from None
+    return LeanProver

@@ -4,7 +4,6 @@ worker like Ctrl-C (its provers close, its temporary folders go).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import multiprocessing as mp
 import queue
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from alphaquant.config import Settings
-from alphaquant.provers.lean.options import default_memory_limit_mb
 from alphaquant.runs.store import (
     settings_from_json,
     settings_json,
@@ -73,10 +71,6 @@ class LocalExecutor:
     def __init__(self, slots: int, settings: Settings, log_path: Path) -> None:
         self.slots = slots
         self.ctx = mp.get_context("spawn")
-        lean = settings.lean  # the machine's memory shared by this many workers' REPLs
-        limit = lean.memory_limit_mb or default_memory_limit_mb(slots)
-        settings = dataclasses.replace(
-            settings, lean=dataclasses.replace(lean, memory_limit_mb=limit))
         self.settings_data = settings_json(settings)
         self.log_path = str(log_path)
         self.outbox = self.ctx.Queue()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from typing import Any, Protocol
 
 from alphaquant.config import Settings
 from alphaquant.errors import InputError, ProverUnavailable
-from alphaquant.provers.lean.pool import ReplPool
+from alphaquant.provers.lean.pool import SessionPool
 from alphaquant.provers.registry import make_prover
 from alphaquant.runs.attempt import Goal, GoalResult, attempt_goal
 from alphaquant.runs.source_file import located
@@ -93,8 +92,8 @@ class GoalRunner:
         self.provers: dict[str, Any] = {}  # path -> prover, least recently used first
         self.sources: dict[str, Any] = {}
         self.memories: dict[str, Any] = {}
-        # Lean REPLs shared by files of the same header (batch's default: a worker per CPU).
-        self.lean_pool = ReplPool(settings.lean, workers=os.cpu_count() or 1)
+        # one Lean REPL per project, shared by every file of the worker, none closed early
+        self.lean_pool = SessionPool(settings.lean)
 
     def _prover(self, path: Path) -> Any:
         key = str(path)

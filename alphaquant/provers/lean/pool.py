@@ -1,67 +1,44 @@
-"""Lean REPLs kept for reuse across files and goals, keyed by the environment they hold.
-
-Elaborating ``import Mathlib`` takes a REPL many seconds and gigabytes; a REPL that has done it
-answers every later file with the same header from that environment. ``ReplPool.prover`` hands
-out a ``LeanProver`` over the pooled REPL for a (REPL command, project, header) key, starting
-one, with the pool's limits (address space, recycling, heartbeats, pickles), if none is kept.
-Closing such a prover returns the REPL to the pool; ``ReplPool.close`` ends them all. At most
-``size`` REPLs are kept, the least recently used closed first.
+"""The Lean REPLs of one process: one ``LeanSession`` per (project, REPL), shared by every
+prover of the process, none closed before ``SessionPool.close`` (so a prover never loses its REPL
+to another file's). lean-interact (the ``lean`` extra) is imported only when a session starts.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections import OrderedDict
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alphaquant import file_text
-from alphaquant.provers.lean.options import LeanConfig, ReplOptions, default_memory_limit_mb
-from alphaquant.provers.lean.prover import LeanProver, checked_options
-from alphaquant.provers.lean.repl import LeanRepl
-from alphaquant.provers.lean.source import split_source
+from alphaquant.provers.lean.options import LeanConfig
 
-PoolKey = tuple[tuple[str, ...], str, str]  # (command, project folder, header text)
+if TYPE_CHECKING:
+    from alphaquant.provers.lean.session import LeanSession
 
 
-class ReplPool:
-    """REPL processes by header; one per key, ``config.pool_size`` at most."""
+class SessionPool:
+    """One session per (project, REPL), shared by every prover of a process; none is closed
+    before ``close`` (a prover never loses its REPL to another file's)."""
 
-    def __init__(self, config: LeanConfig | None = None, *, workers: int = 1) -> None:
+    def __init__(self, config: LeanConfig | None = None) -> None:
         self.config = config or LeanConfig()
-        self.memory_limit_mb = self.config.memory_limit_mb or default_memory_limit_mb(workers)
-        self._repls: OrderedDict[PoolKey, LeanRepl] = OrderedDict()
+        self._sessions: dict[tuple[str, str], LeanSession] = {}
+        self._lock = threading.Lock()
 
-    def prover(self, options: ReplOptions, text: str) -> LeanProver:
-        """A prover for a file whose text is ``text``, over the REPL kept for its header."""
-        key = (options.command, str(options.cwd), split_source(text).header)
-        repl = self._repls.pop(key, None)
-        if repl is None:
-            repl = LeanRepl(dataclasses.replace(
-                options, memory_limit_mb=self.memory_limit_mb,
-                max_commands=self.config.max_commands, rss_limit_mb=self.config.rss_limit_mb))
-        self._repls[key] = repl
-        while len(self._repls) > max(1, self.config.pool_size):
-            _, oldest = self._repls.popitem(last=False)
-            oldest.close()
-        return LeanProver(repl, heartbeats_per_second=self.config.heartbeats_per_second,
-                          pickles=self.config.pickles, on_close=_keep)
+    def session(self, project: Path, repl_dir: Path, *, lake: str = "lake") -> LeanSession:
+        key = (str(project.resolve()), str(repl_dir))
+        with self._lock:
+            if key not in self._sessions:
+                from alphaquant.provers.lean.session import LeanSession
 
-    def prover_for_file(self, path: Path) -> LeanProver:
-        """``prover`` for the file at ``path`` of a Lake project (its header read from disk;
-        raises what ``prover.checked_options`` raises)."""
-        return self.prover(checked_options(path), file_text.read_text(path))
+                self._sessions[key] = LeanSession(project, repl_dir, self.config, lake=lake)
+            return self._sessions[key]
 
     @property
-    def repls(self) -> list[LeanRepl]:
-        """The kept REPLs, least recently used first."""
-        return list(self._repls.values())
+    def sessions(self) -> list[LeanSession]:
+        return list(self._sessions.values())
 
     def close(self) -> None:
-        """End every kept REPL."""
-        while self._repls:
-            _, repl = self._repls.popitem()
-            repl.close()
-
-
-def _keep(prover: LeanProver) -> None:
-    """A pooled prover's close: the REPL stays with the pool."""
+        with self._lock:
+            for session in self._sessions.values():
+                session.close()
+            self._sessions.clear()

@@ -1,19 +1,29 @@
-"""The Lean prover: ``provers.base.Prover`` over the Lean REPL that ``repl.LeanRepl`` owns.
+"""The Lean prover: ``provers.base.Prover`` over a Lean REPL that lean-interact runs
+(``session.LeanSession``).
 
-``LeanProver`` elaborates a file's import header once, sends the rest in that environment, takes
-the root proof state from the ``sorry`` at the goal's position, and turns tactic answers into
-outcome values: Solved only on proofStatus "Completed"; errors, sorries and unfinished proofs
-are TacticError; a hung tactic is TacticTimeout. ``LeanProver.for_file`` checks, in this order,
-that Lean is installed, that the file is in a Lake project, and that a REPL for the project's
-Lean version is built, each failure one line naming the fix.
+A file is elaborated the way ``lake build`` elaborates it, one command at a time so that every
+goal sees the declarations before it: the import header starts a session; the lakefile's
+``leanOptions`` and ``maxHeartbeats`` follow as ``set_option`` commands (so they hold for every
+command after them, and for every proof state those commands record); then the body goes in
+chunks, one declaration each, each chunk in the environment the previous one left. A goal's
+root proof state is the ``sorry`` at its position in its own declaration's chunk: the REPL
+records a sorry's proof state in the environment from *before* its command (REPL issue #66), so
+a declaration sent alone sees every definition above it.
+
+Tactic answers become outcome values: Solved only on proofStatus "Completed"; errors, sorries and
+unfinished proofs are TacticError; a tactic past its time limit is TacticTimeout.
+``LeanProver.for_file`` checks, in this order, that Lean is installed, that the file is in a Lake
+project, and that a REPL for the project's Lean version is built, each failure one line naming
+the fix.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+
+from lean_interact.interface import CommandResponse, LeanError, ProofStepResponse, Sorry
 
 from alphaquant.errors import (
     FileDoesNotCompile,
@@ -33,32 +43,26 @@ from alphaquant.provers.base import (
 )
 from alphaquant.provers.lean import probe as lean_probe
 from alphaquant.provers.lean import setup as lean_setup
-from alphaquant.provers.lean.lake import LAKE_MISSING, lake_root, one_line
-from alphaquant.provers.lean.options import (
-    LeanConfig,
-    ReplOptions,
-    default_memory_limit_mb,
-    repl_options,
+from alphaquant.provers.lean.goals import parse_goal, parse_goals
+from alphaquant.provers.lean.lake import (
+    LAKE_MISSING,
+    lake_root,
+    lean_options,
+    one_line,
+    set_options,
 )
-from alphaquant.provers.lean.repl import LeanRepl, ReplDied, ReplTimeout
-from alphaquant.provers.lean.requests import Command, ProofStep
-from alphaquant.provers.lean.responses import (
-    CommandResponse,
-    ProofStepResponse,
-    ReplError,
-    Response,
-    Sorry,
-    parse_axioms,
-    sorry_warnings,
-    suggestion,
-)
+from alphaquant.provers.lean.options import LeanConfig
+from alphaquant.provers.lean.pool import SessionPool
+from alphaquant.provers.lean.responses import errors, parse_axioms, sorry_warnings, suggestion
+from alphaquant.provers.lean.session import LeanSession, ReplDied, ReplTimeout
 from alphaquant.provers.lean.source import Source, split_source
 from alphaquant.provers.negation import lean_negation, lean_universes
+from alphaquant.sites.lean import declarations
 from alphaquant.sites.site import GoalSite
 
 
-def checked_options(path: Path, *, repl_dir: Path | None = None) -> ReplOptions:
-    """How to run the REPL for a file of a Lake project: in the project's root.
+def checked_repl(path: Path, *, repl_dir: Path | None = None) -> tuple[Path, Path]:
+    """The Lake project of a file and the REPL built for its Lean version.
 
     Raises, in this order (the first that applies is the one line a user sees):
         ProverNotInstalled: no ``lake`` on PATH (Lean is not installed: `make lean`).
@@ -73,9 +77,7 @@ def checked_options(path: Path, *, repl_dir: Path | None = None) -> ReplOptions:
     problem = lean_setup.repl_problem(folder, project)
     if problem is not None:
         raise ProverNotInstalled(problem)
-    return repl_options(project, repl_dir=folder)
-
-
+    return project, folder
 # ---------------------------------------------------------------------------------------------
 # Lean text: the negation of a statement
 
@@ -96,125 +98,109 @@ def negation_statement(statement: str, name: str = "aq_negation") -> str | None:
 # The prover
 
 
-class LeanProver:
-    """``provers.base.Prover`` over a Lean REPL.
 
-    Build it with ``LeanProver(LeanRepl(repl_options(project)))``; tests pass a LeanRepl whose
-    command runs ``tests/replay_repl.py``. Proof-state handles are LeanRepl's stable ids, so a
-    state stays usable across REPL restarts.
+class LeanProver:
+    """``provers.base.Prover`` over a ``LeanSession``.
+
+    Proof-state handles are the session's, so a state stays usable across REPL restarts. A
+    prover made by ``for_file`` owns its session; one over a ``SessionPool``'s shares it.
     """
 
     name = "lean"
 
-    def __init__(
-        self,
-        repl: LeanRepl,
-        *,
-        cache_size: int = 32,
-        heartbeats_per_second: float | None = None,
-        pickles: bool = False,
-        on_close: Callable[[LeanProver], None] | None = None,
-    ) -> None:
+    def __init__(self, session: LeanSession, *, project: Path | None = None,
+                 owned: bool = True) -> None:
         """Args:
-          repl: the REPL process (shared with other provers when it comes from a pool).
-          cache_size: elaborated file bodies kept.
-          heartbeats_per_second: run each tactic as ``set_option maxHeartbeats N in`` with N
-            this rate times its time limit (Lean's unit, thousands of heartbeats), so a slow
-            tactic fails inside Lean as an ordinary error; None sends tactics unchanged.
-          pickles: pickle each header's environment and each root proof state, so a restarted
-            REPL restores them from the pickles instead of elaborating the file again.
-          on_close: called by ``close`` instead of closing the REPL (a pool's release).
+          session: the REPL (shared with other provers when it comes from a pool).
+          project: the Lake project, whose lakefile ``leanOptions`` every command gets.
+          owned: ``close`` closes the session (else the pool does).
         """
-        self.repl = repl
-        self._bodies: dict[tuple[int | None, str, bool], CommandResponse] = {}
-        self._cache_size = cache_size
-        self.heartbeats_per_second = heartbeats_per_second
-        self.pickles = pickles
-        self._on_close = on_close
+        self.session = session
+        options = lean_options(project) if project is not None else {}
+        beats = session.config.max_heartbeats
+        if beats is not None:
+            options["maxHeartbeats"] = beats
+        self.options = set_options(options)
+        self._owned = owned
 
     @classmethod
-    def for_file(
-        cls, path: Path, *, repl_dir: Path | None = None, config: LeanConfig | None = None
-    ) -> LeanProver:
-        """A prover with a REPL of its own for a file of a Lake project (``checked_options``
-        says what must hold), under ``config``'s limits (a ``pool.ReplPool`` shares one
-        REPL between files of the same header instead)."""
-        options = checked_options(path, repl_dir=repl_dir)
-        config = config or LeanConfig()
-        options = replace(options, memory_limit_mb=config.memory_limit_mb or
-                          default_memory_limit_mb(), max_commands=config.max_commands,
-                          rss_limit_mb=config.rss_limit_mb)
-        return cls(LeanRepl(options), heartbeats_per_second=config.heartbeats_per_second,
-                   pickles=config.pickles)
+    def for_file(cls, path: Path, *, repl_dir: Path | None = None,
+                 config: LeanConfig | None = None, pool: SessionPool | None = None) -> LeanProver:
+        """A prover for a file of a Lake project (``checked_repl`` says what must hold): over
+        ``pool``'s session for the project, else over a session of its own under ``config``."""
+        project, folder = checked_repl(path, repl_dir=repl_dir)
+        if pool is not None:
+            return cls(pool.session(project, folder), project=project, owned=False)
+        return cls(LeanSession(project, folder, config), project=project)
 
     def open(self, site: GoalSite, text: str) -> ProofState:
         source = split_source(text)
-        response = self._elaborate(source, self._header_env(site.file, source))
-        if isinstance(response, ReplError):
+        env, (start, end) = self._env_before(site.file, text, source, site.start)
+        command, line_offset = _chunk(text, start, end)
+        response = self.session.env(command, env)
+        if isinstance(response, LeanError):
             raise FileDoesNotCompile(f"Lean rejected {site.file}: {one_line(response.message)}")
-        sorry = _site_sorry(response.sorries, site, text, source)
+        index = _site_sorry(response.sorries, site, text, line_offset)
+        sorry = None if index is None else response.sorries[index]
         if sorry is None or sorry.proof_state is None:
-            if response.errors:
-                first = response.errors[0]
-                line = first.pos.line + source.line_offset
+            if errors(response.messages):
+                first = errors(response.messages)[0]
+                line = first.start_pos.line + line_offset
                 raise FileDoesNotCompile(f"{site.file}:{line}: {one_line(first.data)}")
             where = f"{site.file}:{site.line}:{site.col}"
             raise InputError(f"Lean reports no `sorry` at {where}: is the file saved?")
-        if self.pickles:
-            self.repl.pickle("proofState", sorry.proof_state)
-        return ProofState(goals=sorry.subgoals, handle=sorry.proof_state, path=())
+        assert index is not None
+        handle = self.session.root(env, command, index, sorry.proof_state)
+        return ProofState(goals=parse_goals(sorry.goal), handle=handle, path=())
 
     def open_negation(self, site: GoalSite, text: str) -> ProofState | None:
-        """The negation, elaborated where the theorem stands (same namespace, opens, defs)."""
+        """The negation, elaborated where the theorem stands (its namespace, opens, and every
+        declaration above it)."""
         statement = negation_statement(site.statement)
         if statement is None:
             return None
-        source = split_source(text)
-        env = self._header_env(site.file, source)
-        prefix = source.body[: max(0, site.decl_start - source.body_start) + source.padding]
-        if prefix and not prefix.endswith("\n"):
-            prefix += "\n"
-        response = self.repl.send(Command(prefix + statement, env=env))
-        if not isinstance(response, CommandResponse):
+        env, _ = self._env_before(site.file, text, split_source(text), site.start)
+        response = self.session.env(statement, env)
+        if not isinstance(response, CommandResponse) or errors(response.messages):
             return None
-        first_line = prefix.count("\n") + 1
-        if any(m.pos.line >= first_line for m in response.errors):
+        if len(response.sorries) != 1 or response.sorries[0].proof_state is None:
             return None
-        ours = [s for s in response.sorries if s.pos is not None and s.pos.line >= first_line]
-        if len(ours) != 1 or ours[0].proof_state is None:
-            return None
-        return ProofState(goals=ours[0].subgoals, handle=ours[0].proof_state, path=())
+        sorry = response.sorries[0]
+        assert sorry.proof_state is not None
+        handle = self.session.root(env, statement, 0, sorry.proof_state)
+        return ProofState(goals=parse_goals(sorry.goal), handle=handle, path=())
 
     def apply(self, state: ProofState, tactic: str, timeout: float) -> Outcome:
         if timeout <= 0:
             return TacticTimeout(timeout)  # no time left: don't kill the REPL for nothing
-        request = ProofStep(proof_state=state.handle, tactic=self._limited(tactic, timeout))
         try:
             try:
-                response = self.repl.send(request, timeout)
+                handle, response = self.session.step(state.handle, tactic, timeout)
             except ReplTimeout:
                 raise
             except ReplDied:
-                response = self.repl.send(request, timeout)  # once more, in a fresh process
+                handle, response = self.session.step(state.handle, tactic, timeout)
         except ReplTimeout:
             return TacticTimeout(timeout)
         except ReplDied as e:
             return TacticError(f"the Lean REPL died twice running this tactic: {e}")
-        return _outcome(state, tactic, response)
+        return _outcome(state, tactic, handle, response)
 
     def check_file(self, path: Path, text: str) -> FileCheck:
-        """Elaborate the whole file; ok when Lean reports no error (sorries are proof.py's)."""
+        """Elaborate the whole file as `lake build` would (its options included); ok when Lean
+        reports no error (sorries are proof.py's)."""
         source = split_source(text)
-        env = self._header_result(source)
+        env = self._base_result(source)
         if isinstance(env, FileCheck):
             hint = "run `lake build` in the project (or `make lean`)"
             return replace(env, message=f"its imports do not load in Lean: {env.message}; {hint}")
-        response = self._elaborate(source, env, restorable=False)
-        if isinstance(response, ReplError):
+        response = self.session.command(source.body, env)
+        if isinstance(response, LeanError):
             return FileCheck(ok=False, message=one_line(response.message))
-        if response.errors:
-            first = response.errors[0]
-            return FileCheck(False, one_line(first.data), first.pos.line + source.line_offset)
+        if errors(response.messages):
+            first = errors(response.messages)[0]
+            return FileCheck(False, one_line(first.data),
+                             first.start_pos.line + source.line_offset)
         return FileCheck(ok=True)
 
     def untrusted(self, path: Path, original: str, text: str, decl_start: int) -> tuple[str, ...]:
@@ -225,45 +211,31 @@ class LeanProver:
         except ValueError as e:
             raise InputError(f"cannot check the axioms of {path.name}: {e}") from None
         source = split_source(probe.text)
-        env = self._header_env(path, source)
-        response = self.repl.send(Command(source.body, env=env), restorable=False)
-        if isinstance(response, ReplError):
+        response = self.session.command(source.body, self._base_env(path, source))
+        if isinstance(response, LeanError):
             why = one_line(response.message)
             raise ProverCrashed(f"`#print axioms {probe.name}` failed: {why}")
-        if not isinstance(response, CommandResponse):
-            raise ProverCrashed(f"the Lean REPL answered a command with {one_line(str(response))}")
         line = probe.print_line - source.line_offset
-        errors = [m for m in response.errors if m.pos.line != line]
-        if errors:
-            first = errors[0]
-            where = first.pos.line + source.line_offset
-            raise FileDoesNotCompile(f"{path.name}:{where}: {one_line(first.data)}")
+        failed = [m for m in errors(response.messages) if m.start_pos.line != line]
+        if failed:
+            where = failed[0].start_pos.line + source.line_offset
+            raise FileDoesNotCompile(f"{path.name}:{where}: {one_line(failed[0].data)}")
         for message in response.messages:
             printed = parse_axioms(message.data)
-            if message.pos.line == line and printed is not None:
+            if message.start_pos.line == line and printed is not None:
                 return probe.refused(printed[1])
-        said = next((m.data for m in response.messages if m.pos.line == line), "no answer")
+        said = next((m.data for m in response.messages if m.start_pos.line == line), "no answer")
         raise FileDoesNotCompile(f"`#print axioms {probe.name}` in {path.name}: {one_line(said)}")
 
     def close(self) -> None:
-        if self._on_close is not None:
-            self._on_close(self)
-        else:
-            self.repl.close()
-
-    def _limited(self, tactic: str, timeout: float) -> str:
-        """The tactic under a heartbeat limit scaled to ``timeout`` (see ``__init__``)."""
-        if self.heartbeats_per_second is None:
-            return tactic
-        beats = max(1, round(self.heartbeats_per_second * timeout))
-        body = "\n".join("  " + line for line in tactic.splitlines())
-        return f"set_option maxHeartbeats {beats} in\n{body}"
+        if self._owned:
+            self.session.close()
 
     # -- elaboration -----------------------------------------------------------------------------
 
-    def _header_env(self, path: Path, source: Source) -> int | None:
-        """The environment of the file's header (None: no header, start a fresh session)."""
-        env = self._header_result(source)
+    def _base_env(self, path: Path, source: Source) -> int | None:
+        """The environment after the header and the options (None: no header, no options)."""
+        env = self._base_result(source)
         if isinstance(env, FileCheck):
             raise ProverStartError(
                 f"the imports of {path.name} do not load in Lean: {env.message}; "
@@ -271,66 +243,81 @@ class LeanProver:
             )
         return env
 
-    def _header_result(self, source: Source) -> int | None | FileCheck:
-        """The header's environment, or the check that failed; successes are cached."""
-        if not source.header:
-            return None
-        headers = self.repl.headers
-        if source.header not in headers:
-            response = self.repl.send(Command(source.header))
-            if isinstance(response, ReplError):
+    def _base_result(self, source: Source) -> int | None | FileCheck:
+        """The header's environment with the options set, or the check that failed."""
+        env: int | None = None
+        for text in (source.header, self.options):
+            if not text:
+                continue
+            response = self.session.env(text, env)
+            if isinstance(response, LeanError):
                 return FileCheck(ok=False, message=one_line(response.message), line=1)
-            if response.errors:
-                first = response.errors[0]
-                return FileCheck(ok=False, message=one_line(first.data), line=first.pos.line)
-            assert isinstance(response, CommandResponse)
-            headers[source.header] = response.env
-            if self.pickles:
-                self.repl.pickle("env", response.env)
-        return headers[source.header]
+            if errors(response.messages):
+                first = errors(response.messages)[0]
+                line = first.start_pos.line if text is source.header else 1
+                return FileCheck(ok=False, message=one_line(first.data), line=line)
+            env = response.env
+        return env
 
-    def _elaborate(
-        self, source: Source, env: int | None, *, restorable: bool = True
-    ) -> CommandResponse | ReplError:
-        """The REPL's answer for the file's body; answers are cached by text."""
-        key = (env, source.body, restorable)
-        if key in self._bodies:
-            return self._bodies[key]
-        response = self.repl.send(Command(source.body, env=env), restorable=restorable)
-        if isinstance(response, ProofStepResponse):
-            raise ProverCrashed(f"the Lean REPL answered a command with {one_line(str(response))}")
-        if isinstance(response, CommandResponse):
-            if len(self._bodies) >= self._cache_size:
-                del self._bodies[next(iter(self._bodies))]
-            self._bodies[key] = response
-        return response
+    def _env_before(self, path: Path, text: str, source: Source, offset: int
+                    ) -> tuple[int | None, tuple[int, int]]:
+        """The environment every declaration before ``offset`` leaves, each sent as a command
+        of its own in the environment of the one before, and the chunk that holds ``offset``."""
+        env = self._base_env(path, source)
+        chunks = _chunks(text, source)
+        for start, end in chunks:
+            if start <= offset < end or (start, end) == chunks[-1]:
+                return env, (start, end)
+            command, _ = _chunk(text, start, end)
+            if not command.strip():
+                continue
+            response = self.session.env(command, env)
+            if isinstance(response, LeanError):
+                raise FileDoesNotCompile(f"Lean rejected {path.name}: "
+                                         f"{one_line(response.message)}")
+            env = response.env
+        raise AssertionError("a file has at least one chunk")
 
 
-def _outcome(state: ProofState, tactic: str, response: Response) -> Outcome:
+def _chunks(text: str, source: Source) -> list[tuple[int, int]]:
+    """The body cut before each declaration (attributes and doc comments included)."""
+    cuts = sorted({d.decl_start for d in declarations(text) if d.decl_start > source.body_start})
+    bounds = [source.body_start, *cuts, len(text)]
+    return list(zip(bounds, bounds[1:], strict=False)) or [(source.body_start, len(text))]
+
+
+def _chunk(text: str, start: int, end: int) -> tuple[str, int]:
+    """The command for ``text[start:end]``, padded to keep its first line's columns, and the
+    number of file lines before it."""
+    column = start - (text.rfind("\n", 0, start) + 1)
+    return " " * column + text[start:end], text.count("\n", 0, start)
+
+
+def _outcome(state: ProofState, tactic: str, handle: int | None,
+             response: ProofStepResponse | LeanError) -> Outcome:
     """What a tactic's answer means for the search."""
-    if isinstance(response, ReplError):
+    if isinstance(response, LeanError):
         return TacticError(response.message)
-    if not isinstance(response, ProofStepResponse):
-        raise ProverCrashed(f"the Lean REPL answered a tactic with {one_line(str(response))}")
-    if response.errors:
-        return TacticError(response.errors[0].data)
-    if response.sorries or sorry_warnings(response):
+    if errors(response.messages):
+        return TacticError(errors(response.messages)[0].data)
+    if response.sorries or sorry_warnings(response.messages):
         return TacticError("the tactic leaves a `sorry`")
-    # `exact?` and friends say what to write instead: that goes into the proof.
+    # `exact?`, `try?` and friends say what to write instead: that goes into the proof.
     path = (*state.path, suggestion(response.messages) or tactic)
-    if response.completed:
+    if response.proof_status == "Completed":
         return Solved(path=path)
     if not response.goals:
         return TacticError(
             f"no goals are left but Lean does not accept the proof: {response.proof_status}"
         )
-    return Progress(ProofState(goals=response.subgoals, handle=response.proof_state, path=path))
+    goals = tuple(parse_goal(g) for g in response.goals)
+    assert handle is not None  # an answer to a step always names its new state
+    return Progress(ProofState(goals=goals, handle=handle, path=path))
 
 
-def _site_sorry(
-    sorries: tuple[Sorry, ...], site: GoalSite, text: str, source: Source
-) -> Sorry | None:
-    """The sorry at the goal's position: the hole token, or any sorry inside the hole's span."""
+def _site_sorry(sorries: list[Sorry], site: GoalSite, text: str, line_offset: int) -> int | None:
+    """The index of the sorry at the goal's position: the hole token, or any sorry inside the
+    hole's span."""
     line_starts = [0, *(i + 1 for i, ch in enumerate(text) if ch == "\n")]
 
     def position(offset: int) -> tuple[int, int]:
@@ -342,17 +329,16 @@ def _site_sorry(
     wanted = {(site.line, site.col), position(site.start)}
     if token >= 0:
         wanted.add(position(site.start + token))
-    placed = [s for s in sorries if s.pos is not None and s.proof_state is not None]
-    for s in placed:
-        assert s.pos is not None
-        if (s.pos.line + source.line_offset, s.pos.column) in wanted:
-            return s
-    for s in placed:
-        assert s.pos is not None
-        line = s.pos.line + source.line_offset
-        if (
-            line <= len(line_starts)
-            and site.start <= line_starts[line - 1] + s.pos.column < site.end
-        ):
-            return s
+    placed = [(i, s) for i, s in enumerate(sorries)
+              if s.start_pos is not None and s.proof_state is not None]
+    for i, s in placed:
+        assert s.start_pos is not None
+        if (s.start_pos.line + line_offset, s.start_pos.column) in wanted:
+            return i
+    for i, s in placed:
+        assert s.start_pos is not None
+        line = s.start_pos.line + line_offset
+        if (line <= len(line_starts)
+                and site.start <= line_starts[line - 1] + s.start_pos.column < site.end):
+            return i
     return None

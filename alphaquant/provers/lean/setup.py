@@ -1,16 +1,14 @@
-"""Lean set-up: where the pieces live, what `alphaquant doctor` checks, and `make lean`.
+"""Lean set-up: where the pieces live, what `alphaquant doctor` checks, and `make lean`'s facts.
 
-The Lean REPL (leanprover-community/repl) is built once per Lean version, in the user cache
-directory: ``<user cache>/alphaquant/repl/<tag>`` (platformdirs), where ``<tag>`` is the Lean
-version of the project's ``lean-toolchain`` (the REPL tags each Lean release by its version).
+The Lean REPL is leanprover-community/repl (``REPL_GIT``) at the tag named after the project's
+Lean version, fetched and built by lean-interact once per Lean version, in lean-interact's
+cache layout under the user cache directory (``repl_dir``).
 ``ALPHAQUANT_LEAN_REPL`` names another REPL checkout instead (a folder holding
-``.lake/build/bin/repl``).
+``.lake/build/bin/repl`` and a ``lean-toolchain``).
 
-``make lean`` runs ``python -m alphaquant.setup_lean`` on these facts: elan (installed with its
-official installer if missing), the project's toolchain, Mathlib's build cache (``lake exe
-cache get``), ``lake build`` of lean_project, then the REPL cloned at the matching tag and
-built. Every step skips what is done. A step that fails (no network, most often) stops the
-set-up with one line on stderr and exit code 2; nothing waits without a deadline.
+``make lean`` runs ``python -m alphaquant.setup_lean`` on these facts: elan, the project's
+toolchain, the REPL for exactly that toolchain, Mathlib's build cache, then ``lake build`` of
+lean_project. Every step skips what is done; one that fails stops with one line on stderr.
 """
 
 from __future__ import annotations
@@ -20,14 +18,16 @@ import re
 import shutil
 import subprocess
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 
 import platformdirs
 
 from alphaquant.checks import Check
 
-REPL_URL = "https://github.com/leanprover-community/repl"
+# The REPL lean-interact builds: leanprover-community/repl, whose tags are the Lean versions
+# (the transcripts the tests replay are its own). A mirror (or a test's local repository) can
+# stand in with $ALPHAQUANT_LEAN_REPL_GIT.
+REPL_GIT = os.environ.get("ALPHAQUANT_LEAN_REPL_GIT") or "https://github.com/leanprover-community/repl"
 ELAN_INIT_URL = "https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh"
 REPL_ENV = "ALPHAQUANT_LEAN_REPL"  # a REPL checkout to use instead of the cached build
 ELAN_URL_ENV = "ALPHAQUANT_ELAN_INIT_URL"  # another elan installer (mirrors; tests)
@@ -71,11 +71,8 @@ def read_toolchain(folder: Path) -> str | None:
 # A Lean version as a sortable key: v4.29.0-rc2 < v4.29.0 < v4.29.1.
 VersionKey = tuple[int, int, int, float]
 
-MAX_MINOR_GAP = 2  # a lower tag serves a Lean version at most this many minor versions newer
-
-
-class NoReplTag(ValueError):
-    """No REPL tag fits a Lean version; the message is one line naming what to do."""
+# Lean fixed kernel soundness bugs in 4.32.1 and 4.33.1 and more by 4.34.0: older is unsound.
+SOUND_FROM = "v4.34.0"
 
 
 def version_key(version: str) -> VersionKey | None:
@@ -87,52 +84,20 @@ def version_key(version: str) -> VersionKey | None:
     return int(m[1]), int(m[2]), int(m[3]), rc
 
 
-def repl_tags() -> list[str]:
-    """The REPL's tags, oldest first: package data ``alphaquant/data/lean_repl_tags.txt``."""
-    text = resources.files("alphaquant").joinpath("data/lean_repl_tags.txt").read_text("utf-8")
-    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+def soundness_note(version: str | None) -> str | None:
+    """Why a toolchain older than ``SOUND_FROM`` is not to be trusted; None when it is not."""
+    key, floor = version_key(version or ""), version_key(SOUND_FROM)
+    if key is None or floor is None or key >= floor:
+        return None
+    return (f"Lean {version} predates {SOUND_FROM}: kernel soundness bugs fixed in 4.32.1, "
+            f"4.33.1 and 4.34.0 can accept a false proof; move lean-toolchain to {SOUND_FROM} "
+            "or later")
 
 
-def repl_tag(version: str, tags: list[str] | None = None) -> str:
-    """The tag of leanprover-community/repl to build for Lean ``version``: the tag of that name
-    when there is one, else the nearest lower tag (built with the project's own toolchain),
-    at most ``MAX_MINOR_GAP`` minor versions older.
-
-    Raises:
-        NoReplTag: the version is not a Lean release (a nightly, say), older than every tag,
-            or too far from the nearest lower one.
-    """
-    tags = repl_tags() if tags is None else tags
-    if version in tags:
-        return version
-    key = version_key(version)
-    if key is None:
-        raise NoReplTag(f"Lean {version} is not a release the REPL is tagged for: use a release "
-                        "toolchain in lean-toolchain, or set ALPHAQUANT_LEAN_REPL to a REPL built "
-                        "with it")
-    lower = [(k, t) for t in tags if (k := version_key(t)) is not None and k < key]
-    if not lower:
-        raise NoReplTag(f"Lean {version} is older than every REPL tag (the oldest is {tags[0]}): "
-                        "use a newer toolchain")
-    best_key, best = max(lower)
-    if best_key[0] != key[0] or key[1] - best_key[1] > MAX_MINOR_GAP:
-        raise NoReplTag(f"the REPL has no tag for Lean {version} and the nearest lower one "
-                        f"({best}) is too old to build with it: set ALPHAQUANT_LEAN_REPL to a "
-                        "REPL checkout that builds with your toolchain")
-    return best
-
-
-def repl_tag_note(version: str | None) -> tuple[bool, str]:
-    """Whether a tag fits ``version``, and what `doctor` and `make lean` say about it."""
-    if version is None:
-        return False, "no lean-toolchain in the project"
-    try:
-        tag = repl_tag(version)
-    except NoReplTag as e:
-        return False, str(e)
-    if tag == version:
-        return True, tag
-    return True, f"{tag} (no tag {version}: the nearest lower one, built with {version})"
+def repl_tag(version: str) -> str:
+    """The REPL's tag for Lean ``version``: the version itself, never a neighbour's (a REPL
+    built across a change of Lean's .olean format, as at v4.30, cannot unpickle)."""
+    return version
 
 
 def repl_dir(version: str | None) -> Path:
@@ -140,12 +105,14 @@ def repl_dir(version: str | None) -> Path:
     override = os.environ.get(REPL_ENV)
     if override:
         return Path(override).expanduser()
-    return repl_cache() / (version or "unknown")  # one build per toolchain
+    owner, repo = REPL_GIT.rstrip("/").removesuffix(".git").split("/")[-2:]
+    tag = repl_tag(version or "unknown")  # lean-interact's layout: repl_<rev>_lean-toolchain-<v>
+    return repl_cache() / owner / repo / f"repl_{tag}_lean-toolchain-{version or 'unknown'}"
 
 
 def repl_cache() -> Path:
-    """Where `make lean` builds REPLs, one folder per tag."""
-    return Path(platformdirs.user_cache_dir("alphaquant")) / "repl"
+    """lean-interact's cache folder for alphaquant: the REPL's clone, one checkout per tag."""
+    return Path(platformdirs.user_cache_dir("alphaquant")) / "lean-interact"
 
 
 def repl_binary(folder: Path) -> Path:
@@ -174,16 +141,8 @@ def repl_fix(version: str | None, project: Path) -> str:
 def _repl_build(version: str | None, project: Path) -> str:
     if version is None or project.resolve() == default_project().resolve():
         return "make lean"
-    folder = repl_cache() / version
-    try:
-        tag = repl_tag(version)
-    except NoReplTag as e:
-        return str(e)
-    toolchain = "" if tag == version else f" && cp {project / 'lean-toolchain'} {folder}/"
-    return (
-        f"git clone --depth 1 --branch {tag} {REPL_URL} {folder}{toolchain} "
-        f"&& cd {folder} && lake build"
-    )
+    return (f"python -m alphaquant.setup_lean --repl-only {project}  "
+            f"(lean-interact builds {REPL_GIT} at {repl_tag(version)})")
 
 
 def repl_problem(folder: Path, project: Path) -> str | None:
@@ -226,8 +185,8 @@ def lean_checks(project: Path | None = None) -> list[Check]:
     built = project_built(project)
     checks.append(Check(f"{project.name} build", built, "", "" if built else
                         f"cd {project} && lake build"))
-    tag_ok, note = repl_tag_note(version)
-    checks.append(Check("Lean REPL tag", tag_ok, note if tag_ok else "", "" if tag_ok else note))
+    unsound = soundness_note(version)
+    checks.append(Check("Lean soundness fixes", unsound is None, version or "", unsound or ""))
     folder = repl_dir(version)
     binary = repl_binary(folder)
     checks.append(_path_check("Lean REPL", binary, repl_fix(version, project)))
@@ -318,5 +277,4 @@ class SetupError(Exception):
 DOWNLOAD_TIMEOUT = 60.0
 INSTALL_TIMEOUT = 900.0
 TOOLCHAIN_TIMEOUT = 1800.0
-CLONE_TIMEOUT = 900.0
 BUILD_TIMEOUT = 4 * 3600.0
