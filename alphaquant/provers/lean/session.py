@@ -85,7 +85,7 @@ class LeanSession:
                     enable_incremental_optimization=False, enable_parallel_elaboration=False)
                 self._server = AutoLeanServer(repl, max_restart_attempts=self.config.max_restarts)
             except (OSError, ValueError, ChildProcessError) as e:
-                why = one_line(_last_line(str(e)))
+                why = _stderr_tail(str(e)) or one_line(str(e))
                 raise ProverStartError(f"the Lean REPL exited before its first answer ({why}): "
                                        "build it with `make lean`; its toolchain must match the "
                                        "project's") from None
@@ -185,9 +185,12 @@ class LeanSession:
                               "stopped (it restarts on the next request)") from None
         except (ConnectionAbortedError, ChildProcessError, BrokenPipeError, json.JSONDecodeError,
                 ValueError, MemoryError) as e:
+            proc = getattr(self._server, "_proc", None)
+            code = None if proc is None else proc.poll()
             self.server.kill()
             self._deaths += 1
-            why = one_line(_last_line(str(e)))
+            why = ", ".join(filter(None, [f"exit code {code}" if code is not None else "",
+                                          _stderr_tail(str(e))])) or one_line(str(e))
             if not self._answered:
                 raise ProverStartError(
                     f"the Lean REPL exited before its first answer ({why}): build it with "
@@ -205,7 +208,10 @@ class LeanSession:
                 self._server.kill()
 
 
-def _last_line(text: str) -> str:
-    """The last line that says something (lean-interact's errors end with stderr)."""
-    lines = [ln for ln in text.splitlines() if ln.strip() and not set(ln.strip()) <= {"-"}]
-    return lines[-1] if lines else text
+def _stderr_tail(text: str) -> str:
+    """The last line of the REPL's stderr that lean-interact put in its error message."""
+    if "stderr:" not in text:
+        return ""
+    section = text.split("stderr:", 1)[1].split("-" * 10, 1)[0]
+    lines = [ln for ln in section.splitlines() if ln.strip()]
+    return f"stderr: {one_line(lines[-1])}" if lines else ""
