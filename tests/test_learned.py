@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from lean_interact.interface import CommandResponse
 
 from alphaquant.config import load_settings
 from alphaquant.errors import InputError
@@ -23,7 +24,6 @@ from alphaquant.provers.base import ProofState, Subgoal
 from alphaquant.provers.coq.prover import CoqProver
 from alphaquant.provers.coq.record import record_file
 from alphaquant.provers.lean.record import steps_from_response
-from alphaquant.provers.lean.responses import CommandResponse, parse_response
 from alphaquant.runs.learn import learn
 from alphaquant.sanitize import check_tactic
 from alphaquant.search.base import GoalContext, SearchParts
@@ -130,13 +130,13 @@ def test_recording_a_small_library_gives_states_and_tactics_as_coqtop_shows_them
 def test_lean_steps_from_the_repls_real_all_tactics_output():
     answers = (FIXTURES / "all_tactics-20250622.expected.out").read_text(encoding="utf-8")
     request = json.loads((FIXTURES / "all_tactics-20250622.in").read_text().split("\n\n")[0])
-    response = parse_response(json.loads(answers.split("\n\n")[0]))
+    response = CommandResponse.model_validate(json.loads(answers.split("\n\n")[0]))
     assert isinstance(response, CommandResponse)
     steps = steps_from_response(response, request["cmd"])
     assert [(s.theorem, s.hypotheses, s.conclusion, s.tactic) for s in steps] == [
         ("example@1", ("P : Prop", "hp : P"), "P", "exact hp")]
     # a `calc` whose steps end in `sorry`: nothing a search may write, nothing recorded
-    calc = parse_response(json.loads(
+    calc = CommandResponse.model_validate(json.loads(
         (FIXTURES / "calc.expected.out").read_text(encoding="utf-8").split("\n\n")[0]))
     assert isinstance(calc, CommandResponse) and calc.tactics
     assert steps_from_response(calc, "example : 3 = 5 := by calc") == ()

@@ -98,13 +98,9 @@ def settings_from_json(data: dict[str, Any]) -> Settings:
         search=SearchConfig(**data["search"]),
         tactics=TacticsConfig(**tactics),
         disproof=DisproofConfig(**data["disproof"]),
-<<<<<<< HEAD
         learn=LearnConfig(**learn),
-        lean=LeanConfig(**data.get("lean", {})),
-=======
         lean=LeanConfig(**{k: v for k, v in data.get("lean", {}).items()  # keys of older runs
                            if k in LeanConfig.__dataclass_fields__}),
->>>>>>> f221df4 (lean: the REPL backend stands on lean-interact; one declaration a command, options and maxHeartbeats as a command, one session per project, the REPL built first at its exact tag, Lean v4.34.0)
         prover=data["prover"],
         offline=data["offline"],
         llm=dict(data["llm"]),

@@ -1,4 +1,5 @@
-"""Recording a finished Lean file from the REPL's ``allTactics`` answer (pure: no process).
+"""Recording a finished Lean file from the REPL's ``allTactics`` answer (lean-interact's typed
+``CommandResponse``; pure: no process).
 
 A command sent with ``allTactics: true`` answers every tactic the elaborator ran, each with the
 goals before it (``goals``) and its source range. Each becomes a recorded step: the first goal
@@ -12,9 +13,10 @@ from __future__ import annotations
 
 import re
 
+from lean_interact.interface import CommandResponse
+
 from alphaquant.provers.base import RecordedStep
 from alphaquant.provers.lean.goals import parse_goals
-from alphaquant.provers.lean.responses import CommandResponse
 from alphaquant.sanitize import check_tactic
 
 _DECL = re.compile(
@@ -36,14 +38,14 @@ def steps_from_response(response: CommandResponse, source: str = "") -> tuple[Re
     decls = _declarations(source)
     counters: dict[str, int] = {}
     out: list[RecordedStep] = []
-    for t in sorted(response.tactics, key=lambda t: (t.pos.line, t.pos.column)):
+    for t in sorted(response.tactics, key=lambda t: (t.start_pos.line, t.start_pos.column)):
         goals = parse_goals(t.goals)
         text = t.tactic.strip()
         if not goals or not text or check_tactic(text, "lean") is not None:
             continue
         theorem = ""
         for line, name in decls:
-            if line <= t.pos.line:
+            if line <= t.start_pos.line:
                 theorem = name
         index = counters.get(theorem, 0)
         counters[theorem] = index + 1
