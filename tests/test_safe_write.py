@@ -125,6 +125,43 @@ def test_an_edit_after_the_swap_stays_in_the_file_and_the_caller_is_told(tmp_pat
     assert entries(tmp_path) == ["T.v", "T.v.orig.bak"]  # the file was written: its backup
 
 
+EDITOR = """
+import os, sys, time
+from pathlib import Path
+target, go, how = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+while not go.exists():
+    time.sleep(0.005)
+text = target.read_text() + "(* saved by another process *)\\n"
+if how == "rename":
+    Path(str(target) + "~").write_text(text)
+    os.replace(str(target) + "~", target)
+else:
+    target.write_text(text)
+"""
+
+
+@needs_exchange
+@pytest.mark.parametrize("how", ["in-place", "rename"])
+def test_a_save_by_another_process_during_a_delay_at_the_swap_is_kept(tmp_path, at_step, how):
+    # the issue's demonstration: the window before the rename widened by a delay, and an
+    # editor (another process) saving in it
+    target = tmp_path / "T.v"
+    target.write_text(OLD, encoding="utf-8")
+    go = tmp_path.parent / f"go-{how}"
+    editor = subprocess.Popen([sys.executable, "-c", EDITOR, str(target), str(go), how])
+
+    def delay() -> None:
+        go.write_text("now")
+        editor.wait(timeout=30)  # the save lands during the delay
+
+    at_step("swap", delay)
+    with pytest.raises(safe_write.WriteRefused, match="changed on disk while"):
+        safe_write.write_file(target, NEW, expected=OLD)
+    assert editor.returncode == 0
+    assert target.read_text(encoding="utf-8") == OLD + "(* saved by another process *)\n"
+    assert entries(tmp_path) == ["T.v"]
+
+
 @needs_exchange
 def test_edits_on_both_sides_of_the_swap_are_both_kept(tmp_path, at_step):
     # one before the exchange (detected in the file swapped out) and one on the new file before
