@@ -312,7 +312,9 @@ def learn(
     out.print(f"{summary.recorded} files recorded ({summary.steps} steps), "
               f"{summary.skipped} already recorded, {summary.failed} failed, "
               f"in {summary.seconds:.0f}s; corpus: {summary.corpus_steps} steps, "
-              f"{summary.corpus_bytes / 1e6:.1f} MB; index built in {summary.index_seconds:.1f}s")
+              f"{summary.corpus_bytes / 1e6:.1f} MB; " + (
+                  "index up to date" if summary.index_seconds is None
+                  else f"index built in {summary.index_seconds:.1f}s"))
 
 
 @app.command()

@@ -40,7 +40,7 @@ from alphaquant.provers.coq.record import (
 from alphaquant.runs.store import RunStore
 from alphaquant.sanitize import check_tactic
 from alphaquant.tactics.learned.corpus import Corpus, corpus_path, digest, excluded, file_key
-from alphaquant.tactics.learned.index import build_index
+from alphaquant.tactics.learned.index import build_index, index_current
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class LearnSummary:
     corpus_steps: int  # steps in the whole corpus
     corpus_bytes: int
     seconds: float
-    index_seconds: float
+    index_seconds: float | None  # None: the index was up to date
     path: Path
 
 
@@ -243,9 +243,11 @@ def learn(paths: list[str], *, workers: int = 1, exclude: tuple[str, ...] = (),
             pool.shutdown(wait=False, cancel_futures=True)
             raise
     t0 = time.monotonic()
-    build_index(corpus)
-    index_seconds = time.monotonic() - t0
-    emit(LearnEvent("index", seconds=index_seconds))
+    index_seconds: float | None = None
+    if not index_current(corpus):
+        build_index(corpus)
+        index_seconds = time.monotonic() - t0
+    emit(LearnEvent("index", seconds=index_seconds or 0.0))
     total = sum(r.steps for r in corpus.files().values())
     return LearnSummary(len(plan), len(plan) - len(todo), recorded, failed, steps, total,
                         corpus.size_bytes(), time.monotonic() - started, index_seconds,

@@ -2,8 +2,9 @@
 
 A state's features are the symbols of its conclusion (``c:``) and of its hypotheses' types
 (``h:``), single and in pairs and triples of neighbours (``c:Rabs (``, ``c:+ _ *``), with local
-names (the hypotheses' and the binders') written ``_``: two states that differ only in what
-their variables are called look the same. The index weighs them by TF-IDF, so rare constants
+names (the hypotheses' and the binders') written ``_`` and scope keys (``%Z``) left out: two
+states that differ only in what their variables are called, or in the scope they are printed
+in, look the same. The index weighs them by TF-IDF, so rare constants
 (``Z.div``, ``Rpower``) decide the neighbours and ``=`` or ``nat`` hardly count.
 
 Decision (why n-grams of symbols, as text, and not a term's tree): the corpus and the search
@@ -20,6 +21,7 @@ import re
 _TOKEN = re.compile(r"[A-Za-z_\u0370-\u03ff][\w'.\u0370-\u03ff]*|\d+|[^\s\w(),]+|[(),]")
 _BINDER = re.compile(r"\b(?:forall|exists|fun|∀|∃|λ)\s+([^,:=>]*)")
 _NAMES = re.compile(r"[A-Za-z_][\w']*")
+_SCOPE = re.compile(r"%[A-Za-z_]\w*")  # ``(0 <= a)%Z``: the same state inside Z_scope or not
 
 
 def hypothesis_names(hypothesis: str) -> list[str]:
@@ -43,6 +45,7 @@ def _bound(text: str) -> set[str]:
 
 @functools.lru_cache(maxsize=1 << 14)
 def _symbols(text: str, local: frozenset[str]) -> tuple[str, ...]:
+    text = _SCOPE.sub("", text)
     hidden = local | _bound(text)
     out = []
     for tok in _TOKEN.findall(text):

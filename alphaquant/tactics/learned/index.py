@@ -39,7 +39,7 @@ from alphaquant.tactics.learned.features import features
 log = logging.getLogger(__name__)
 
 N_FEATURES = 1 << 20
-FORMAT = 3  # of the saved index: one built by another format is built again
+FORMAT = 4  # of the saved index: one built by another format is built again
 
 
 def available() -> str | None:
@@ -118,7 +118,7 @@ class LearnedIndex:
     def __init__(self, corpus: Corpus, exclude: tuple[str, ...] = ()) -> None:
         self.corpus = corpus
         path = index_path(corpus)
-        if not path.is_file() or _generation(path) != corpus.generation:
+        if not index_current(corpus):
             build_index(corpus)
         with np.load(path) as z:
             data, rows, indptr = z["data"], z["indices"], z["indptr"]
@@ -174,6 +174,12 @@ class LearnedIndex:
         found = [(float(scores[r]), int(self.ids[r])) for r in top if scores[r] > 0]
         steps = self.corpus.steps(sid for _, sid in found)
         return tuple(Neighbour(round(sim, 6), *steps[sid]) for sim, sid in found if sid in steps)
+
+
+def index_current(corpus: Corpus) -> bool:
+    """Whether the saved index was built from the corpus as it is."""
+    path = index_path(corpus)
+    return path.is_file() and _generation(path) == corpus.generation
 
 
 def _generation(path: Path) -> int:
