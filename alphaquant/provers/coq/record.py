@@ -101,7 +101,10 @@ def library_files(names: list[str], roots: tuple[tuple[Path, str], ...]) -> list
     todo = list(names)
     while todo:
         wanted = todo.pop()
-        for name in by_suffix.get(wanted, [])[:1]:
+        prefix, _, short = wanted.rpartition("::")  # ``From prefix Require short``
+        found = [n for n in by_suffix.get(short, [])
+                 if not prefix or n.startswith(prefix + ".")]
+        for name in found[:1]:
             path = modules[name]
             if path in seen:
                 continue
@@ -111,7 +114,8 @@ def library_files(names: list[str], roots: tuple[tuple[Path, str], ...]) -> list
 
 
 def required_modules(text: str) -> list[str]:
-    """The module names a file's ``Require`` sentences name (``From X`` prefixed)."""
+    """The module names a file's ``Require`` sentences name; ``From X Require Y`` as ``X::Y``
+    (Y is then any module below X whose name ends with Y, as Coq reads it)."""
     out: list[str] = []
     for s in split_sentences(text).sentences:
         m = _REQUIRE.match(" ".join(s.text.split()))
@@ -121,7 +125,7 @@ def required_modules(text: str) -> list[str]:
         for word in body.split():
             if word.startswith("(") or not re.fullmatch(r"[\w.']+", word):
                 continue
-            out.append(f"{prefix}.{word}" if prefix else word)
+            out.append(f"{prefix}::{word}" if prefix else word)
     return out
 
 
