@@ -24,11 +24,12 @@ _COUNT = itertools.count()
 REPLAY_CONFIG = LeanConfig(max_heartbeats=None, command_timeout=20.0)
 
 
-def replay_project(*names: str, flags: tuple[str, ...] = (), lakefile: str = "") -> Path:
+def replay_project(*names: str, flags: tuple[str, ...] = (), lakefile: str = "",
+                   toolchain: str = "v4.34.0") -> Path:
     """A project folder (lean-toolchain, a lakefile, and a ``lake`` shim that replays)."""
     folder = Path(_TMP.name) / f"p{next(_COUNT)}"
     folder.mkdir()
-    (folder / "lean-toolchain").write_text("leanprover/lean4:v4.34.0\n")
+    (folder / "lean-toolchain").write_text(f"leanprover/lean4:{toolchain}\n")
     (folder / "lakefile.toml").write_text(lakefile or 'name = "T"\n')
     transcripts = [arg for name in names for arg in ("--transcript", name)]
     args = [sys.executable, str(REPLAY), *transcripts, *flags]
@@ -45,7 +46,7 @@ def replay_session(*names: str, flags: tuple[str, ...] = (),
 
 
 def replay_prover(*names: str, flags: tuple[str, ...] = (), config: LeanConfig | None = None,
-                  lakefile: str = "") -> LeanProver:
-    folder = replay_project(*names, flags=flags, lakefile=lakefile)
+                  lakefile: str = "", toolchain: str = "v4.34.0") -> LeanProver:
+    folder = replay_project(*names, flags=flags, lakefile=lakefile, toolchain=toolchain)
     session = replay_session(config=config, project=folder)
     return LeanProver(session, project=folder)

@@ -236,3 +236,75 @@ def test_a_multi_line_try_this_is_recorded_whole_and_spliced_with_its_layout(
     assert splice(text, site, (step,)) == (
         "theorem t (a b : Nat) (h : a = b) : a + 0 = b := by\n"
         "  calc a + 0 = a := by simp\n    _ = b := h\n")
+
+
+# --- automation as actions, gated by the project's Lean release and packages -----------------
+
+MATHLIB = 'name = "T"\n\n[[require]]\nname = "mathlib"\nscope = "leanprover-community"\n'
+
+
+def test_automation_is_gated_by_release_and_package_before_anything_is_sent(
+    tmp_path: Path,
+) -> None:
+    text = "theorem t (n : Nat) : n + 0 = n := by sorry\n"
+    pairs = [
+        ({"cmd": text},
+         {"env": 0, "sorries": [sorry(0, 1, 40, "n : ℕ\n⊢ n + 0 = n")], "messages": [WARNING]}),
+        ({"tactic": "omega", "proofState": 0},
+         {"proofState": 1, "goals": [], "proofStatus": "Completed"}),
+    ]
+    replay_repl.write_transcript(tmp_path, "t", pairs)
+    flags = ("--fixtures", str(tmp_path), "--log", str(tmp_path / "requests.jsonl"))
+    (site,) = locate(text, Path("T.lean"))
+    old = replay_prover("t", flags=flags, toolchain="v4.20.0")
+    try:
+        root = old.open(site, text)
+        grind = old.apply(root, "grind", 10)
+        assert isinstance(grind, TacticError) and "from v4.22.0" in grind.message
+        assert "v4.20.0" in grind.message
+        lin = old.apply(root, "nlinarith [sq_nonneg n]", 10)
+        assert isinstance(lin, TacticError) and "needs the mathlib package" in lin.message
+        assert old.apply(root, "omega", 10) == Solved(("omega",))  # core since v4.7.0
+    finally:
+        old.close()
+    assert [r.get("tactic") for r in sent(tmp_path) if "tactic" in r] == ["omega"]
+
+
+def test_a_mathlib_project_sends_mathlib_and_aesop_tactics(tmp_path: Path) -> None:
+    text = "theorem t (x : Nat) : 0 ≤ x := by sorry\n"
+    pairs = [
+        ({"cmd": text},
+         {"env": 0, "sorries": [sorry(0, 1, 35, "x : ℕ\n⊢ 0 ≤ x")], "messages": [WARNING]}),
+        ({"tactic": "positivity", "proofState": 0},
+         {"proofState": 1, "goals": [], "proofStatus": "Completed"}),
+        ({"tactic": "aesop?", "proofState": 0},
+         {"proofState": 2, "goals": [], "proofStatus": "Completed",
+          "messages": [{"severity": "info", "pos": {"line": 0, "column": 0},
+                        "endPos": {"line": 0, "column": 0},
+                        "data": "Try this:\n  [apply] exact Nat.zero_le x"}]}),
+    ]
+    replay_repl.write_transcript(tmp_path, "t", pairs)
+    prover = replay_prover("t", flags=("--fixtures", str(tmp_path)), lakefile=MATHLIB)
+    (site,) = locate(text, Path("T.lean"))
+    try:
+        root = prover.open(site, text)
+        assert prover.apply(root, "positivity", 10) == Solved(("positivity",))
+        # aesop comes with Mathlib; its suggestion is the step recorded, as exact?'s is
+        assert prover.apply(root, "aesop?", 10) == Solved(("exact Nat.zero_le x",))
+    finally:
+        prover.close()
+
+
+def test_gates_of_every_configured_automation_tactic() -> None:
+    from alphaquant.provers.lean.automation import GATES, refused
+    from alphaquant.tactics.heuristic import load_tactic_list
+
+    listed = {t.text for t in load_tactic_list(
+        Path(__file__).resolve().parents[1] / "configs" / "tactics" / "lean.toml")}
+    for name in ("grind", "try?", "exact?", "apply?", "rw?", "simp?", "aesop?", "omega",
+                 "positivity", "linarith", "nlinarith"):
+        assert name in listed and name in GATES, name
+        assert refused(name, "v4.34.0", frozenset({"mathlib"})) is None, name
+    assert refused("try?", "v4.15.0", frozenset()) is not None
+    assert refused("simp? [foo]", "v4.0.0", frozenset()) is None
+    assert refused("exact foo", "v4.0.0", frozenset()) is None  # not automation: never gated

@@ -101,3 +101,21 @@ def set_options(options: dict[str, bool | int | str]) -> str:
         return ("true" if v else "false") if isinstance(v, bool) else (
             str(v) if isinstance(v, int) else json.dumps(v))
     return "\n".join(f"set_option {k} {value(v)}" for k, v in options.items())
+
+
+_REQUIRE = re.compile(r"^\s*require\s+[\"«]?([\w-]+)", re.MULTILINE)
+
+
+def required_packages(root: Path) -> frozenset[str]:
+    """The packages a project's lakefile requires (``[[require]] name`` or ``require name``)."""
+    toml, lean = root / "lakefile.toml", root / "lakefile.lean"
+    try:
+        if toml.is_file():
+            data = tomllib.loads(toml.read_text(encoding="utf-8"))
+            return frozenset(str(r.get("name", "")).lower() for r in data.get("require", []))
+        if lean.is_file():
+            text = lean.read_text(encoding="utf-8", errors="replace")
+            return frozenset(m.lower() for m in _REQUIRE.findall(text))
+    except (OSError, tomllib.TOMLDecodeError, AttributeError):
+        pass
+    return frozenset()

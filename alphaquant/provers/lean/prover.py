@@ -43,12 +43,14 @@ from alphaquant.provers.base import (
 )
 from alphaquant.provers.lean import probe as lean_probe
 from alphaquant.provers.lean import setup as lean_setup
+from alphaquant.provers.lean.automation import refused
 from alphaquant.provers.lean.goals import parse_goal, parse_goals
 from alphaquant.provers.lean.lake import (
     LAKE_MISSING,
     lake_root,
     lean_options,
     one_line,
+    required_packages,
     set_options,
 )
 from alphaquant.provers.lean.options import LeanConfig
@@ -122,6 +124,9 @@ class LeanProver:
             options["maxHeartbeats"] = beats
         self.options = set_options(options)
         self._owned = owned
+        # what the automation gate checks (nothing is gated without a project)
+        self.version = lean_setup.read_toolchain(project) if project is not None else None
+        self.packages = required_packages(project) if project is not None else None
 
     @classmethod
     def for_file(cls, path: Path, *, repl_dir: Path | None = None,
@@ -173,6 +178,10 @@ class LeanProver:
     def apply(self, state: ProofState, tactic: str, timeout: float) -> Outcome:
         if timeout <= 0:
             return TacticTimeout(timeout)  # no time left: don't kill the REPL for nothing
+        if self.packages is not None:
+            reason = refused(tactic, self.version, self.packages)
+            if reason is not None:
+                return TacticError(reason)
         try:
             try:
                 handle, response = self.session.step(state.handle, tactic, timeout)
