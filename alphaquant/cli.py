@@ -107,6 +107,9 @@ def main_callback(
 def search(
     file: Annotated[str, typer.Argument(help="A .v or .lean file (a bare name is looked up).")],
     theorem: Annotated[str | None, typer.Option(help="Only this theorem's goals.")] = None,
+    line: Annotated[int | None, typer.Option(
+        help="Only the goal at or around this line: a hole of the declaration holding it, "
+             "else the nearest goal below or above (for editors).")] = None,
     budget: Annotated[float | None, typer.Option(
         help=f"Seconds per goal (default: {_default_budget()}, from configs/default.toml).",
         callback=_positive)] = None,
@@ -117,6 +120,10 @@ def search(
     write: Annotated[bool, typer.Option(
         "--write", help="Write proofs back (atomic, .orig.bak).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+    output_format: Annotated[str, typer.Option(
+        "--format", help="text (the table, proofs and diff), json (as --json), or try-this: "
+                         "only 'Try this: <proof>' lines on stdout, one per proved goal.")
+    ] = "text",
     config: Annotated[Path | None, typer.Option(help="A TOML config file.")] = None,
     expansions: Annotated[int | None, typer.Option(
         help="Tactic applications per goal.", callback=_positive)] = None,
@@ -144,12 +151,18 @@ def search(
     """
     from alphaquant.runs.single import SearchOptions, plan_search, run_plan
     from alphaquant.ui.render import SearchProgress
-    from alphaquant.ui.search_view import print_search_result
+    from alphaquant.ui.search_view import print_search_result, print_try_this
 
     verbose, quiet = logging_options(verbose, quiet)
+    if output_format not in ("text", "json", "try-this"):
+        raise fail(InputError(f"--format must be text, json or try-this, got {output_format!r}"))
+    if as_json and output_format == "try-this":
+        raise fail(InputError("--json and --format try-this cannot be combined"))
+    as_json = as_json or output_format == "json"
     try:
         plan = plan_search(SearchOptions(
-            file, theorem=theorem, config=config, budget=budget, expansions=expansions,
+            file, theorem=theorem, line=line, config=config, budget=budget,
+            expansions=expansions,
             tactic_timeout=tactic_timeout, seed=seed, prover=prover, offline=offline, llm=llm,
             base_url=base_url, model=model, cache=not no_cache, disproof=not no_disproof,
             write=write, learn_exclude=tuple(learn_exclude or ()), avoid=tuple(avoid or ()),
@@ -161,7 +174,10 @@ def search(
             result = run_plan(plan, on_event=progress, on_status=progress.status)
     except AlphaquantError as e:
         raise fail(e) from None
-    print_search_result(out, err, result, as_json=as_json, total=total)
+    if output_format == "try-this":
+        print_try_this(err, result, quiet=quiet)
+    else:
+        print_search_result(out, err, result, as_json=as_json, total=total)
     if result.write_error is not None:
         err.print(f"alphaquant: {result.write_error}", markup=False, highlight=False,
                   soft_wrap=True)

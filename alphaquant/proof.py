@@ -9,14 +9,26 @@ outside the prover's allow-list (``Prover.untrusted``). Writing the file is safe
 from __future__ import annotations
 
 import difflib
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from alphaquant.errors import FileDoesNotCompile
 from alphaquant.goals import locate
+from alphaquant.lexing import coq_sentences
 from alphaquant.provers.base import Acceptance, Judging, Prover
 from alphaquant.provers.negation import coq_negation, lean_negation, lean_universes
 from alphaquant.sanitize import check_tactic, clean_tactic
+from alphaquant.script import (
+    Script,
+    coq_lines,
+    coq_one_line,
+    indent_block,
+    indent_unit,
+    lean_lines,
+    lean_one_line,
+)
 from alphaquant.sites.site import GoalSite, language_of
 
 
@@ -36,67 +48,137 @@ def _line_indent(text: str, offset: int) -> tuple[str, bool]:
     return indent, not before.strip()
 
 
-def splice(text: str, site: GoalSite, tactics: tuple[str, ...]) -> str:
-    """The file text with ``tactics`` in place of the hole at ``site``, indentation preserved."""
+def _before(text: str, offset: int) -> str:
+    """The text of the line holding ``offset``, up to it."""
+    return text[text.rfind("\n", 0, offset) + 1 : offset]
+
+
+def _column(before: str) -> str:
+    """Blanks as wide as ``before`` (tabs kept): where a continuation line lines up with it."""
+    return "".join(c if c == "\t" else " " for c in before)
+
+
+Proof = Script | Iterable[str]
+
+
+def splice(text: str, site: GoalSite, proof: Proof) -> str:
+    """The file text with ``proof`` (a Script, or tactics run flat) in place of the hole at
+    ``site``: one tactic per line in the file's own indentation, a bullet (Coq) or ``·`` (Lean)
+    before each goal a step left."""
+    script = Script.of(proof)
     if site.language == "coq":
-        return _splice_coq(text, site, tactics)
-    return _splice_lean(text, site, tactics)
+        return _splice_coq(text, site, script)
+    return _splice_lean(text, site, script)
 
 
 def _coq_sentence(tactic: str) -> str:
     return clean_tactic(tactic, "coq")
 
 
-def _lean_lines(tactic: str, indent: str) -> str:
-    """A (possibly multi-line) Lean tactic, every line placed at ``indent``."""
-    return "\n".join(indent + line for line in clean_tactic(tactic, "lean").splitlines())
+def _lean_tactic(tactic: str) -> list[str]:
+    """A (possibly multi-line) Lean tactic's lines, the first unindented."""
+    return clean_tactic(tactic, "lean").splitlines()
 
 
-def _splice_coq(text: str, site: GoalSite, tactics: tuple[str, ...]) -> str:
-    sentences = [_coq_sentence(t) for t in tactics]
-    if site.kind == "admit":
-        block = "{ " + " ".join(sentences) + " }"
-    else:
-        indent, alone = _line_indent(text, site.start)
-        if alone:
-            lines = [f"{indent}  {s}" for s in sentences] + [f"{indent}Qed."]
-            block = "\n".join(lines)[len(indent) :]
+def coq_bullets_in_use(text: str, start: int, end: int) -> set[str]:
+    """The bullets the proof between ``start`` and ``end`` has used at the brace level open at
+    ``end`` (braces start a level of their own, where any bullet may be used again)."""
+    levels: list[set[str]] = [set()]
+    chunk = text[start:end]
+    for sentence in coq_sentences(chunk):
+        if not sentence.bullet:
+            continue
+        mark = chunk[sentence.start : sentence.end].strip()
+        if mark == "{":
+            levels.append(set())
+        elif mark == "}":
+            if len(levels) > 1:
+                levels.pop()
         else:
-            block = " ".join([*sentences, "Qed."])
-    return text[: site.start] + block + text[site.end :]
+            levels[-1].add(mark)
+    return levels[-1]
 
 
-def _splice_lean(text: str, site: GoalSite, tactics: tuple[str, ...]) -> str:
+_FOCUSED = re.compile(r"^[\s{}*+-]*[*+-]\s*$|^[\s{}*+-]*\{\s*$")
+
+
+def _splice_coq(text: str, site: GoalSite, script: Script) -> str:
+    unit = indent_unit(text)
+    before = _before(text, site.start)
+    indent, alone = _line_indent(text, site.start)
+    if site.kind == "admit":
+        if before.strip() and _FOCUSED.match(before):
+            # A bullet (or a brace) focuses the goal already: the proof goes right after it.
+            used = coq_bullets_in_use(text, site.decl_start, site.start)
+            lines = coq_lines(script, _coq_sentence, used)
+            block = indent_block(lines, _column(before))
+        else:
+            lines = coq_lines(script, _coq_sentence)
+            lines[0], lines[-1] = "{ " + lines[0], lines[-1] + " }"
+            block = indent_block(lines, _column(before) + "  ")
+        return text[: site.start] + block + text[site.end :]
+    lines = coq_lines(script, _coq_sentence)
+    if not lines:
+        return text[: site.start] + "Qed." + text[site.end :]
+    if alone:
+        return text[: site.start] + _admitted_block(lines, indent, unit) + text[site.end :]
+    if len(lines) == 1:
+        return text[: site.start] + lines[0] + " Qed." + text[site.end :]
+    body = "\n".join(indent + unit + line if line else line for line in lines)
+    head = text[: site.start].rstrip(" \t")
+    return head + "\n" + body + "\n" + indent + "Qed." + text[site.end :]
+
+
+def _admitted_block(lines: list[str], indent: str, unit: str) -> str:
+    """The proof's lines at ``indent`` + ``unit`` and ``Qed.`` at ``indent``, where
+    ``Admitted.`` stood alone on its line (the text before it holds ``indent`` already)."""
+    body = [indent + unit + line if line else line for line in lines]
+    return "\n".join([*body, indent + "Qed."])[len(indent) :]
+
+
+def _splice_lean(text: str, site: GoalSite, script: Script) -> str:
+    lines = lean_lines(script, _lean_tactic)
     if site.kind in ("by sorry", "term sorry"):
         hole_indent, _ = _line_indent(text, site.start)
-        inner = hole_indent + "  "
-        block = "by\n" + "\n".join(_lean_lines(t, inner) for t in tactics)
+        inner = hole_indent + indent_unit(text)
+        block = "by\n" + "\n".join(inner + line if line else line for line in lines)
     else:
-        col = " " * (site.start - (text.rfind("\n", 0, site.start) + 1))
-        block = "\n".join(_lean_lines(t, col) for t in tactics)[len(col) :]
+        block = indent_block(lines, _column(_before(text, site.start)))
     return text[: site.start] + block + text[site.end :]
 
 
-def disproof_lemma(site: GoalSite, tactics: tuple[str, ...]) -> tuple[str, str] | None:
+def one_line(language: str, proof: Proof) -> str:
+    """The proof on one line, for a ``Try this:`` suggestion: Coq's sentences with their bullets
+    (Coq reads them the same on one line); Lean's tactics joined by ``;``, each goal's proof in
+    ``(· …)``."""
+    script = Script.of(proof)
+    if language == "coq":
+        return coq_one_line(script, _coq_sentence)
+    return lean_one_line(script, _lean_tactic)
+
+
+def disproof_lemma(site: GoalSite, proof: Proof) -> tuple[str, str] | None:
     """(name, source) of a lemma stating the negation of the site's declaration, with its proof."""
+    script = Script.of(proof)
     name = f"aq_disproof_{site.theorem or 'goal'}"
     if site.language == "coq":
         statement = coq_negation(site.statement)
         if statement is None:
             return None
-        body = " ".join(_coq_sentence(t) for t in tactics)
-        return name, f"Lemma {name} : {statement}.\nProof. {body} Qed.\n\n"
+        body = "\n".join("  " + line if line else line
+                         for line in coq_lines(script, _coq_sentence))
+        return name, f"Lemma {name} : {statement}.\nProof.\n{body}\nQed.\n\n"
     statement = lean_negation(site.statement)
     if statement is None:
         return None
-    body = "\n".join("  " + t for t in tactics)
+    body = "\n".join("  " + line if line else line for line in lean_lines(script, _lean_tactic))
     universes = lean_universes(site.statement)
     return name, f"theorem {name}{universes} : {statement} := by\n{body}\n\n"
 
 
-def insert_disproof(text: str, site: GoalSite, tactics: tuple[str, ...]) -> tuple[str, str] | None:
+def insert_disproof(text: str, site: GoalSite, proof: Proof) -> tuple[str, str] | None:
     """(lemma name, text with the disproof lemma placed just before the site's declaration)."""
-    lemma = disproof_lemma(site, tactics)
+    lemma = disproof_lemma(site, proof)
     if lemma is None:
         return None
     name, source = lemma
@@ -194,7 +276,7 @@ def unified_diff(path: Path, old: str, new: str) -> str:
     )
 
 
-def combine(text: str, proofs: list[tuple[GoalSite, tuple[str, ...]]]) -> tuple[str, list[int]]:
+def combine(text: str, proofs: list[tuple[GoalSite, Proof]]) -> tuple[str, list[int]]:
     """``text`` with every proof spliced in, and each proof's declaration offset in the result.
 
     Splices go last site first, so earlier offsets stay valid; a declaration's offset moves by

@@ -17,6 +17,8 @@ reasons are stable strings, fit to be counter keys:
   `Time …`, `Fail …`, `Show.`), not a tactic; `Unshelve` is the one allowed.
 - Lean "several tactics": a line after the first is not indented past it, i.e. a second tactic
   or a new command at the block's column.
+- Lean "bullet": starts with a focusing dot (`·`, or `.` and a blank); the search focuses, and
+  only the proof's assembler (alphaquant/script.py) writes the dots.
 
 Words match whole identifiers (``admit_lemma``, ``sorry_free``, ``IO_bound`` are fine); a few
 that must never be reached under any namespace (``sorry``, ``IO``, ``ofReduceBool``, …) are also
@@ -215,6 +217,8 @@ def _check_lean(cleaned: str) -> str | None:
                           lean_names=True)
         if word is not None:
             return f"forbidden: {word} (in lookalike letters)"
+    if cleaned.startswith("·") or cleaned[:2] in (". ", ".\n") or cleaned == ".":
+        return "bullet"
     masked = mask(cleaned, tokens)
     if any(line[:1].strip() for line in masked.split("\n")[1:]):
         return "several tactics"

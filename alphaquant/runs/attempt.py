@@ -6,6 +6,7 @@ The result item is the same shape in `search --json`, batch reports and the run 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from alphaquant.errors import AlphaquantError, ProverUnavailable
 from alphaquant.provers.base import ProofState, Prover
 from alphaquant.runs.counterexample import describe_disproof
 from alphaquant.sanitize import check_tactic
+from alphaquant.script import Script
 from alphaquant.search.base import (
     Evaluator,
     GoalContext,
@@ -32,6 +34,8 @@ from alphaquant.status import GoalStatus
 from alphaquant.tactics import goal_value
 from alphaquant.tactics.base import TacticSource
 from alphaquant.tactics.memory import TacticMemory
+
+log = logging.getLogger(__name__)
 
 
 def evaluator(language: str, file_text: str) -> Evaluator:
@@ -61,7 +65,7 @@ class GoalResult:
     line: int
     kind: str
     status: GoalStatus
-    proof: list[str] | None = None  # tactics (for disproved: the proof of the negation)
+    proof: list[str] | None = None  # tactics (for disproved: the proof of the negation), flat
     seconds: float = 0.0
     expansions: int = 0
     message: str = ""  # why open or error; what a disproof proves
@@ -77,12 +81,20 @@ class GoalResult:
     assumes: list[str] = field(default_factory=list)  # proved: axioms and section hypotheses it
     # rests on besides the standard library's (the file's own axioms, allowed ones)
     trees: dict[str, Any] = field(default_factory=dict, repr=False)  # phase -> tree data
+    script: Script | None = None  # the proof as written: one script per goal a step left
 
     def to_json(self) -> dict[str, Any]:
         """The item shape shared by `search --json`, batch reports and the run store."""
         item = dataclasses.asdict(self)
         del item["trees"]
+        item["script"] = self.script.to_json() if self.script is not None else None
         return item
+
+    def written(self) -> Script | None:
+        """The proof as it is written: its script, else its tactics flat."""
+        if self.script is not None:
+            return self.script
+        return None if self.proof is None else Script(tuple(self.proof))
 
 
 def _merge(results: list[SearchResult]) -> dict[str, Any]:
@@ -159,7 +171,8 @@ class _Attempt:
     keep_trees: bool
     started: float = field(default_factory=time.monotonic)
     phases: list[tuple[str, SearchResult]] = field(default_factory=list)
-    verdicts: dict[tuple[str, tuple[str, ...]], proof.Verdict] = field(default_factory=dict)
+    verdicts: dict[tuple[str, Script], tuple[proof.Verdict, Script]] = field(
+        default_factory=dict)
 
     def run(self) -> tuple[GoalResult, str]:
         site, text, budget = self.goal.site, self.goal.text, self.settings.search.budget_seconds
@@ -176,10 +189,10 @@ class _Attempt:
         share = disproof.share if negation is not None else 0.0
         proved = self.go(self.searcher(root, "prove"), budget * (1 - share) - self.elapsed(),
                          "prove")
-        if proved.proved and proved.proof is not None:
-            verdict, spliced = self.judged("prove", proved.proof)
+        if proved.proved and proved.script is not None:
+            verdict, spliced, script = self.judged("prove", proved.script)
             if verdict.ok:
-                return self.finish(GoalStatus.PROVED, list(proved.proof), "",
+                return self.finish(GoalStatus.PROVED, script, "",
                                    assumes=list(verdict.assumes)), spliced
             why = f"proof found but rejected: {verdict.reason}"
             return self.finish(GoalStatus.OPEN, None, why), text
@@ -194,41 +207,68 @@ class _Attempt:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    def judged(self, kind: str, tactics: tuple[str, ...]) -> tuple[proof.Verdict, str]:
-        """The acceptance rule's verdict on a complete path, and the text it would leave."""
+    def judged(self, kind: str, script: Script) -> tuple[proof.Verdict, str, Script]:
+        """The acceptance rule's verdict on a complete proof, the text it would leave, and the
+        script that text holds.
+
+        The text checked is the structured one (bullets per goal). Should the kernel refuse it
+        where the same tactics flat pass (a layout the goal counts got wrong), the flat text is
+        what stands, and the script says so: the search's proof is never lost to its layout.
+        """
         site, text = self.goal.site, self.goal.text
-        avoid = frozenset(self.settings.search.avoid)
-        key = (kind, tactics)
+        key = (kind, script)
         if kind == "disprove" and key not in self.verdicts:
             # a prover that states the negation itself: from the kernel type, after the sections
-            judged = proof.verify_disproof(self.prover, self.goal.path, text, site, tactics,
-                                           avoid=avoid)
+            judged = proof.verify_disproof(self.prover, self.goal.path, text, site,
+                                           script.tactics(), avoid=self.avoid)
             if judged is not None:
                 self.emit(GoalEvent(site, "verify"))
-                self.verdicts[key] = judged
-        if key in self.verdicts and kind == "disprove":
-            return self.verdicts[key], text
-        if kind == "prove":
-            spliced, holes = proof.splice(text, site, tactics), 1
-        else:
-            inserted = proof.insert_disproof(text, site, tactics)
-            if inserted is None:
-                return proof.Verdict(False, "the negation cannot be stated"), text
-            spliced, holes = inserted[1], 0
+                self.verdicts[key] = (judged, script)
         if key not in self.verdicts:
             self.emit(GoalEvent(site, "verify"))
-            self.verdicts[key] = proof.verify(self.prover, self.goal.path, text, spliced,
-                                              tactics, site.decl_start, holes_closed=holes,
-                                              avoid=avoid)
-        return self.verdicts[key], spliced
+            verdict, used = self._verify(kind, script), script
+            if not verdict.ok and script.goals and "does not check" in verdict.reason:
+                flat = Script(script.tactics(), flat=f"the structured text was refused "
+                                                     f"({verdict.reason}): written flat")
+                again = self._verify(kind, flat)
+                if again.ok:
+                    log.warning("%s: %s", site.theorem, flat.flat)
+                    verdict, used = again, flat
+            self.verdicts[key] = (verdict, used)
+        verdict, used = self.verdicts[key]
+        if kind == "disprove":  # a disproof is never written: the text stays as it was
+            return verdict, text, used
+        return verdict, self._spliced(kind, used) or text, used
+
+    @property
+    def avoid(self) -> frozenset[str]:
+        return frozenset(self.settings.search.avoid)
+
+    def _spliced(self, kind: str, script: Script) -> str | None:
+        """The file text with ``script`` in (a proof) or before the claim (a disproof lemma);
+        None when the negation cannot be stated."""
+        site, text = self.goal.site, self.goal.text
+        if kind == "prove":
+            return proof.splice(text, site, script)
+        inserted = proof.insert_disproof(text, site, script)
+        return None if inserted is None else inserted[1]
+
+    def _verify(self, kind: str, script: Script) -> proof.Verdict:
+        site, text = self.goal.site, self.goal.text
+        spliced = self._spliced(kind, script)
+        if spliced is None:
+            return proof.Verdict(False, "the negation cannot be stated")
+        return proof.verify(self.prover, self.goal.path, text, spliced, script.tactics(),
+                            site.decl_start, holes_closed=1 if kind == "prove" else 0,
+                            avoid=self.avoid)
 
     def searcher(self, root: ProofState, kind: str) -> Search:
         """A search from ``root`` for a proof (``kind`` "prove") or a disproof ("disprove"),
         whose complete paths the acceptance rule judges as that kind."""
         site, language = self.goal.site, self.goal.site.language
 
-        def accept(tactics: tuple[str, ...]) -> str | None:
-            verdict, _ = self.judged(kind, tactics)
+        def accept(script: Script) -> str | None:
+            verdict, _, _ = self.judged(kind, script)
             return None if verdict.ok else verdict.reason
 
         context = GoalContext(language, self.goal.context + self.goal.text, site.theorem)
@@ -247,33 +287,35 @@ class _Attempt:
             self.memory.record(result.tried, result.proof or ())
         return result
 
-    def finish(self, status: GoalStatus, tactics: list[str] | None, message: str,
+    def finish(self, status: GoalStatus, script: Script | None, message: str,
                **extra: Any) -> GoalResult:
         site = self.goal.site
+        tactics = None if script is None else list(script.tactics())
         result = GoalResult(
             str(self.goal.path), site.theorem, site.line, site.kind, status, tactics,
             message=message, **extra, seconds=round(self.elapsed(), 3),
             **_merge([r for _, r in self.phases]),
             trees={p: r.tree for p, r in self.phases if r.tree is not None},
+            script=script,
         )
         self.emit(GoalEvent(site, "done", result=result))
         return result
 
     def disproved(self, counter: SearchResult) -> GoalResult | None:
         """The accepted disproof, or None when the search found none."""
-        if not counter.proved or counter.proof is None:
+        if not counter.proved or counter.script is None:
             return None
-        verdict, _ = self.judged("disprove", counter.proof)
+        verdict, _, script = self.judged("disprove", counter.script)
         if not verdict.ok:  # cannot happen: the search returns accepted paths only
             return self.finish(GoalStatus.OPEN, None, f"disproof rejected: {verdict.reason}")
         site = self.goal.site
         name = f"aq_disproof_{site.theorem or 'goal'}"
-        return self.finish(GoalStatus.DISPROVED, list(counter.proof),
-                           f"{name} proves the negation", **describe_disproof(site, counter.proof))
+        return self.finish(GoalStatus.DISPROVED, script, f"{name} proves the negation",
+                           **describe_disproof(site, script.tactics()))
 
     def refusals(self) -> str:
         """What the acceptance rule refused, for the message of a goal left open."""
-        refused = [v.reason for v in self.verdicts.values() if not v.ok]
+        refused = [v.reason for v, _ in self.verdicts.values() if not v.ok]
         if not refused:
             return ""
         paths = "path" if len(refused) == 1 else "paths"

@@ -20,7 +20,7 @@ from alphaquant.provers.registry import make_prover
 from alphaquant.runs.attempt import Goal, GoalEvent, GoalResult, GoalSink, attempt_goal
 from alphaquant.runs.source_file import SourceFile, read_source_file
 from alphaquant.runs.sources import SKIP_DIRS
-from alphaquant.sites.site import GoalSite
+from alphaquant.sites.site import GoalSite, language_of
 from alphaquant.status import GoalStatus
 from alphaquant.tactics.base import TacticSource
 from alphaquant.tactics.memory import TacticMemory
@@ -42,6 +42,17 @@ class FileResult:
     @property
     def diff(self) -> str:
         return proof.unified_diff(self.path, self.original, self.final)
+
+    def suggestions(self) -> list[tuple[GoalResult, str | None]]:
+        """Each goal with its proof on one line, as ``--format try-this`` prints it after
+        ``Try this:`` (None: nothing to insert, the goal was not proved by tactics)."""
+        language = language_of(self.path)
+        out: list[tuple[GoalResult, str | None]] = []
+        for goal in self.goals:
+            script = goal.written() if goal.status == GoalStatus.PROVED else None
+            text = proof.one_line(language, script) if script is not None else ""
+            out.append((goal, text or None))
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """The document `search --json` prints."""
@@ -114,6 +125,7 @@ def search_file(
     source: TacticSource,
     *,
     theorem: str | None = None,
+    line: int | None = None,
     write: bool = False,
     on_event: GoalSink | None = None,
     on_status: Callable[[str], None] | None = None,
@@ -131,6 +143,7 @@ def search_file(
       settings: budgets and switches.
       source: the tactic source.
       theorem: only this declaration's goals.
+      line: only the goal at or around this line (``SourceFile.goal_at``).
       write: replace the file (atomically, with a backup) when anything was proved.
       on_event: receives tagged search events; lines are those of the original file.
       on_status: told of long steps outside the search (building stale project files).
@@ -141,7 +154,7 @@ def search_file(
       Each goal's result, and the original and final texts.
     """
     path, original = file.path, file.text
-    sites = file.goals_of(theorem)
+    sites = [file.goal_at(line)[0]] if line is not None else file.goals_of(theorem)
     status = on_status or (lambda _message: None)
     results: list[GoalResult] = []
     text, interrupted = original, False
@@ -235,6 +248,7 @@ def _in_original_lines(sink: GoalSink | None, line: int) -> GoalSink | None:
 class SearchOptions:
     file: str
     theorem: str | None = None
+    line: int | None = None
     config: Path | None = None
     budget: float | None = None
     expansions: int | None = None
@@ -263,6 +277,7 @@ class SearchPlan:
     notices: tuple[str, ...]  # e.g. why the model is not used
     theorem: str | None
     write: bool
+    line: int | None = None
 
 
 def plan_search(options: SearchOptions) -> SearchPlan:
@@ -279,6 +294,8 @@ def plan_search(options: SearchOptions) -> SearchPlan:
                         ("--tactic-timeout", options.tactic_timeout)):
         if value is not None and value <= 0:
             raise InputError(f"{name} must be positive, got {value:g}")
+    if options.line is not None and options.theorem is not None:
+        raise InputError("--line and --theorem cannot be combined")
     if options.llm not in (None, "gemini", "openai"):
         raise InputError(f"--llm must be gemini or openai, got {options.llm!r}")
     online = bool(options.llm or options.base_url)
@@ -304,17 +321,24 @@ def plan_search(options: SearchOptions) -> SearchPlan:
         settings = dataclasses.replace(settings, learn=dataclasses.replace(
             settings.learn, exclude=(*settings.learn.exclude, *options.learn_exclude)))
     file = read_source_file(path)
-    goals = len(file.goals_of(options.theorem))
+    notices: list[str] = []
+    if options.line is not None:
+        _, note = file.goal_at(options.line)
+        notices.extend([note] if note else [])
+        goals = 1
+    else:
+        goals = len(file.goals_of(options.theorem))
     choice = ModelChoice(options.llm, options.base_url, options.model, options.cache)
     memory = open_run_memory(settings, file.language)
     source, notice = build_source(settings, file.language, choice, memory)
-    return SearchPlan(file, settings, source, memory, goals, (notice,) if notice else (),
-                      options.theorem, options.write)
+    notices.extend([notice] if notice else [])
+    return SearchPlan(file, settings, source, memory, goals, tuple(notices),
+                      options.theorem, options.write, options.line)
 
 
 def run_plan(plan: SearchPlan, *, on_event: GoalSink | None = None,
              on_status: Callable[[str], None] | None = None) -> FileResult:
     """Run a planned search (see ``search_file``)."""
     return search_file(plan.file, plan.settings, plan.source, theorem=plan.theorem,
-                       write=plan.write, on_event=on_event, on_status=on_status,
+                       line=plan.line, write=plan.write, on_event=on_event, on_status=on_status,
                        memory=plan.memory)

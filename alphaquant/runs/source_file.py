@@ -6,12 +6,16 @@ value instead of reading or locating the file again.
 
 from __future__ import annotations
 
+import bisect
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from alphaquant.errors import InputError
 from alphaquant.goals import declaration_names, locate, read_proof_file
 from alphaquant.runs.sources import imported_context
+from alphaquant.sites.coq import declarations as coq_declarations
+from alphaquant.sites.lean import declarations as lean_declarations
 from alphaquant.sites.site import GoalSite, language_of
 
 
@@ -37,6 +41,45 @@ class SourceFile:
         with_goals = sorted({s.theorem for s in self.sites if s.theorem})
         raise InputError(f"no theorem {theorem} in {name}; its open goals are in: "
                          f"{', '.join(with_goals) or '(none)'}")
+
+
+    def goal_at(self, line: int) -> tuple[GoalSite, str]:
+        """The goal at or around ``line`` (1-based), for an editor's cursor: a hole of the
+        declaration that holds the line (the nearest one to it), else the nearest goal below or
+        above (below on a tie); and a note saying which was taken when the line holds none.
+
+        A declaration holds the lines from its keyword to the next declaration's.
+
+        Raises:
+          InputError: the line is not in the file, or the file has no open goal.
+        """
+        name = self.path.name
+        count = len(self.text.splitlines()) or 1
+        if not 1 <= line <= count:
+            raise InputError(f"--line {line} is not a line of {name} (lines 1 to {count})")
+        if not self.sites:
+            raise InputError(f"{name} has no open goal (line {line} asked)")
+        breaks = [m.start() for m in re.finditer("\n", self.text)]
+
+        def line_of(offset: int) -> int:
+            return bisect.bisect_left(breaks, offset) + 1
+
+        decls = coq_declarations(self.text) if self.language == "coq" else \
+            lean_declarations(self.text)
+        holding = max((at for at in (line_of(d.decl_start) for d in decls) if at <= line),
+                      default=None)
+        inside = [s for s in self.sites if line_of(s.decl_start) == holding]
+        if inside:
+            return min(inside, key=lambda s: (abs(s.line - line), s.line < line)), ""
+
+        def distance(site: GoalSite) -> tuple[int, bool]:
+            start = line_of(site.decl_start)
+            return (start - line, False) if start > line else (line - site.line, True)
+
+        site = min(self.sites, key=distance)
+        where = "below" if line_of(site.decl_start) > line else "above"
+        return site, (f"line {line} of {name} holds no open goal; the nearest, {where}, is "
+                      f"{site.theorem or 'an example'} (line {site.line})")
 
 
 def located(path: Path, text: str) -> SourceFile:

@@ -19,6 +19,7 @@ from alphaquant.runs.sources import dependency_order
 from alphaquant.runs.store import (
     RunStore,
 )
+from alphaquant.script import Script
 from alphaquant.sites.site import GoalSite
 from alphaquant.status import GoalStatus
 
@@ -27,8 +28,16 @@ log = logging.getLogger(__name__)
 
 
 
+def written(item: dict[str, Any]) -> Script:
+    """The proof a stored result item holds, as it is written: its script (one per goal a step
+    left), or, for an item stored without one, its tactics flat."""
+    if item.get("script"):
+        return Script.from_json(item["script"])
+    return Script(tuple(item.get("proof") or ()))
+
+
 def check_combined(prover: Any, path: Path, original: str,
-                   proofs: list[tuple[GoalSite, tuple[str, ...]]]) -> proof.Verdict:
+                   proofs: list[tuple[GoalSite, Script]]) -> proof.Verdict:
     """Whether the file with every proof spliced in checks whole, with one hole fewer per proof,
     and every proved declaration passes the acceptance rule by its kernel name."""
     combined, starts = proof.combine(original, proofs)
@@ -70,7 +79,7 @@ def write_back(store: RunStore, settings: Settings,
     for file in ordered:  # imported modules first: each is rebuilt before its dependants' check
         original = files[file]
         goals = [g for g in store.goals() if g.file == file]
-        proved = [(g, latest[g.id].item["proof"]) for g in goals
+        proved = [(g, written(latest[g.id].item)) for g in goals
                   if g.id in latest and latest[g.id].status == GoalStatus.PROVED]
         if not proved:
             continue
@@ -89,9 +98,9 @@ def write_back(store: RunStore, settings: Settings,
     return out
 
 
-def _write_file(path: Path, original: str, proofs: list[tuple[GoalSite, list[str]]],
+def _write_file(path: Path, original: str, proofs: list[tuple[GoalSite, Script]],
                 settings: Settings) -> tuple[str, str]:
-    chosen = [(site, tuple(tactics)) for site, tactics in proofs]
+    chosen = list(proofs)
     combined, _ = proof.combine(original, chosen)
     try:
         current: str | None = file_text.read_text(path)
@@ -115,13 +124,14 @@ def _write_file(path: Path, original: str, proofs: list[tuple[GoalSite, list[str
     return "written", f"{len(proofs)} proof{'s' if len(proofs) != 1 else ''}; backup {backup}"
 
 
-def _kept_aside(path: Path, proofs: list[tuple[GoalSite, list[str]]], why: str) -> str:
-    side = safe_write.write_side_file(path, [(s.theorem, s.line, t) for s, t in proofs])
+def _kept_aside(path: Path, proofs: list[tuple[GoalSite, Script]], why: str) -> str:
+    side = safe_write.write_side_file(path, [(s.theorem, s.line, list(t.tactics()))
+                                        for s, t in proofs])
     return f"{why}; nothing written" + (f", proofs kept in {side}" if side else "")
 
 
 def _culprit(prover: Any, path: Path, original: str,
-             proofs: list[tuple[GoalSite, tuple[str, ...]]], reason: str) -> str:
+             proofs: list[tuple[GoalSite, Script]], reason: str) -> str:
     """Which proof breaks the file: add them one by one, in file order, re-checking each time."""
     ordered = sorted(proofs, key=lambda p: p[0].start)
     for k in range(1, len(ordered) + 1):

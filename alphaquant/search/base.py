@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from alphaquant.errors import InputError
 from alphaquant.provers.base import ProofState, Prover
+from alphaquant.script import Script
 from alphaquant.search.value import goal_size_value
 from alphaquant.tactics.base import TacticSource
 from alphaquant.values import AT_LEAST_1, NOT_NEGATIVE, POSITIVE, SHARE, Range, check_fields
@@ -22,9 +23,10 @@ Evaluator = Callable[[ProofState], float]
 # Gate every tactic passes before a prover sees it: None to allow, else the refusal reason.
 Gate = Callable[[str], "str | None"]
 
-# The acceptance rule, asked of every tactic path the prover calls complete (from the search's
-# root): None to accept it as the proof, else why it is refused (then a failed edge).
-Acceptor = Callable[[tuple[str, ...]], "str | None"]
+# The acceptance rule, asked of every proof the prover calls complete (from the search's root, as
+# a Script: its tactics and the goals each left): None to accept it, else why it is refused (then
+# a failed edge).
+Acceptor = Callable[[Script], "str | None"]
 
 # The selection rule: the score of one action of a node; the walk takes the highest.
 SelectionRule = Callable[["Action", "Node", "SearchConfig"], float]
@@ -133,7 +135,7 @@ class Trial:
 @dataclass(frozen=True)
 class SearchResult:
     proved: bool
-    proof: tuple[str, ...] | None  # tactic path root -> solved
+    proof: tuple[str, ...] | None  # tactic path root -> solved, flat (``script.tactics()``)
     expansions: int  # tactic applications sent to the prover
     seconds: float
     prover_seconds: float  # time spent waiting on the prover (tactics, focusing, retrieval, checks)
@@ -149,3 +151,4 @@ class SearchResult:
     products: int = 0  # states split into independent subproblems
     reproposals: int = 0  # states asked for more candidates after theirs ran out
     tree: dict[str, Any] | None = None  # the tree as plain data (search/export.py)
+    script: Script | None = None  # the proof with its structure: one script per goal a step left

@@ -77,7 +77,7 @@ def _refused(tree: SearchTree, run: Run) -> str | None:
     the proof kept as the accepted one, or why it is refused."""
     if run.parts.accept is None:
         return None
-    proof = tree.proof()
+    proof = tree.script()
     assert proof is not None
     reason = run.in_prover(run.parts.accept, proof)  # the kernel's check
     if reason is None:

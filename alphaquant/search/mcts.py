@@ -103,9 +103,10 @@ class Search:
                     tree.check_invariants()
         finally:
             run.stop()
-        proof = tree.proof()
-        if proof is not None and run.parts.accept is not None:
-            proof = run.accepted
+        script = tree.script()
+        if script is not None and run.parts.accept is not None:
+            script = run.accepted
+        proof = None if script is None else script.tactics()
         if proof is not None:
             stop = StopReason.SOLVED
             emit(SearchEvent("solved", run.expansions, run.elapsed(), len(tree), " ".join(proof)))
@@ -131,6 +132,7 @@ class Search:
             retried=now["retried"] - before["retried"],
             products=now["products"] - before["products"],
             reproposals=now["reproposals"] - before["reproposals"],
+            script=script,
         )
 
 

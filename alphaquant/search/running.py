@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from alphaquant.script import Script
 from alphaquant.search.base import GoalContext, SearchConfig, SearchParts, Trial
 
 T = TypeVar("T")
@@ -30,7 +31,7 @@ class Run:
     refused: Counter[str] = field(default_factory=Counter)  # gate refusals by reason
     tried: list[Trial] = field(default_factory=list)
     rejected: int = 0  # complete paths the acceptance rule refused
-    accepted: tuple[str, ...] | None = None  # the path it took
+    accepted: Script | None = None  # the proof it took
     retried: int = 0  # timed-out tactics queued again, longer
     products: int = 0  # states split into independent goals
     reproposals: int = 0  # states asked again after their candidates ran out

@@ -7,9 +7,12 @@ never as a node.
 
 A *product* node (AlphaProof's product node, HTPS's hypertree) is a state of several independent
 goals: its actions are not tactics but one link per goal to that goal's own state, it is proved
-when every goal is, failed when any goal is, and worth its hardest goal. Its proof is the goals'
-proofs one after another (each runs on the first goal left). Since states compare on their goals,
-a goal proved once is proved wherever it appears.
+when every goal is, failed when any goal is, and worth its hardest goal. Since states compare on
+their goals, a goal proved once is proved wherever it appears.
+
+The proof is a ``Script`` (alphaquant/script.py): it keeps which goals each step left, read off
+the goal lists the prover answered, so that a writer can put a bullet before each; flat, it is
+the tactics in the order they ran, each on the first goal left.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 import networkx as nx
 
 from alphaquant.provers.base import ProofState
+from alphaquant.script import Script
 
 
 class Status(enum.Enum):
@@ -181,32 +185,59 @@ class SearchTree:
             self.update_status(parent)
 
     def proof(self, key: ProofState | None = None) -> tuple[str, ...] | None:
+        """The proof of ``key`` (the root by default) flat, or None: each tactic in the order it
+        runs, on the first goal left (``script`` with its structure)."""
+        script = self.script(key)
+        return None if script is None else script.tactics()
+
+    def script(self, key: ProofState | None = None) -> Script | None:
         """The proof of ``key`` (the root by default) through proved nodes, or None.
 
         An ordinary node contributes its first proved step, then that child's proof; a product
-        node its goals' proofs in order (each closes the first goal left, the others wait).
+        node one proof per goal. Where a step leaves several goals, the script holds one proof
+        per goal: the goal lists before and after the step say how many it left (the goals it
+        did not work on are still there, last and unchanged). Where they do not (a step that
+        changed the other goals too, such as existential variables shared between goals, or
+        reordered them), that stretch of the proof is kept flat and says why.
         """
         key = self.root if key is None else key
         if self.node(key).status is not Status.PROVED:
             return None
-        done: dict[Any, tuple[str, ...]] = {SOLVED: ()}
+        done: dict[ProofState, Script] = {}
 
-        def of(current: Any) -> tuple[str, ...]:
-            if current not in done:
-                node = self.node(current)
-                assert node.actions is not None
-                if node.product:
-                    done[current] = tuple(t for a in node.actions for t in of(a.child))
-                else:
-                    step = next(
-                        a
-                        for a in node.actions
-                        if a.child is not None and self.status(a.child) is Status.PROVED
-                    )
-                    done[current] = (step.text, *of(step.child))
-            return done[current]
+        def of(start: ProofState) -> Script:
+            if start not in done:
+                done[start] = self._context(start, of)
+            return done[start]
 
         return of(key)
+
+    def _chosen(self, node: Node) -> Action:
+        assert node.actions is not None
+        return next(a for a in node.actions
+                    if a.child is not None and self.status(a.child) is Status.PROVED)
+
+    def _context(self, start: ProofState, of: Any) -> Script:
+        """The script of the proved state ``start``: its steps down to the sink or to a product
+        node (whose goals' scripts ``of`` gives), laid out per goal where the counts allow."""
+        chain: list[tuple[ProofState, str, Any]] = []
+        current: Any = start
+        parts: list[Script] | None = None
+        while current != SOLVED:
+            node = self.node(current)
+            if node.product:
+                assert node.actions is not None
+                parts = [of(a.child) for a in node.actions]
+                break
+            step = self._chosen(node)
+            chain.append((current, step.text, step.child))
+            current = step.child
+        laid = _per_goal(start, chain, parts)
+        if laid is not None:
+            return laid
+        return Script(tuple(t for _, t, _ in chain), tuple(parts or ()),
+                      "the goals a step left could not be told apart (it changed the other "
+                      "goals too, e.g. existential variables they share): kept flat")
 
     def check_invariants(self) -> None:
         """Assert the tree's structural promises; run after every step in debug mode."""
@@ -226,3 +257,60 @@ class SearchTree:
                     assert self.graph.has_edge(key, action.child), "action child without edge"
             edges = sum(1 for a in node.actions or [] if a.child is not None)
             assert edges >= self.graph.out_degree(key), "edge without an action"
+
+
+# A goal's script while it is built: its steps so far, then its goals' scripts.
+@dataclass
+class _Open:
+    steps: list[str] = field(default_factory=list)
+    goals: list[_Open] = field(default_factory=list)
+    done: Script | None = None  # a product's goal: its script, whole
+
+    def close(self) -> Script:
+        if self.done is not None:
+            return Script((*self.steps, *self.done.steps), self.done.goals, self.done.flat)
+        return Script(tuple(self.steps), tuple(g.close() for g in self.goals))
+
+
+def _per_goal(start: ProofState, chain: list[tuple[ProofState, str, Any]],
+              parts: list[Script] | None) -> Script | None:
+    """The chain of steps from ``start`` (each run on the first goal of its state) as one script
+    per goal, or None when the goal lists do not show which goals each step left.
+
+    A step from goals [g1, …, gn] to [h1, …, hm] worked on g1 alone when its last n-1 goals are
+    g2, …, gn (compared on their conclusions: coqtop prints the hypotheses of the first goal
+    only); it then left k = m-(n-1) goals of g1's. A step that closed every goal left none.
+    """
+    top = _Open()
+    open_goals = [top] if len(start.goals) == 1 else [_Open() for _ in start.goals]
+    if len(start.goals) > 1:
+        top.goals = open_goals[:]
+    for state, tactic, child in chain:
+        n = len(state.goals)
+        if not open_goals or len(open_goals) != n:
+            return None
+        first = open_goals[0]
+        first.steps.append(tactic)
+        if child == SOLVED:
+            if n != 1:
+                return None  # it closed goals it was not run on
+            open_goals = []
+            continue
+        after = child.goals
+        left = len(after) - (n - 1)
+        rest = [g.conclusion for g in state.goals[1:]]
+        if left < 0 or [g.conclusion for g in after[left:]] != rest:
+            return None
+        if left == 0:
+            open_goals = open_goals[1:]
+        elif left > 1:
+            first.goals = [_Open() for _ in range(left)]
+            open_goals = first.goals + open_goals[1:]
+    if parts is not None:
+        if len(parts) != len(open_goals):
+            return None
+        for goal, part in zip(open_goals, parts, strict=True):
+            goal.done = part
+    elif open_goals:
+        return None
+    return top.close()

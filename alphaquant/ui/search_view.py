@@ -45,3 +45,19 @@ def print_search_result(out: Console, err: Console, result: FileResult, *, as_js
         out.file.flush()
         sys.stdout.write(result.diff)
         sys.stdout.flush()
+
+
+def print_try_this(err: Console, result: FileResult, *, quiet: bool = False) -> None:
+    """``Try this: <proof>`` on stdout for each proved goal, the proof on one line, and nothing
+    else there (editors and scripts insert it); a goal not proved by tactics gets one line on
+    ``err`` saying what became of it (unless ``quiet``), as does a write that failed."""
+    for goal, text in result.suggestions():
+        if text is not None:
+            sys.stdout.write(f"Try this: {text}\n")
+        elif not quiet:
+            what = goal.message or "no proof to insert"
+            err.print(f"alphaquant: {goal.theorem or 'example'} (line {goal.line}): "
+                      f"{goal.status}: {what}", markup=False, highlight=False, soft_wrap=True)
+    sys.stdout.flush()
+    if result.interrupted and not quiet:
+        err.print("alphaquant: interrupted", markup=False, highlight=False)
