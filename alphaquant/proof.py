@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,7 +114,8 @@ def _splice_coq(text: str, site: GoalSite, script: Script) -> str:
             block = indent_block(lines, _column(before))
         else:
             lines = coq_lines(script, _coq_sentence)
-            lines[0], lines[-1] = "{ " + lines[0], lines[-1] + " }"
+            lines[0] = "{ " + lines[0]
+            lines[-1] += " }"
             block = indent_block(lines, _column(before) + "  ")
         return text[: site.start] + block + text[site.end :]
     lines = coq_lines(script, _coq_sentence)
@@ -276,7 +277,7 @@ def unified_diff(path: Path, old: str, new: str) -> str:
     )
 
 
-def combine(text: str, proofs: list[tuple[GoalSite, Proof]]) -> tuple[str, list[int]]:
+def combine(text: str, proofs: Sequence[tuple[GoalSite, Proof]]) -> tuple[str, list[int]]:
     """``text`` with every proof spliced in, and each proof's declaration offset in the result.
 
     Splices go last site first, so earlier offsets stay valid; a declaration's offset moves by

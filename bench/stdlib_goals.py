@@ -44,6 +44,7 @@ from alphaquant.provers.coq.sentences import split_sentences
 from alphaquant.provers.coq.toolchain import Toolchain, stdlib_root, toolchain
 from alphaquant.runs.attempt import evaluator
 from alphaquant.sanitize import check_tactic
+from alphaquant.script import Script
 from alphaquant.search.base import GoalContext, SearchParts
 from alphaquant.search.mcts import run_search
 from alphaquant.tactics.automation import hammer_library
@@ -249,8 +250,9 @@ def run_alphaquant(prover: CoqProver, path: Path, text: str, goal: Goal, budget:
     site = locate(text, path)[0]
     root = prover.open(site, text)
 
-    def accept(tactics: tuple[str, ...]) -> str | None:
-        return "names the original" if names_original(" ".join(tactics), goal.original) else None
+    def accept(script: Script) -> str | None:
+        tactics = " ".join(script.tactics())
+        return "names the original" if names_original(tactics, goal.original) else None
 
     def gate(tactic: str) -> str | None:
         # The benchmark's rule, applied before the prover sees a tactic: the sanitizer, and the

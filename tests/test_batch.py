@@ -330,7 +330,7 @@ def test_write_back_keeps_a_file_a_proof_breaks(tmp_path: Path, env: dict[str, s
     (goal_id,) = db.execute("SELECT id FROM goals WHERE theorem = 'two_plus_two'").fetchone()
     item = json.loads(db.execute("SELECT item FROM results WHERE goal_id = ?",
                                  (goal_id,)).fetchone()[0])
-    item["proof"] = ["exact I"]
+    item["proof"], item["script"] = ["exact I"], {"steps": ["exact I"]}
     with db:
         db.execute("UPDATE results SET item = ? WHERE goal_id = ?", (json.dumps(item), goal_id))
     db.close()

@@ -86,6 +86,11 @@ def test_the_search_sees_no_concrete_prover_provers_no_tactics_and_only_cli_sees
                            for t in targets), name
 
 
+def test_the_proof_script_is_a_leaf():
+    # The search, the splice and the runs all read it: it imports nothing of the package.
+    assert set(import_graph().successors("alphaquant.script")) == set()
+
+
 def test_goal_sites_see_only_lexing_and_errors():
     graph = import_graph()
     below = {"alphaquant.errors", "alphaquant.lexing", "alphaquant.file_text"}

@@ -14,6 +14,7 @@ from alphaquant.proof import splice
 from alphaquant.provers.lean import probe as lean_probe
 from alphaquant.provers.lean.dojo import LeanDojoProver
 from alphaquant.provers.lean.prover import LeanProver
+from alphaquant.script import Script
 from alphaquant.search.base import GoalContext, SearchConfig, SearchParts
 from alphaquant.search.mcts import run_search
 from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
@@ -178,7 +179,8 @@ def test_completed_proof_through_a_sorried_lemma_is_refused_and_the_search_goes_
                               WeightedTactic("simp", 1.0)), goal_aware_weight=0.0)
     seen: list[tuple[str, ...]] = []
 
-    def accept(path: tuple[str, ...]) -> str | None:
+    def accept(script: Script) -> str | None:
+        path = script.tactics()
         seen.append(path)
         spliced = splice(SORRIED, site, path)
         assert spliced == SORRIED_PROVED

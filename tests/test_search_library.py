@@ -12,6 +12,7 @@ from alphaquant.proof import splice
 from alphaquant.provers.base import Premise, ProofState, Subgoal
 from alphaquant.provers.coq.premises import Found, conclusion, is_equation, parse_search, rank
 from alphaquant.provers.lean.responses import suggestion, suggestions
+from alphaquant.script import Script
 from alphaquant.search.base import GoalContext, SearchConfig, SearchParts
 from alphaquant.tactics import automation
 from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
@@ -98,8 +99,8 @@ def test_product_nodes_solve_independent_goals_with_fewer_expansions(tmp_path):
     src = only(*SPLIT_TACTICS, premises=0.0)
     accepted: list[tuple[str, ...]] = []
 
-    def accept(path: tuple[str, ...]) -> str | None:
-        accepted.append(path)
+    def accept(script: Script) -> str | None:
+        accepted.append(script.tactics())
         return None
 
     from alphaquant.provers.coq.prover import CoqProver
@@ -390,9 +391,10 @@ def test_a_root_proved_through_a_transposition_is_judged_and_its_proof_returned(
     asked: list[tuple[str, ...]] = []
     with CoqProver(path) as prover:
 
-        def accept(tactics: tuple[str, ...]) -> str | None:
+        def accept(script: Script) -> str | None:
+            tactics = script.tactics()
             asked.append(tactics)
-            verdict = verify(prover, path, TWINS, splice(TWINS, site, tactics), tactics,
+            verdict = verify(prover, path, TWINS, splice(TWINS, site, script), tactics,
                              site.decl_start)
             return None if verdict.ok else verdict.reason
 
@@ -436,9 +438,9 @@ def test_an_admitted_lemma_reached_through_a_transposition_is_refused(tmp_path):
     refused: list[str] = []
     with CoqProver(path) as prover:
 
-        def accept(tactics: tuple[str, ...]) -> str | None:
-            verdict = verify(prover, path, TWINS_ADMITTED,
-                             splice(TWINS_ADMITTED, site, tactics), tactics, site.decl_start)
+        def accept(script: Script) -> str | None:
+            verdict = verify(prover, path, TWINS_ADMITTED, splice(TWINS_ADMITTED, site, script),
+                             script.tactics(), site.decl_start)
             if not verdict.ok:
                 refused.append(verdict.reason)
             return None if verdict.ok else verdict.reason
