@@ -402,3 +402,28 @@ def test_line_searches_only_the_goal_there_and_refuses_a_line_not_in_the_file(tm
     done = run_cli("search", "S.v", "--line", "3", "--theorem", "tiles_fit", cwd=tmp_path)
     assert done.returncode == 2 and "cannot be combined" in done.stderr
     assert (tmp_path / "S.v").read_text(encoding="utf-8") == CASES
+
+
+@pytest.mark.coq
+@needs_coq
+def test_a_layout_the_kernel_refuses_falls_back_to_the_flat_text_and_says_so(tmp_path):
+    # A script whose structure is wrong (a bullet around `split.`, which leaves two goals in
+    # it) where the same tactics flat are a proof: the flat text is what stands.
+    from alphaquant.config import load_settings
+    from alphaquant.provers.coq.prover import CoqProver
+    from alphaquant.runs.attempt import Goal, _Attempt
+
+    text = "Lemma c : forall P Q : Prop, P -> Q -> P /\\ Q.\nProof.\nAdmitted.\n"
+    path = tmp_path / "C.v"
+    path.write_text(text, encoding="utf-8")
+    site = locate(text, path)[0]
+    wrong = Script(("intros.",), (Script(("split.",)), Script(("assumption.", "assumption."))))
+    right = Script(("intros.", "split."), (Script(("assumption.",)), Script(("assumption.",))))
+    with CoqProver(path) as prover:
+        attempt = _Attempt(prover, None, Goal(path, text, site), load_settings(None),  # type: ignore[arg-type]
+                           lambda _e: None, None, False)
+        verdict, spliced, used = attempt.judged("prove", wrong)
+        assert verdict.ok and used.tactics() == wrong.tactics() and not used.goals
+        assert "structured text was refused" in used.flat and "\n  - " not in spliced
+        verdict, spliced, used = attempt.judged("prove", right)
+        assert verdict.ok and used == right and "  - assumption.\n" in spliced
