@@ -226,17 +226,15 @@ def test_lean_by_sorry_and_a_tactic_sorry_get_dots_and_indentation():
 
 
 def test_lean_search_on_the_replay_repl_writes_a_dot_per_goal():
-    from alphaquant.provers.lean.options import ReplOptions
-    from alphaquant.provers.lean.prover import LeanProver
-    from alphaquant.provers.lean.repl import LeanRepl
     from alphaquant.search.base import GoalContext, SearchConfig, SearchParts
     from alphaquant.search.mcts import run_search
     from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
 
+    sys.path.insert(0, str(Path(__file__).parent))
+    from lean_replay import replay_prover
+
     text = "theorem complex_and (p q r : Prop) (h1 : p ∧ q) (h2 : q → r) : p ∧ r := by sorry"
-    command = (sys.executable, str(REPO / "tests" / "replay_repl.py"),
-               "--transcript", "proof_branching")
-    prover = LeanProver(LeanRepl(ReplOptions(command=command, cwd=REPO, backoff=0.01)))
+    prover = replay_prover("proof_branching")
     source = HeuristicSource(tuple(WeightedTactic(t, 1.0) for t in (
         "apply And.intro", "exact h1.left", "apply h2", "exact h1.right")), goal_aware_weight=0.0)
     site = locate(text, Path("T.lean"))[0]
