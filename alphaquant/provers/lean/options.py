@@ -10,7 +10,7 @@ from alphaquant.values import AT_LEAST_1, NOT_NEGATIVE, POSITIVE, check_fields
 # The Lean REPL backend's limits: inside Lean first, the process's as the last resort.
 @dataclass(frozen=True)
 class LeanConfig:
-    max_heartbeats: int | None = 400_000  # `set_option maxHeartbeats` (Lean's unit), every command
+    max_heartbeats: int | None = None  # `set_option maxHeartbeats` for every command; None: Lean's
     memory_limit_mb: int | None = None  # RLIMIT_AS of each REPL; it restarts past 80 % of it
     command_timeout: float = 600.0  # seconds for a command (imports, declarations, whole files)
     max_restarts: int = 3  # REPL deaths in a row before a session gives up

@@ -3,8 +3,8 @@
 
 A file is elaborated the way ``lake build`` elaborates it, one command at a time so that every
 goal sees the declarations before it: the import header starts a session; the lakefile's
-``leanOptions`` and ``maxHeartbeats`` follow as ``set_option`` commands (so they hold for every
-command after them, and for every proof state those commands record); then the body goes in
+``leanOptions`` (and ``maxHeartbeats`` when configured) follow as ``set_option`` commands, so
+they hold for every command after them, as `lake build`'s -D options do; then the body goes in
 chunks, one declaration each, each chunk in the environment the previous one left. A goal's
 root proof state is the ``sorry`` at its position in its own declaration's chunk: the REPL
 records a sorry's proof state in the environment from *before* its command (REPL issue #66), so
