@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from alphaquant.tactics.llm_prompt import parse_tactics
 from tests.conftest import REPO, needs_coq, run_cli, write_config
 
 pytest.importorskip("openai", reason="the llm extra is not installed (pip install '.[llm]')")
@@ -70,9 +71,14 @@ def test_model_proposing_only_cheats_gets_nothing_accepted(project):
     finally:
         server.stop()
     assert done.returncode == 1, done.stderr
-    item = json.loads(done.stdout)["goals"][0]
+    document = json.loads(done.stdout)
+    item = document["goals"][0]
     assert item["status"] == "open"
     assert sum(item["refused"].values()) >= 6
+    # the cheats reached the search: every answer the server sent was received, whole
+    sent = len(server.generations())
+    assert sent >= 1 and document["model"]["answers"] == sent, document["model"]
+    assert document["model"]["received"] == sent * len(parse_tactics(json.dumps(cheats), "coq"))
     assert not (project / "Groq.v.orig.bak").exists()
 
 

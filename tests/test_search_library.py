@@ -541,3 +541,19 @@ def test_a_tactic_that_timed_out_at_one_state_is_first_tried_briefly_at_the_next
     assert not result.proved and result.stop_reason == "exhausted", result.stop_detail
     timed_out = [limit for limit, kind in spy.ring if kind == "TacticTimeout"]
     assert timed_out == [2, 1], spy.ring
+
+
+def test_avoided_names_are_never_proposed_bare_or_qualified():
+    from alphaquant.tactics.base import ProposalRequest
+
+    source = only(("apply classic.", 1.0, None), ("exact (Classical_Prop.classic P).", 1.0, None),
+                  ("apply helper.", 1.0, None), ("tauto.", 1.0, None))
+    state = ProofState((Subgoal((), "P \\/ ~ P"),))
+    avoid = frozenset({"Coq.Logic.Classical_Prop.classic"})
+    proposed = [c.tactic for c in source.propose(ProposalRequest(state, 30, "coq", avoid=avoid))]
+    assert {"apply helper.", "tauto."} <= set(proposed)
+    assert not [t for t in proposed if "classic" in t]
+    unfiltered = [c.tactic for c in source.propose(ProposalRequest(state, 30, "coq"))]
+    assert "apply classic." in unfiltered
+    with pytest.raises(Exception, match="search.avoid"):
+        SearchConfig(avoid="classic")  # type: ignore[arg-type]
