@@ -61,14 +61,15 @@ def _column(before: str) -> str:
 Proof = Script | Iterable[str]
 
 
-def splice(text: str, site: GoalSite, proof: Proof) -> str:
+def splice(text: str, site: GoalSite, proof: Proof, *, unit: str | None = None) -> str:
     """The file text with ``proof`` (a Script, or tactics run flat) in place of the hole at
-    ``site``: one tactic per line in the file's own indentation, a bullet (Coq) or ``·`` (Lean)
-    before each goal a step left."""
+    ``site``: one tactic per line in the file's own indentation (``unit``, read off ``text``
+    when not given), a bullet (Coq) or ``·`` (Lean) before each goal a step left."""
     script = Script.of(proof)
+    unit = indent_unit(text) if unit is None else unit
     if site.language == "coq":
-        return _splice_coq(text, site, script)
-    return _splice_lean(text, site, script)
+        return _splice_coq(text, site, script, unit)
+    return _splice_lean(text, site, script, unit)
 
 
 def _coq_sentence(tactic: str) -> str:
@@ -102,8 +103,7 @@ def coq_bullets_in_use(text: str, start: int, end: int) -> set[str]:
 _FOCUSED = re.compile(r"^[\s{}*+-]*[*+-]\s*$|^[\s{}*+-]*\{\s*$")
 
 
-def _splice_coq(text: str, site: GoalSite, script: Script) -> str:
-    unit = indent_unit(text)
+def _splice_coq(text: str, site: GoalSite, script: Script, unit: str) -> str:
     before = _before(text, site.start)
     indent, alone = _line_indent(text, site.start)
     if site.kind == "admit":
@@ -137,11 +137,11 @@ def _admitted_block(lines: list[str], indent: str, unit: str) -> str:
     return "\n".join([*body, indent + "Qed."])[len(indent) :]
 
 
-def _splice_lean(text: str, site: GoalSite, script: Script) -> str:
+def _splice_lean(text: str, site: GoalSite, script: Script, unit: str) -> str:
     lines = lean_lines(script, _lean_tactic)
     if site.kind in ("by sorry", "term sorry"):
         hole_indent, _ = _line_indent(text, site.start)
-        inner = hole_indent + indent_unit(text)
+        inner = hole_indent + unit
         block = "by\n" + "\n".join(inner + line if line else line for line in lines)
     else:
         block = indent_block(lines, _column(_before(text, site.start)))
@@ -281,12 +281,12 @@ def combine(text: str, proofs: Sequence[tuple[GoalSite, Proof]]) -> tuple[str, l
     """``text`` with every proof spliced in, and each proof's declaration offset in the result.
 
     Splices go last site first, so earlier offsets stay valid; a declaration's offset moves by
-    the growth of every splice before it.
+    the growth of every splice before it. Every proof takes the indentation of ``text``.
     """
-    out = text
+    out, unit = text, indent_unit(text)
     for site, tactics in sorted(proofs, key=lambda p: p[0].start, reverse=True):
-        out = splice(out, site, tactics)
-    growth = [(site.start, len(splice(text, site, tactics)) - len(text))
+        out = splice(out, site, tactics, unit=unit)
+    growth = [(site.start, len(splice(text, site, tactics, unit=unit)) - len(text))
               for site, tactics in proofs]
     starts = [site.decl_start + sum(g for at, g in growth if at < site.decl_start)
               for site, _ in proofs]

@@ -13,6 +13,7 @@ before each goal a step leaves, a Lean ``·``; the lines below a bullet indented
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -140,9 +141,11 @@ def lean_one_line(script: Script, tactic_lines: Any) -> str:
 _INDENT = re.compile(r"^[ \t]*")
 
 
+@functools.lru_cache(maxsize=8)
 def indent_unit(text: str) -> str:
     """The step of indentation the file uses (its most common increase from one line to the
-    next: two spaces, four, a tab…); two spaces when the file shows none."""
+    next: two spaces, four, a tab…); two spaces when the file shows none. Remembered per text:
+    a search splices every complete path into the same text."""
     steps: Counter[str] = Counter()
     previous = ""
     for line in text.splitlines():

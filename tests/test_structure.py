@@ -425,3 +425,16 @@ def test_a_layout_the_kernel_refuses_falls_back_to_the_flat_text_and_says_so(tmp
         assert "structured text was refused" in used.flat and "\n  - " not in spliced
         verdict, spliced, used = attempt.judged("prove", right)
         assert verdict.ok and used == right and "  - assumption.\n" in spliced
+
+
+def test_the_goal_at_a_line_of_a_lean_file(tmp_path):
+    text = ("theorem a : True := by\n  trivial\n\n"
+            "theorem b (p : Prop) (h : p) : p ∧ p := by\n  constructor\n  · sorry\n  · exact h\n\n"
+            "example : 1 = 1 := by sorry\n")
+    file = located(tmp_path / "L.lean", text)
+    site, note = file.goal_at(5)
+    assert (site.theorem, site.line, note) == ("b", 6, "")
+    site, note = file.goal_at(2)
+    assert (site.theorem, site.line) == ("b", 6) and "below" in note
+    site, note = file.goal_at(9)
+    assert (site.theorem, site.kind, note) == ("", "by sorry", "")
