@@ -35,6 +35,17 @@ def hammer_checks() -> list[Check]:
     ]
 
 
+def trust_checks() -> list[Check]:
+    """What the Coq acceptance rule needs besides coqc: dpdgraph (the dependency graph of a
+    proof) and coqchk (the kernel names of what it rests on). Without them no proof counts."""
+    from alphaquant.provers.coq.trust import dpdgraph_installed
+
+    fix = "make install (apt-get install -y libcoq-dpdgraph coq)"
+    found = dpdgraph_installed()
+    return [Check("coq-dpdgraph", found is not None, str(found or ""), "" if found else fix),
+            tool_check("coqchk", "coqchk", ["-v"], fix)]
+
+
 def coq_checks() -> list[Check]:
     """Coq's toplevel and compiler: the command that runs each (``coqtop``, or ``rocq repl``
     where Rocq 9 is installed without the old names) and the version."""
@@ -79,6 +90,7 @@ def doctor_checks(settings: Settings) -> list[Check]:
     """Every prover and tool alphaquant can use, found or not, with the command that fixes it."""
     checks = [
         *coq_checks(),
+        *trust_checks(),
         *hammer_checks(),
     ]
     try:

@@ -311,6 +311,15 @@ def in_standard_library(name: str, project: CoqProject,
     return found_std
 
 
+def dpdgraph_installed() -> Path | None:
+    """The dpdgraph plugin's ``dpdgraph.vo`` under ``coqc -where``'s user-contrib, or None."""
+    tools = toolchain()
+    if tools is None or tools.where is None:
+        return None
+    found = tools.where / "user-contrib" / "dpdgraph" / "dpdgraph.vo"
+    return found if found.is_file() else None
+
+
 def library_name(project: CoqProject, path: Path) -> str:
     """The kernel name prefix of ``path``'s own declarations (``Quant.Basic``)."""
     logical = project.logical_dir(path)
