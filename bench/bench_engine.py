@@ -3,7 +3,9 @@
 Prints expansions per second, the share of search wall time spent waiting on the prover, and the
 throughput of the very same tactics through a bare coqtop loop (no tree, no sanitizer, no
 parsing beyond the prompt), as a ratio. Then learned priors: expansions to proof in a first run
-with an empty record and in a second run with the record the first one left.
+with an empty record and in a second run with the record the first one left. First, when a
+corpus was recorded (`alphaquant learn`), how long its nearest-state index takes to load and to
+answer (the searches ask it at every state).
 """
 
 from __future__ import annotations
@@ -88,7 +90,34 @@ def run_file(path: Path, settings, memory=None) -> tuple[list, list[Trial], floa
     return results, first_trials, wall, waited
 
 
+def learned_index_figures() -> None:
+    """The learned index's load time and per-query time, when a corpus exists."""
+    from alphaquant.provers.coq.record import coq_version
+    from alphaquant.tactics.learned.corpus import Corpus, corpus_path
+    from alphaquant.tactics.learned.index import LearnedIndex, available, index_current
+
+    path = corpus_path("coq", coq_version())
+    if available() is not None or not path.is_file():
+        print("learned index: no corpus recorded (alphaquant learn …), or scipy missing")
+        return
+    corpus = Corpus(path)
+    if not index_current(corpus):
+        LearnedIndex(corpus)  # builds it; the load below is what a search pays
+    started = time.monotonic()
+    index = LearnedIndex(corpus)
+    loaded = time.monotonic() - started
+    states = [("n : nat",), ("x, y : R", "H : 0 < x"), ("l : list nat",)]
+    conclusions = ["n + 0 = n", "Rabs (x * y) <= x * Rabs y", "rev (rev l) = l"]
+    started = time.monotonic()
+    for hyps, concl in zip(states, conclusions, strict=True):
+        index.nearest(hyps, concl, 24)
+    per_query = (time.monotonic() - started) / len(states)
+    print(f"learned index: {index.size} steps, loaded in {loaded:.2f} s, "
+          f"{per_query * 1000:.1f} ms per query (first asks)")
+
+
 def main() -> None:
+    learned_index_figures()
     settings = load_settings(REPO / "configs" / "offline.toml", budget_seconds=20.0)
     settings = dataclasses.replace(
         settings, tactics=dataclasses.replace(settings.tactics, learned_priors=False)
