@@ -57,20 +57,19 @@ def hashed_columns(doc: list[str]) -> np.ndarray:
                     dtype=np.int64)
 
 
-def hashed(docs: list[list[str]]) -> Any:
-    """Raw counts of each doc's features, hashed into ``N_FEATURES`` columns (CSR)."""
+def _counts(rows: list[np.ndarray]) -> Any:
+    """Raw counts of each row's hashed features, as a CSC matrix of ``N_FEATURES`` columns."""
     import scipy.sparse as sp
 
-    indptr = [0]
-    indices: list[int] = []
-    for doc in docs:
-        indices += hashed_columns(doc).tolist()
-        indptr.append(len(indices))
-    matrix = sp.csr_matrix((np.ones(len(indices), dtype=np.float32),
-                            np.array(indices, dtype=np.int32), np.array(indptr)),
-                           shape=(len(docs), N_FEATURES))
+    lengths = np.array([len(r) for r in rows], dtype=np.int64)
+    indptr = np.concatenate(([0], np.cumsum(lengths)))
+    indices = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    matrix = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr),
+                           shape=(len(rows), N_FEATURES))
     matrix.sum_duplicates()
-    return matrix
+    out = sp.csc_matrix(matrix, dtype=np.float32)
+    out.sort_indices()
+    return out
 
 
 def index_path(corpus: Corpus) -> Path:
@@ -81,19 +80,15 @@ def build_index(corpus: Corpus) -> Path | None:
     """Hash every step of ``corpus`` and save the matrix; None without scipy."""
     if available() is not None:
         return None
-    import scipy.sparse as sp
-
     generation = corpus.generation
     ids: list[int] = []
     files: list[int] = []
-    docs: list[list[str]] = []
+    rows: list[np.ndarray] = []  # each step's hashed columns (not its feature strings)
     for sid, fid, hyps, concl in corpus.all_steps():
         ids.append(sid)
         files.append(fid)
-        docs.append(features(hyps, concl))
-    matrix = hashed(docs)
-    matrix = sp.csc_matrix(matrix, dtype=np.float32)
-    matrix.sort_indices()
+        rows.append(hashed_columns(features(hyps, concl)).astype(np.int32))
+    matrix = _counts(rows)
     path = index_path(corpus)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, data=matrix.data, indices=matrix.indices, indptr=matrix.indptr,
