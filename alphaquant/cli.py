@@ -309,9 +309,10 @@ def learn(
     task = progress.add_task("recording", total=None)
 
     def on_event(e: LearnEvent) -> None:
-        if e.kind == "plan":
-            progress.update(task, total=e.total)
+        if e.kind == "plan":  # the paths are known good: the bar starts only now
             notice(f"{e.total} files to record ({e.detail})", quiet)
+            progress.update(task, total=e.total)
+            progress.start()
         elif e.kind in ("file", "failed"):
             progress.update(task, completed=e.done, description=f"recording {e.key[-40:]}")
             if e.kind == "failed":
@@ -320,11 +321,13 @@ def learn(
             progress.update(task, description="recorded")
 
     try:
-        with progress:
-            summary = run_learn(paths, workers=workers, exclude=exclude,
-                                corpus_file=settings.learn.corpus, on_event=on_event)
+        summary = run_learn(paths, workers=workers, exclude=exclude,
+                            corpus_file=settings.learn.corpus, on_event=on_event)
     except AlphaquantError as e:
         raise fail(e) from None
+    finally:
+        if progress.live.is_started:
+            progress.stop()
     out.print(f"{summary.recorded} files recorded ({summary.steps} steps), "
               f"{summary.skipped} already recorded, {summary.failed} failed, "
               f"in {summary.seconds:.0f}s; corpus: {summary.corpus_steps} steps, "
