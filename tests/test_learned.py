@@ -348,3 +348,17 @@ def test_learn_exclude_adds_to_the_configs_list(tmp_path):
     config.write_text('[learn]\nexclude = "vendor"\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"\[learn\] exclude"):
         load_settings(config)
+
+
+def test_no_suggestion_of_recursion_or_of_a_recorded_lemma_naming_itself(tmp_path):
+    from alphaquant.provers.base import RecordedStep
+    from alphaquant.tactics.learned.source import LearnedSource
+
+    corpus = Corpus(tmp_path / "c.sqlite")
+    concl = "forall n : nat, n + 0 = n"
+    corpus.put("A.v", "d", [RecordedStep("foo", 0, (), concl, "fix foo 1."),
+                            RecordedStep("foo", 1, (), concl, "apply foo."),
+                            RecordedStep("bar", 0, (), concl, "intros n.")], 2, 0, 0.0)
+    source = LearnedSource(LearnedIndex(corpus))
+    request = ProposalRequest(ProofState((Subgoal((), concl),)), 24, "coq")
+    assert [c.tactic for c in source.propose(request)] == ["intros n."]

@@ -20,6 +20,10 @@ from alphaquant.tactics.learned.index import LearnedIndex
 
 log = logging.getLogger(__name__)
 
+# ``fix``/``cofix`` make the goal's own lemma a hypothesis: tactic mode accepts any use of it,
+# the kernel's guard check refuses most at Qed (a learned ``fix f 1. apply f.`` "proved" a
+# benchmark goal that coqc then refused).
+_RECURSION = re.compile(r"\s*(?:fix|cofix)\b")
 _IDENT = re.compile(r"(?<![\w'.])[A-Za-z_][\w']*(?![\w']|\.[\w'])")
 
 
@@ -95,6 +99,9 @@ class LearnedSource:
         unproved = (statements.unproved_names(request.file_text)
                     if request.language == "coq" else frozenset())
         for n in found:
+            if _RECURSION.match(n.step.tactic) or (
+                    n.step.theorem and n.step.theorem in _IDENT.findall(n.step.tactic)):
+                continue  # recursion, or the recorded lemma naming itself: that proof's alone
             text = adapt(n.step.tactic, n.step.hypotheses, goal.hypotheses)
             if text is None or (unproved and statements.names_any(text, unproved)):
                 continue
