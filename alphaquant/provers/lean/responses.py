@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from lean_interact.interface import Message
+if TYPE_CHECKING:  # only the attributes are read: LeanDojo's backend runs without lean-interact
+    from lean_interact.interface import Message
 
 _SORRY_WARNING = re.compile(r"declaration uses ['`]sorry['`]")
 _AXIOMS = re.compile(r"'(?P<name>.+?)' depends on axioms: \[(?P<axioms>.*?)\]", re.DOTALL)
