@@ -141,6 +141,9 @@ def search(
                                 "(glob, path suffix or module name; repeatable).")] = None,
     avoid: Annotated[list[str] | None, typer.Option(
         "--avoid", help="A lemma or axiom no proof may use (repeatable; search.avoid).")] = None,
+    no_new_imports: Annotated[bool, typer.Option(
+        "--no-new-imports", help="Refuse proofs that need an import line the file lacks "
+        "(CoqHammer's, Interval's, Gappa's tactics); config key new_imports.")] = False,
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
@@ -166,6 +169,7 @@ def search(
             tactic_timeout=tactic_timeout, seed=seed, prover=prover, offline=offline, llm=llm,
             base_url=base_url, model=model, cache=not no_cache, disproof=not no_disproof,
             write=write, learn_exclude=tuple(learn_exclude or ()), avoid=tuple(avoid or ()),
+            new_imports=False if no_new_imports else None,
         ))
         total = plan.goals
         with SearchProgress(err, total, verbose=verbose, quiet=quiet,

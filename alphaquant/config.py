@@ -68,8 +68,32 @@ class DisproofConfig:
 
 
 PROVER_CHOICES = ("auto", "coq", "lean", "lean-dojo")
-TABLES = ("search", "tactics", "disproof", "learn", "lean", "llm")  # a config file's tables
-TOP_LEVEL = ("prover", "offline", *TABLES)
+TABLES = ("search", "tactics", "disproof", "learn", "first_pass", "beside", "lean",
+          "llm")  # a config file's tables
+TOP_LEVEL = ("prover", "offline", "new_imports", *TABLES)
+
+
+# A cheap first pass at a goal's root, before any probe or search: the closers that settle easy
+# goals, each under a short limit, all within a small share of the budget.
+@dataclass(frozen=True)
+class FirstPassConfig:
+    enabled: bool = True
+    seconds: float = 1.0  # each tactic's limit
+    share: float = 0.15  # of the goal's budget, at most, for the whole pass
+    coq: tuple[str, ...] = (
+        "intros; lra.", "intros; lia.", "intros; ring.", "intros; field.", "intros; tauto.",
+        "intros; easy.", "intros; congruence.", "intros; auto.", "intros; nia.",
+        "intuition.", "intros; nra.", "firstorder.",
+    )
+    lean: tuple[str, ...] = ("rfl", "decide", "omega", "linarith", "norm_num", "simp")
+
+
+# Heavy automation (a root candidate with its own limit of at least ``min_seconds``: CoqHammer's
+# hammer) run in a second prover session beside the proof search (runs/beside.py).
+@dataclass(frozen=True)
+class BesideConfig:
+    enabled: bool = True
+    min_seconds: float = 10.0
 
 
 # Everything one `alphaquant search` needs besides the file.
@@ -79,9 +103,12 @@ class Settings:
     tactics: TacticsConfig = field(default_factory=TacticsConfig)
     disproof: DisproofConfig = field(default_factory=DisproofConfig)
     learn: LearnConfig = field(default_factory=LearnConfig)
+    first_pass: FirstPassConfig = field(default_factory=FirstPassConfig)
+    beside: BesideConfig = field(default_factory=BesideConfig)
     lean: LeanConfig = field(default_factory=LeanConfig)
     prover: str = "auto"  # auto | coq | lean | lean-dojo
     offline: bool = False
+    new_imports: bool = True  # a proof may add the one import line it needs (CoqHammer, …)
     llm: dict[str, Any] = field(default_factory=dict)  # raw [llm] table; tactics/llm.py reads it
     source_file: Path | None = None  # the config file these came from
 
@@ -116,6 +143,13 @@ def _learn_table(table: Any, base: Path) -> Any:
     return out
 
 
+def _first_pass_table(table: Any) -> Any:
+    """The [first_pass] table with its tactic lists as tuples."""
+    if not isinstance(table, dict):
+        return table
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
+
+
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     """Settings from ``path`` (default: configs/default.toml if present), then ``overrides``.
 
@@ -134,7 +168,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     base, where = source.parent, str(source)
     try:
         unknown_keys("", data, TOP_LEVEL)
-        top = Settings(prover=data.get("prover", "auto"), offline=data.get("offline", False))
+        top = Settings(prover=data.get("prover", "auto"), offline=data.get("offline", False),
+                       new_imports=data.get("new_imports", True))
     except InputError as e:
         raise InputError(f"{where}: {e}") from None
     tactics = data.get("tactics", {})
@@ -151,6 +186,9 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         tactics=_build(TacticsConfig, tactics, "tactics", where),
         disproof=_build(DisproofConfig, data.get("disproof", {}), "disproof", where),
         learn=_build(LearnConfig, _learn_table(data.get("learn", {}), base), "learn", where),
+        first_pass=_build(FirstPassConfig, _first_pass_table(data.get("first_pass", {})),
+                          "first_pass", where),
+        beside=_build(BesideConfig, data.get("beside", {}), "beside", where),
         lean=_build(LeanConfig, data.get("lean", {}), "lean", where),
         llm=dict(llm),
         source_file=source if source.is_file() else None,

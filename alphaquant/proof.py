@@ -18,6 +18,8 @@ from alphaquant.errors import FileDoesNotCompile
 from alphaquant.goals import locate
 from alphaquant.lexing import coq_sentences
 from alphaquant.provers.base import Acceptance, Judging, Prover
+from alphaquant.provers.coq.requires import add_imports as requires_add
+from alphaquant.provers.coq.requires import needed
 from alphaquant.provers.negation import coq_negation, lean_negation, lean_universes
 from alphaquant.sanitize import check_tactic, clean_tactic
 from alphaquant.script import (
@@ -278,16 +280,32 @@ def unified_diff(path: Path, old: str, new: str) -> str:
 
 
 def combine(text: str, proofs: Sequence[tuple[GoalSite, Proof]]) -> tuple[str, list[int]]:
-    """``text`` with every proof spliced in, and each proof's declaration offset in the result.
+    """``text`` with every proof spliced in (and the import lines they need, after the file's
+    own imports), and each proof's declaration offset in the result.
 
     Splices go last site first, so earlier offsets stay valid; a declaration's offset moves by
-    the growth of every splice before it. Every proof takes the indentation of ``text``.
+    the growth of every splice before it, and by the added imports. Every proof takes the
+    indentation of ``text``.
     """
     out, unit = text, indent_unit(text)
     for site, tactics in sorted(proofs, key=lambda p: p[0].start, reverse=True):
         out = splice(out, site, tactics, unit=unit)
     growth = [(site.start, len(splice(text, site, tactics, unit=unit)) - len(text))
               for site, tactics in proofs]
-    starts = [site.decl_start + sum(g for at, g in growth if at < site.decl_start)
+    language = proofs[0][0].language if proofs else ""
+    used = [t for _, p in proofs for t in Script.of(p).tactics()]
+    out, shift = add_imports(out, needed_imports(text, used, language))
+    starts = [site.decl_start + shift + sum(g for at, g in growth if at < site.decl_start)
               for site, _ in proofs]
     return out, starts
+
+
+def needed_imports(text: str, tactics: Iterable[str], language: str) -> tuple[str, ...]:
+    """The import lines ``tactics`` need that the file ``text`` lacks (Coq: a CoqHammer,
+    Interval or Gappa tactic, provers/coq/requires.py; Lean: none)."""
+    return needed(tactics, text) if language == "coq" else ()
+
+
+def add_imports(text: str, lines: tuple[str, ...]) -> tuple[str, int]:
+    """``text`` with ``lines`` right after its own imports, and how far later offsets moved."""
+    return requires_add(text, lines)

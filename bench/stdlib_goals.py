@@ -7,16 +7,25 @@ the whole library, and restated under a fresh name. A goal is kept only if its s
 elaborates and ``exact @Original`` proves it. Selection is deterministic: per file, the lemmas
 ordered by a hash of their names, the first ``--per-file``.
 
-Each goal is then tried, at the same per-goal time, by: alphaquant offline (the default heuristic
-source; an acceptance rule refuses a path that spells the original's name), the same with
-learning (`learning`: the suggestions of the corpus `alphaquant learn` recorded, each goal's own
-source file left out of it, so no goal sees its original proof), the best of single
-closing tactics (each tried once, in a fixed order, until one closes it), CoqHammer's ``hammer``
-alone and ``sauto`` alone. Every found proof is scored by ``coqc`` on the written file, and
-rejected when the ``Print``ed proof term names the original lemma.
+Each goal file's header imports the standard library only (no CoqHammer: most users' files do
+not import it). Each goal is tried, at the same per-goal time, by:
+
+- ``alphaquant``: exactly as a user runs it, ``alphaquant search FILE --offline --budget B``
+  (plan_search / run_plan: the first pass, the probe and the negation as configured, CoqHammer
+  loaded in the search session and beside the search, the import line a proof needs added);
+- ``aq-avoid``: the same with ``--avoid`` of the original lemma (search.avoid);
+- ``learning``: the same with the suggestions of the corpus ``alphaquant learn`` recorded,
+  each goal's own source file left out of it (no goal sees its original proof);
+- ``hammer``, ``sauto``: one call each, in the same search session (CoqHammer loaded there);
+- ``single``: the best of single closing tactics (each tried once, in a fixed order).
+
+Every found proof is scored the same way: ``coqc`` on the written file (with the import line the
+proof needs), and "without the original" when the ``Print``ed proof term does not name the
+original lemma. Time to proof: the median seconds of ``alphaquant`` on the goals a single
+closing tactic closes.
 
     PYTHONPATH=. python3 bench/stdlib_goals.py --budget 30            # the full set
-    PYTHONPATH=. python3 bench/stdlib_goals.py --budget 10 --limit 36  # a deterministic sample
+    PYTHONPATH=. python3 bench/stdlib_goals.py --budget 30 --limit 24  # a deterministic sample
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import argparse
 import dataclasses
 import hashlib
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,20 +45,16 @@ from pathlib import Path
 
 from alphaquant.config import load_settings
 from alphaquant.goals import locate
-from alphaquant.proof import splice
+from alphaquant.proof import add_imports, needed_imports, splice
 from alphaquant.provers.base import Progress, Solved
 from alphaquant.provers.coq.coqtop import CoqTop
 from alphaquant.provers.coq.protocol import error_message
 from alphaquant.provers.coq.prover import CoqProver
 from alphaquant.provers.coq.sentences import split_sentences
 from alphaquant.provers.coq.toolchain import Toolchain, stdlib_root, toolchain
-from alphaquant.runs.attempt import evaluator
-from alphaquant.sanitize import check_tactic
-from alphaquant.script import Script
-from alphaquant.search.base import GoalContext, SearchParts
-from alphaquant.search.mcts import run_search
+from alphaquant.runs.single import SearchOptions, plan_search, run_plan
 from alphaquant.tactics.automation import hammer_library
-from alphaquant.tactics.factory import heuristic_source, learned_source, with_learning
+from alphaquant.tactics.factory import learned_source, with_learning
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / ".stdlib_goals"  # generated; in .gitignore
@@ -60,7 +66,6 @@ SOURCES = (
 LIBRARY = ("NArith.NArith PArith.PArith QArith.QArith QArith.Qabs ZArith.ZArith ZArith.Zquot "
            "ZArith.Znumtheory ZArith.Zpow_facts Sorting.Permutation Reals.Reals Reals.R_sqrt "
            "Reals.Rpower Lists.SetoidList micromega.Lia micromega.Lra micromega.Psatz")
-HAMMER = "From Hammer Require Import Hammer."
 SINGLE = ("lia.", "nia.", "lra.", "nra.", "intuition.", "tauto.", "firstorder.", "congruence.",
           "auto with *.", "eauto.", "easy.", "reflexivity.", "intros; lia.", "intros; lra.",
           "intros; nia.", "intros; ring.")
@@ -89,10 +94,9 @@ def tools() -> Toolchain:
 
 
 def header() -> str:
-    """The imports of every goal file (CoqHammer too when it is installed: same for all rows),
-    under the standard library's root (``Coq`` before Rocq 9, ``Stdlib`` from 9)."""
-    library = f"From {tools().stdlib_root} Require Import {LIBRARY}."
-    return library + ("\n" + HAMMER if hammer_library() is not None else "")
+    """The imports of every goal file: the standard library only, as users' files have,
+    under its root (``Coq`` before Rocq 9, ``Stdlib`` from 9)."""
+    return f"From {tools().stdlib_root} Require Import {LIBRARY}."
 
 
 def stdlib() -> Path:
@@ -205,15 +209,14 @@ def names_original(text: str, original: str) -> bool:
     return re.search(rf"(?<![\w'])(?:[\w']+\.)*{re.escape(original)}(?![\w'])", text) is not None
 
 
-def score(path: Path, text: str, goal: Goal, proof: tuple[str, ...]) -> str:
-    """"ok", or why the written proof does not count: coqc on the spliced file, then ``Print``."""
-    site = locate(text, path)[0]
-    written = splice(text, site, proof) + f"\nPrint {goal.name}.\n"
+def score(path: Path, written: str, goal: Goal) -> str:
+    """"ok", "names the original", or why the written file does not count: coqc on ``written``
+    (the file with the proof and any import line it needs), then ``Print`` of the goal."""
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / path.name
-        copy.write_text(written, encoding="utf-8")
-        done = subprocess.run([*tools().coqc, copy.name], cwd=tmp, capture_output=True, text=True,
-                              timeout=300)
+        copy.write_text(written + f"\nPrint {goal.name}.\n", encoding="utf-8")
+        done = subprocess.run([*tools().coqc, copy.name], cwd=tmp, capture_output=True,
+                              text=True, timeout=300)
     if done.returncode != 0:
         return "coqc rejects it: " + " ".join((done.stderr or done.stdout).split())[:200]
     printed = done.stdout.split(f"{goal.name} =", 1)[-1]
@@ -222,14 +225,21 @@ def score(path: Path, text: str, goal: Goal, proof: tuple[str, ...]) -> str:
     return "ok"
 
 
+def written_file(path: Path, text: str, proof: tuple[str, ...]) -> str:
+    """The goal file as a user would get it: the proof spliced in, the import line it needs."""
+    site = locate(text, path)[0]
+    spliced = splice(text, site, proof)
+    return add_imports(spliced, needed_imports(text, proof, "coq"))[0]
+
+
 # What one method did on one goal.
 @dataclass
 class Row:
     proved: bool = False
     proof: tuple[str, ...] = ()
     seconds: float = 0.0
-    prover_seconds: float = 0.0
-    stop: str = ""
+    written: str = ""
+    adds_import: str = ""
     verdict: str = ""
 
 
@@ -238,34 +248,26 @@ def own_file(goal: Goal) -> str:
     return f"{stdlib_root()}/{goal.source}"
 
 
-def run_alphaquant(prover: CoqProver, path: Path, text: str, goal: Goal, budget: float,
+def run_alphaquant(path: Path, goal: Goal, budget: float, *, avoid: bool = False,
                    learning: bool = False) -> Row:
-    settings = load_settings(offline=True, budget_seconds=budget)
-    settings = dataclasses.replace(
-        settings, tactics=dataclasses.replace(settings.tactics, learned_priors=False)
-    )
-    source = heuristic_source(settings, "coq")
-    if learning:  # the goal's own file is left out: its original proof is never suggested
-        source = with_learning(settings, "coq", source, exclude=(own_file(goal),))
-    site = locate(text, path)[0]
-    root = prover.open(site, text)
-
-    def accept(script: Script) -> str | None:
-        tactics = " ".join(script.tactics())
-        return "names the original" if names_original(tactics, goal.original) else None
-
-    def gate(tactic: str) -> str | None:
-        # The benchmark's rule, applied before the prover sees a tactic: the sanitizer, and the
-        # original lemma may not be named (retrieval finds it first: it is in the library).
-        if names_original(tactic, goal.original):
-            return "names the original"
-        return check_tactic(tactic, "coq")
-
-    parts = SearchParts(prover, source, gate=gate, accept=accept,
-                        evaluator=evaluator("coq", text))
-    result = run_search(parts, root, settings.search, GoalContext("coq", text, goal.name))
-    return Row(result.proved, result.proof or (), result.seconds, result.prover_seconds,
-               result.stop_reason)
+    """``alphaquant search FILE --offline --budget B``, the user's path (plan_search/run_plan);
+    with ``avoid``, ``--avoid`` of the original; with ``learning``, the learned suggestions
+    (the goal's own source file left out)."""
+    plan = plan_search(SearchOptions(str(path), budget=budget, offline=True))
+    if learning:
+        plan = dataclasses.replace(plan, source=with_learning(
+            plan.settings, "coq", plan.source, exclude=(own_file(goal),)))
+    if avoid:
+        search = dataclasses.replace(plan.settings.search, avoid=(goal.original,))
+        plan = dataclasses.replace(plan, settings=dataclasses.replace(plan.settings,
+                                                                      search=search))
+    started = time.monotonic()
+    result = run_plan(plan)
+    seconds = time.monotonic() - started
+    item = result.goals[0] if result.goals else None
+    if item is None or item.status != "proved":
+        return Row(False, (), seconds)
+    return Row(True, tuple(item.proof or ()), item.seconds, result.final, item.adds_import)
 
 
 def run_tactics(prover: CoqProver, path: Path, text: str, tactics: tuple[str, ...],
@@ -279,7 +281,10 @@ def run_tactics(prover: CoqProver, path: Path, text: str, tactics: tuple[str, ..
             break
         outcome = prover.apply(root, tactic, min(each or left, left))
         if isinstance(outcome, Solved):
-            return Row(True, (outcome.path[-1],), time.monotonic() - started)
+            proof = (outcome.path[-1],)
+            adds = "\n".join(needed_imports(text, proof, "coq"))
+            return Row(True, proof, time.monotonic() - started,
+                       written_file(path, text, proof), adds)
         if isinstance(outcome, Progress):
             continue
     return Row(False, (), time.monotonic() - started)
@@ -292,9 +297,10 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="goals tried (round robin)")
     parser.add_argument("--start", type=int, default=1,
                         help="the first of those goals to try (1-based; to share a run)")
-    parser.add_argument("--methods", default="alphaquant,learning,single,hammer,sauto",
-                        help="alphaquant: without learning; learning: with learning (own "
-                             "source file excluded); single; hammer; sauto")
+    parser.add_argument("--methods", default="alphaquant,aq-avoid,single,hammer,sauto",
+                        help="alphaquant: as users run it; aq-avoid: with --avoid of the "
+                             "original; learning: with learning (own source file excluded); "
+                             "single; hammer; sauto")
     parser.add_argument("--proofs", action="store_true", help="print every counted proof")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -313,11 +319,13 @@ def main() -> None:
         print("learning = alphaquant with learning (own source file excluded); "
               "alphaquant = without")
     print(f"{len(goals)} goals from {len({g.source for g in goals})} files, "
-          f"{args.budget:g}s per goal and method; methods: {', '.join(methods)}")
+          f"{args.budget:g}s per goal and method; methods: {', '.join(methods)}; "
+          "headers import the standard library only")
     closed: dict[str, Counter[str]] = {m: Counter() for m in methods}
-    rejected: Counter[str] = Counter()
-    exhausted_early = 0
-    wall = prover_wall = 0.0
+    clean: dict[str, Counter[str]] = {m: Counter() for m in methods}
+    imports: Counter[str] = Counter()
+    failed: Counter[str] = Counter()
+    easy_times: list[float] = []
     proofs: list[str] = []
     with CoqProver() as prover:
         for i, goal in enumerate(goals, start=first):
@@ -325,52 +333,78 @@ def main() -> None:
             text = goal.text(head)
             path.write_text(text, encoding="utf-8")
             line = [f"{i + 1:3d} {goal.source:24s} {goal.original[:28]:28s}"]
+            rows: dict[str, Row] = {}
             for method in methods:
-                if method in ("alphaquant", "learning"):
-                    row = run_alphaquant(prover, path, text, goal, args.budget,
+                if method in ("alphaquant", "aq-avoid", "learning"):
+                    row = run_alphaquant(path, goal, args.budget, avoid=method == "aq-avoid",
                                          learning=method == "learning")
-                    if method == "alphaquant":
-                        wall += row.seconds
-                        prover_wall += row.prover_seconds
-                        exhausted_early += row.stop == "exhausted"
                 elif method == "single":
                     row = run_tactics(prover, path, text, SINGLE, args.budget, SINGLE_SECONDS)
                 else:
                     row = run_tactics(prover, path, text, (f"{method}.",), args.budget, None)
+                rows[method] = row
                 if row.proved:
-                    row.verdict = score(path, text, goal, row.proof)
-                    if row.verdict == "ok":
+                    row.verdict = score(path, row.written, goal)
+                    if row.verdict == "ok" or "names" in row.verdict:
                         closed[method][goal.source] += 1
+                        imports[method] += bool(row.adds_import)
                     else:
-                        rejected[method] += 1
-                mark = "+" if row.verdict == "ok" else ("x" if row.proved else "-")
-                line.append(f"{method}:{mark}{row.seconds:.0f}s")
+                        failed[method] += 1
+                    if row.verdict == "ok":
+                        clean[method][goal.source] += 1
+                mark = {"ok": "+", "": "-"}.get(row.verdict, "o" if "names" in row.verdict
+                                                 else "x")
+                line.append(f"{method}:{mark}{row.seconds:.1f}s")
                 if args.proofs and row.proved:
-                    proofs.append(f"    {method} ({row.verdict}): {' '.join(row.proof)}")
+                    extra = f" [adds {row.adds_import}]" if row.adds_import else ""
+                    proofs.append(f"    {method} ({row.verdict}){extra}: {' '.join(row.proof)}")
+            if "single" in rows and rows["single"].verdict in ("ok",) or (
+                    "single" in rows and "names" in rows["single"].verdict):
+                if "alphaquant" in rows:
+                    easy_times.append(rows["alphaquant"].seconds if rows["alphaquant"].proved
+                                      else args.budget)
             print(" ".join(line), flush=True)
             for p in proofs:
                 print(p[:300], flush=True)
             proofs.clear()
+    report(goals, methods, closed, clean, imports, failed, easy_times)
+
+
+def report(goals: list[Goal], methods: list[str], closed: dict[str, Counter[str]],
+           clean: dict[str, Counter[str]], imports: Counter[str], failed: Counter[str],
+           easy_times: list[float]) -> None:
+    """Per file: closed / closed without naming the original, each method; totals; ratios."""
     print()
-    print(f"{'file':24s} " + " ".join(f"{m:>10s}" for m in methods) + "   goals")
+    print("closed / closed without naming the original ('+' above), per source file")
+    print(f"{'file':24s} " + " ".join(f"{m:>11s}" for m in methods) + "   goals")
     for source in SOURCES:
         n = sum(1 for g in goals if g.source == source)
         if n:
-            print(f"{source:24s} " + " ".join(f"{closed[m][source]:10d}" for m in methods)
-                  + f"   {n:5d}")
-    totals = {m: sum(closed[m].values()) for m in methods}
-    print(f"{'total':24s} " + " ".join(f"{totals[m]:10d}" for m in methods)
+            print(f"{source:24s} " + " ".join(
+                f"{closed[m][source]:5d}/{clean[m][source]:<5d}" for m in methods)
+                + f"   {n:5d}")
+    total = {m: sum(closed[m].values()) for m in methods}
+    total_clean = {m: sum(clean[m].values()) for m in methods}
+    print(f"{'total':24s} " + " ".join(f"{total[m]:5d}/{total_clean[m]:<5d}" for m in methods)
           + f"   {len(goals):5d}")
-    print("rejected by the scorer (coqc or naming the original): "
-          + ", ".join(f"{m} {rejected[m]}" for m in methods))
-    if "alphaquant" in methods:
+    print("proofs that add an import line: " + ", ".join(f"{m} {imports[m]}" for m in methods))
+    print("found but rejected by coqc on the written file: "
+          + ", ".join(f"{m} {failed[m]}" for m in methods))
+    ours = ("alphaquant", "aq-avoid", "learning")
+    for mine in ours:
+        if mine not in methods:
+            continue
         for m in methods:
-            if m != "alphaquant":
-                ratio = f"{totals['alphaquant'] / totals[m]:.2f}" if totals[m] else "n/a (0)"
-                print(f"alphaquant / {m}: {ratio}")
-        share = prover_wall / wall if wall else 0.0
-        print(f"alphaquant: prover share of search wall time {share:.3f}; "
-              f"searches ended exhausted before their budget: {exhausted_early}/{len(goals)}")
+            if m in ours:
+                continue
+            closed_ratio = f"{total[mine] / total[m]:.2f}" if total[m] else "n/a (0)"
+            clean_ratio = (f"{total_clean[mine] / total_clean[m]:.2f}" if total_clean[m]
+                           else "n/a (0)")
+            print(f"{mine} / {m}: closed {closed_ratio}, without the original {clean_ratio}")
+    if easy_times:
+        print(f"time to proof (alphaquant, median over the {len(easy_times)} goals a single "
+              f"tactic closes; an open one counts as the budget): "
+              f"{statistics.median(easy_times):.2f} s")
 
 
 if __name__ == "__main__":

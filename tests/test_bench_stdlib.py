@@ -24,10 +24,22 @@ def test_a_planted_proof_through_the_original_is_rejected_and_another_is_counted
     path.write_text(text, encoding="utf-8")
     # The scorer reads the proof term as Coq prints it, not the tactics.
     planted = ("intros.", "rewrite Nat.add_comm.", "reflexivity.")
-    assert stdlib_goals.score(path, text, GOAL, planted) == "its proof term names Nat.add_comm"
-    assert stdlib_goals.score(path, text, GOAL, ("intros n m.", "lia.")) == "ok"
-    assert stdlib_goals.score(path, text, GOAL, ("intros.", "reflexivity.")).startswith(
-        "coqc rejects it")
+
+    def score(proof: tuple[str, ...]) -> str:
+        return stdlib_goals.score(path, stdlib_goals.written_file(path, text, proof), GOAL)
+
+    assert score(planted) == "its proof term names Nat.add_comm"
+    assert score(("intros n m.", "lia.")) == "ok"
+    assert score(("intros.", "reflexivity.")).startswith("coqc rejects it")
+
+
+@pytest.mark.skipif(stdlib_goals.hammer_library() is None, reason="CoqHammer is not installed")
+def test_the_written_file_gains_the_import_a_coqhammer_proof_needs(tmp_path):
+    path = tmp_path / "aq_fresh_0.v"
+    text = GOAL.text("Require Import Arith Lia.")
+    written = stdlib_goals.written_file(path, text, ("intros.", "sauto."))
+    assert written.startswith("Require Import Arith Lia.\nFrom Hammer Require Import Tactics.")
+    assert stdlib_goals.score(path, written, GOAL) in ("ok", "its proof term names Nat.add_comm")
 
 
 def test_names_original_matches_qualified_names_only_of_that_lemma():

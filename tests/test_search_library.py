@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from lean_interact.interface import Message, Pos
 
-from alphaquant.proof import splice
+from alphaquant.proof import add_imports, needed_imports, splice
 from alphaquant.provers.base import Premise, ProofState, Subgoal
 from alphaquant.provers.coq.premises import Found, conclusion, is_equation, parse_search, rank
 from alphaquant.provers.lean.responses import suggestion, suggestions
@@ -30,7 +30,8 @@ def only(*tactics: tuple[str, float, float | None], premises: float = 1.0) -> He
 
 
 def checks(tmp_path: Path, text: str, site, proof: tuple[str, ...], prover) -> bool:
-    spliced = splice(text, site, proof)
+    """Whether the file as written (the proof, and the import line it needs) compiles."""
+    spliced = add_imports(splice(text, site, proof), needed_imports(text, proof, "coq"))[0]
     return prover.check_file(tmp_path / "T.v", spliced).ok
 
 
@@ -234,8 +235,9 @@ Admitted.
 @pytest.mark.coq
 @needs_coq
 def test_a_lemma_that_bounds_the_goals_left_side_serves_through_transitivity(tmp_path):
+    # (no new imports: Coq Interval's `interval` would close it at once)
     src = HeuristicSource((WeightedTactic("lra.", 1.0),), goal_aware_weight=1.0,
-                          premise_weight=0.0)
+                          premise_weight=0.0, new_imports=False)
     config = SearchConfig(budget_seconds=60, premises=0)
     result, compiles = search_nth(tmp_path, BRIDGED, 0, src, config)
     assert result.proved, result.stop_detail
@@ -266,11 +268,17 @@ def test_case_analysis_on_the_scrutinees_the_goal_branches_on():
                    automation.structural(inside))  # an induction on n is under way
 
 
-def test_hammer_is_offered_only_where_the_file_imports_it():
-    assert automation.hammer_level("Require Import Reals.\n") == ""
-    assert automation.hammer_level("From Hammer Require Import Tactics.\n") == "tactics"
+def test_coqhammer_is_offered_by_what_the_session_has_and_the_file_may_import():
     texts = [t for t, _, _ in automation.hammer_family("tactics")]
     assert "sauto." in texts and "hammer." not in texts
+    texts = [t for t, _, _ in automation.hammer_family("premises")]
+    assert texts == ["hammer."]  # new imports refused: hammer for its premises only
+    if automation.hammer_library() is None:
+        assert automation.hammer_level("Require Import Reals.\n") == ""
+    elif automation.atps():
+        assert automation.hammer_level("Require Import Reals.\n") == "hammer"
+        assert automation.hammer_level("Require Import Reals.\n", new_imports=False) == (
+            "premises")
 
 
 def test_search_answers_parse_and_rank_by_shared_rare_symbols():

@@ -129,3 +129,23 @@ def _only_groups(binders: str) -> bool:
         elif depth == 0 and not ch.isspace():
             return False
     return depth == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Evidence that a statement may be false
+
+_NUMERAL = re.compile(r"(?<![\w.'])(\d+(?:\.\d+)?(?:[eE]-?\d+)?)(?![\w'])")
+
+
+def has_constants(header: str) -> bool:
+    """Whether a declaration states numeric constants other than 0 and 1 (``<= 220 * 1024``,
+    ``/ 2``, ``2 ^ 31``): the shape of claims about sizes, bounds and precision, which are
+    false when a constant is off. A statement of laws alone (``n + m = m + n``) has nothing a
+    counterexample would instantiate against (Coq and Lean alike)."""
+    for m in _NUMERAL.finditer(header):
+        try:
+            if float(m.group(1)) not in (0.0, 1.0):
+                return True
+        except ValueError:
+            continue
+    return False

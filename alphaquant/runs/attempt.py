@@ -16,7 +16,9 @@ from typing import Any
 from alphaquant import proof
 from alphaquant.config import Settings
 from alphaquant.errors import AlphaquantError, ProverUnavailable
-from alphaquant.provers.base import ProofState, Prover
+from alphaquant.provers.base import ProofState, Prover, Solved
+from alphaquant.provers.negation import has_constants
+from alphaquant.runs.beside import Beside, heavy_tactics, start_beside
 from alphaquant.runs.counterexample import describe_disproof
 from alphaquant.sanitize import check_tactic
 from alphaquant.script import Script
@@ -32,10 +34,12 @@ from alphaquant.search.value import goal_size_value, scaled
 from alphaquant.sites.site import GoalSite
 from alphaquant.status import GoalStatus
 from alphaquant.tactics import goal_value
-from alphaquant.tactics.base import TacticSource
+from alphaquant.tactics.base import ProposalRequest, TacticSource
 from alphaquant.tactics.memory import TacticMemory
 
 log = logging.getLogger(__name__)
+
+LEFTOVER_SECONDS = 1.0  # less than this left after the proof search: no disproof search
 
 
 def evaluator(language: str, file_text: str) -> Evaluator:
@@ -80,6 +84,7 @@ class GoalResult:
     counterexample: dict[str, str] = field(default_factory=dict)  # disproved: binder -> value
     assumes: list[str] = field(default_factory=list)  # proved: axioms and section hypotheses it
     # rests on besides the standard library's (the file's own axioms, allowed ones)
+    adds_import: str = ""  # the import line(s) the proof adds after the file's own imports
     trees: dict[str, Any] = field(default_factory=dict, repr=False)  # phase -> tree data
     script: Script | None = None  # the proof as written: one script per goal a step left
 
@@ -173,22 +178,49 @@ class _Attempt:
     phases: list[tuple[str, SearchResult]] = field(default_factory=list)
     verdicts: dict[tuple[str, Script], tuple[proof.Verdict, Script]] = field(
         default_factory=dict)
+    quick_tried: int = 0  # tactics the first pass tried
 
     def run(self) -> tuple[GoalResult, str]:
         site, text, budget = self.goal.site, self.goal.text, self.settings.search.budget_seconds
         disproof = self.settings.disproof
         root = self.prover.open(site, text)
-        negation = self.prover.open_negation(site, text) if disproof.enabled else None
-        counter = self.searcher(negation, "disprove") if negation is not None else None
+        quick = self.first_pass(root)
+        if quick is not None:
+            return quick
+        # The negation's time follows the evidence (has_constants): a statement with numeric
+        # constants (sizes, bounds, precision) gets the probe and a reserved share; one of laws
+        # alone gets neither, only what the proof search leaves if it stops early.
+        evidence = disproof.enabled and has_constants(site.statement)
+        counter: Search | None = None
+        if evidence:
+            negation = self.prover.open_negation(site, text)
+            counter = self.searcher(negation, "disprove") if negation is not None else None
         if counter is not None and disproof.probe > 0:
             # A short look for a counterexample first: false claims fall fast this way. The
             # disproof search after the proof search continues this one's tree.
             found = self.disproved(self.go(counter, budget * disproof.probe, "probe"))
             if found is not None:
                 return found, text
-        share = disproof.share if negation is not None else 0.0
-        proved = self.go(self.searcher(root, "prove"), budget * (1 - share) - self.elapsed(),
-                         "prove")
+        share = disproof.share if counter is not None else 0.0
+        seconds = budget * (1 - share) - self.elapsed()
+        beside = self.beside(root, seconds)
+        try:
+            search = self.searcher(root, "prove", beside.tactics if beside else ())
+            proved = self.go(search, seconds, "prove",
+                             until=(lambda: beside.proof is not None) if beside else None)
+            if beside is not None and not proved.proved:
+                # The search stopped early (nothing left to try): the automation beside it
+                # may still close the goal within the proof's time.
+                beside.done.wait(max(0.0, self.started + budget * (1 - share)
+                                     - time.monotonic()))
+                if beside.proof is not None:
+                    verdict, spliced, script = self.judged("prove", Script.of(beside.proof))
+                    if verdict.ok:
+                        return self.finish(GoalStatus.PROVED, script, "",
+                                           assumes=list(verdict.assumes)), spliced
+        finally:
+            if beside is not None:
+                beside.stop()
         if proved.proved and proved.script is not None:
             verdict, spliced, script = self.judged("prove", proved.script)
             if verdict.ok:
@@ -197,12 +229,39 @@ class _Attempt:
             why = f"proof found but rejected: {verdict.reason}"
             return self.finish(GoalStatus.OPEN, None, why), text
         how = f"({proved.stop_reason}: {proved.stop_detail}){self.refusals()}"
+        if counter is None and disproof.enabled and not evidence and (
+                budget - self.elapsed() > LEFTOVER_SECONDS):
+            negation = self.prover.open_negation(site, text)  # the time the proof search left
+            counter = self.searcher(negation, "disprove") if negation is not None else None
         if counter is None:
             return self.finish(GoalStatus.OPEN, None, f"no proof found {how}"), text
         found = self.disproved(self.go(counter, budget - self.elapsed(), "disprove"))
         if found is not None:
             return found, text
         return self.finish(GoalStatus.OPEN, None, f"no proof or disproof found {how}"), text
+
+    def first_pass(self, root: ProofState) -> tuple[GoalResult, str] | None:
+        """The closers that settle easy goals, at the root, each under a short limit, within a
+        share of the budget; the proved result when one closes the goal and is accepted."""
+        config = self.settings.first_pass
+        if not config.enabled or not root.goals:
+            return None
+        tactics = config.coq if self.goal.site.language == "coq" else config.lean
+        until = self.started + config.share * self.settings.search.budget_seconds
+        for tactic in tactics:
+            if time.monotonic() >= until:
+                break
+            if check_tactic(tactic, self.goal.site.language) is not None:
+                continue
+            outcome = self.prover.apply(root, tactic, config.seconds)
+            self.quick_tried += 1
+            if not isinstance(outcome, Solved):
+                continue
+            verdict, spliced, script = self.judged("prove", Script.of(outcome.path))
+            if verdict.ok:
+                return self.finish(GoalStatus.PROVED, script, "",
+                                   assumes=list(verdict.assumes)), spliced
+        return None
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -245,43 +304,87 @@ class _Attempt:
         return frozenset(self.settings.search.avoid)
 
     def _spliced(self, kind: str, script: Script) -> str | None:
-        """The file text with ``script`` in (a proof) or before the claim (a disproof lemma);
-        None when the negation cannot be stated."""
+        """The file text with ``script`` in (a proof) or before the claim (a disproof lemma),
+        and the import lines it needs after the file's own; None when the negation cannot be
+        stated."""
+        site, text = self.goal.site, self.goal.text
+        if kind == "prove":
+            spliced = proof.splice(text, site, script)
+        else:
+            inserted = proof.insert_disproof(text, site, script)
+            if inserted is None:
+                return None
+            spliced = inserted[1]
+        return proof.add_imports(spliced, self.imports(script.tactics()))[0]
+
+    def imports(self, tactics: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+        """The import lines ``tactics`` need that the file lacks (provers/coq/requires.py)."""
+        if not tactics:
+            return ()
+        return proof.needed_imports(self.goal.text, tactics, self.goal.site.language)
+
+    def _verify(self, kind: str, script: Script) -> proof.Verdict:
+        site, text = self.goal.site, self.goal.text
+        adds = self.imports(script.tactics())
+        if adds and not self.settings.new_imports:
+            return proof.Verdict(False, f"it needs `{' '.join(adds)}`, and new imports are "
+                                        "refused (--no-new-imports)")
+        spliced = self._spliced(kind, script)
+        if spliced is None:
+            return proof.Verdict(False, "the negation cannot be stated")
+        shift = len(spliced) - len(self._unimported(kind, script))
+        return proof.verify(self.prover, self.goal.path, text, spliced, script.tactics(),
+                            site.decl_start + shift, holes_closed=1 if kind == "prove" else 0,
+                            avoid=self.avoid)
+
+    def _unimported(self, kind: str, script: Script) -> str:
         site, text = self.goal.site, self.goal.text
         if kind == "prove":
             return proof.splice(text, site, script)
         inserted = proof.insert_disproof(text, site, script)
-        return None if inserted is None else inserted[1]
+        return text if inserted is None else inserted[1]
 
-    def _verify(self, kind: str, script: Script) -> proof.Verdict:
-        site, text = self.goal.site, self.goal.text
-        spliced = self._spliced(kind, script)
-        if spliced is None:
-            return proof.Verdict(False, "the negation cannot be stated")
-        return proof.verify(self.prover, self.goal.path, text, spliced, script.tactics(),
-                            site.decl_start, holes_closed=1 if kind == "prove" else 0,
-                            avoid=self.avoid)
+    def beside(self, root: ProofState, seconds: float) -> Beside | None:
+        """The root's heavy automation started in a second session (runs/beside.py), to run
+        for the proof search's ``seconds``; None when there is none or it is switched off."""
+        config = self.settings.beside
+        if not config.enabled or seconds < config.min_seconds / 2:
+            return None
+        site = self.goal.site
+        request = ProposalRequest(root, self.settings.search.candidates, site.language,
+                                  self.goal.context + self.goal.text, site.theorem)
+        tactics = heavy_tactics(self.source, request, config.min_seconds)
+        return start_beside(self.prover, site, self.goal.text, tactics,
+                            time.monotonic() + seconds)
 
-    def searcher(self, root: ProofState, kind: str) -> Search:
+    def searcher(self, root: ProofState, kind: str, beside: tuple[str, ...] = ()) -> Search:
         """A search from ``root`` for a proof (``kind`` "prove") or a disproof ("disprove"),
-        whose complete paths the acceptance rule judges as that kind."""
+        whose complete paths the acceptance rule judges as that kind; ``beside``: tactics
+        another session runs at the root already, which this search does not."""
         site, language = self.goal.site, self.goal.site.language
+        running = {" ".join(t.split()) for t in beside}
+
+        def gate(tactic: str) -> str | None:
+            if " ".join(tactic.split()) in running:
+                return "runs beside the search"
+            return check_tactic(tactic, language)
 
         def accept(script: Script) -> str | None:
             verdict, _, _ = self.judged(kind, script)
             return None if verdict.ok else verdict.reason
 
         context = GoalContext(language, self.goal.context + self.goal.text, site.theorem)
-        parts = SearchParts(self.prover, self.source, gate=lambda t: check_tactic(t, language),
+        parts = SearchParts(self.prover, self.source, gate=gate,
                             accept=accept, evaluator=evaluator(language, context.file_text))
         return Search(parts, root, self.settings.search, context)
 
-    def go(self, search: Search, seconds: float, phase: str) -> SearchResult:
-        """One phase: ``search`` for ``seconds`` more."""
+    def go(self, search: Search, seconds: float, phase: str,
+           until: Callable[[], bool] | None = None) -> SearchResult:
+        """One phase: ``search`` for ``seconds`` more (or until ``until()``)."""
         site = self.goal.site
         result = search.go(max(seconds, 0.5),
                            on_event=lambda e: self.emit(GoalEvent(site, phase, e)),
-                           export_tree=self.keep_trees)
+                           export_tree=self.keep_trees, until=until)
         self.phases.append((phase, result))
         if self.memory is not None:
             self.memory.record(result.tried, result.proof or ())
@@ -291,10 +394,13 @@ class _Attempt:
                **extra: Any) -> GoalResult:
         site = self.goal.site
         tactics = None if script is None else list(script.tactics())
+        counts = _merge([r for _, r in self.phases])
+        counts["expansions"] += self.quick_tried
+        counts["tactics_tried"] += self.quick_tried
         result = GoalResult(
             str(self.goal.path), site.theorem, site.line, site.kind, status, tactics,
             message=message, **extra, seconds=round(self.elapsed(), 3),
-            **_merge([r for _, r in self.phases]),
+            adds_import="\n".join(self.imports(tactics)), **counts,
             trees={p: r.tree for p, r in self.phases if r.tree is not None},
             script=script,
         )

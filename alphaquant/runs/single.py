@@ -264,6 +264,7 @@ class SearchOptions:
     write: bool = False
     learn_exclude: tuple[str, ...] = ()  # files or modules not to learn from (adds to config)
     avoid: tuple[str, ...] = ()  # --avoid: added to the config's search.avoid
+    new_imports: bool | None = None  # False: refuse proofs that need an import the file lacks
 
 
 # A search ready to run: the file, the settings, the tactic source, and what to tell the user.
@@ -314,6 +315,8 @@ def plan_search(options: SearchOptions) -> SearchPlan:
         avoid = tuple(dict.fromkeys((*settings.search.avoid, *(a.strip() for a in options.avoid))))
         settings = dataclasses.replace(
             settings, search=dataclasses.replace(settings.search, avoid=avoid))
+    if options.new_imports is not None:
+        settings = dataclasses.replace(settings, new_imports=options.new_imports)
     if not options.disproof:
         settings = dataclasses.replace(
             settings, disproof=dataclasses.replace(settings.disproof, enabled=False))

@@ -10,6 +10,7 @@ it is search/grow.py's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from alphaquant.provers.base import ProofState
@@ -71,8 +72,9 @@ class Search:
         self.counted = 0  # nodes reported by earlier goes
 
     def go(self, seconds: float, *, on_event: EventSink | None = None,
-           export_tree: bool = False) -> SearchResult:
-        """Search ``seconds`` more (or until the root is decided or the expansion limit).
+           export_tree: bool = False, until: Callable[[], bool] | None = None) -> SearchResult:
+        """Search ``seconds`` more (or until the root is decided, the expansion limit, or
+        ``until()`` says so between two steps: another way to the goal has ended it).
 
         Returns:
           The proof if one was found; the statistics of this go (nodes: those it added; the
@@ -85,7 +87,7 @@ class Search:
         run.start(seconds)
         try:
             while tree.node(tree.root).status is Status.OPEN:
-                if run.elapsed() >= run.budget:
+                if run.elapsed() >= run.budget or (until is not None and until()):
                     stop = StopReason.TIME
                     break
                 if run.expansions >= config.max_expansions:

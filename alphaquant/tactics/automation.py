@@ -2,14 +2,17 @@
 
 Coq only (Lean's counterparts are in configs/tactics/lean.toml). Three kinds:
 
-- CoqHammer (Debian ``libcoq-hammer``): ``sauto``, ``hauto``, ``qauto`` where the file imports
-  ``From Hammer Require Import Tactics`` (or ``Hammer``), and ``hammer`` where it imports
-  ``Hammer`` and an external prover (eprover, vampire, z3, cvc4) is on PATH. ``hammer`` prints
-  the reconstruction tactic it found (``hfcrush use: …``); the Coq backend hands that back as the
-  step's text, so a written proof never needs the external provers. Decision: these actions are
-  offered only where the file already imports Hammer, and the search never adds a ``Require``:
-  a written proof must compile with the file's own imports, and a user who did not import
-  CoqHammer did not ask for a dependency on it.
+- CoqHammer (Debian ``libcoq-hammer``): the search session loads it whether or not the file
+  imports it (provers/coq/requires.py). ``hammer`` (with an external prover on PATH: eprover,
+  vampire, z3, cvc4) finds premises; the Coq backend turns what it found into steps the file's
+  own imports compile (``eauto using …``, rewriting then ``lia``), else hands back the
+  reconstruction (``hfcrush use: …``), so a written proof never needs the external provers.
+  ``sauto``/``hauto``/``qauto`` and a reconstruction need ``From Hammer Require Import
+  Tactics.`` in the written file: the run adds that one line and says so, unless new imports
+  are refused (``--no-new-imports``), in which case they are not offered (``hammer`` still is,
+  for its premises).
+- The domain's automation where the goal's shape fits (``domain``): ``interval``, ``gappa``,
+  ``field_simplify; nra``, each with its own limit; imports as for CoqHammer.
 - Structural tactics chosen from the goal's text: case analysis on the scrutinee of each
   ``if``/``match`` it shows (after unfolding, ``if Rle_dec a b then …`` gives
   ``destruct (Rle_dec a b)``), ``induction x; simpl`` on each variable that is not a real, a
@@ -30,9 +33,15 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from alphaquant.provers.base import Premise, ProofState
-from alphaquant.provers.coq.hammer import loaded_modules
 from alphaquant.provers.coq.premises import BINDERS, conclusion, is_equation, symbols
-from alphaquant.provers.coq.toolchain import toolchain
+from alphaquant.provers.coq.requires import (
+    GAPPA,
+    HAMMER,
+    INTERVAL,
+    installed,
+    provides,
+    session_loads,
+)
 from alphaquant.tactics.statements import unfixed_binders, unmet_conditions
 
 # One candidate: tactic text, weight, its own time limit (None: the search's).
@@ -41,6 +50,7 @@ Proposal = tuple[str, float, "float | None"]
 ATPS = ("eprover", "vampire", "z3", "cvc4", "z3_tptp")
 RECONSTRUCTION_SECONDS = 6.0  # sauto / hauto / qauto
 HAMMER_SECONDS = 20.0  # hammer: premise selection, the ATPs, then reconstruction
+DOMAIN_SECONDS = 4.0  # interval, gappa, nra after field_simplify
 NOT_INDUCTIVE = frozenset({"R", "Prop", "Type", "Set", "SProp"})
 IDENT = re.compile(r"[A-Za-z_][\w']*")
 INSTALL = "apt-get install -y libcoq-hammer eprover z3 cvc4 (or `make install`)"
@@ -55,12 +65,8 @@ def atps() -> tuple[str, ...]:
 
 
 def hammer_library() -> Path | None:
-    """Where CoqHammer's compiled library is (``coqc -where``/user-contrib/Hammer), or None."""
-    tools = toolchain()
-    if tools is None or tools.where is None:
-        return None
-    lib = tools.where / "user-contrib" / "Hammer"
-    return lib if (lib / "Plugin" / "Hammer.vo").exists() else None
+    """Where CoqHammer's compiled library is, or None."""
+    return installed(HAMMER)
 
 
 @functools.cache
@@ -68,19 +74,42 @@ def _say_once(message: str) -> None:
     log.info(message)
 
 
-def hammer_level(file_text: str) -> str:
-    """"hammer", "tactics" or "" for what of CoqHammer the file imports (and can use)."""
-    names = loaded_modules(file_text)
-    if "Hammer" in names:
-        if atps():
-            return "hammer"
-        _say_once(f"`hammer` not offered: no external prover on PATH; {INSTALL}")
-        return "tactics"
-    if "Tactics" in names:
-        return "tactics"
-    _say_once("CoqHammer's sauto/hauto/qauto/hammer not offered: the file does not import "
-              "Hammer (`From Hammer Require Import Hammer.`); the search never adds imports")
-    return ""
+def hammer_level(file_text: str, new_imports: bool = True) -> str:
+    """What of CoqHammer the search offers: "hammer" (``hammer`` and sauto/hauto/qauto),
+    "tactics" (no external prover: sauto/hauto/qauto), "premises" (``hammer`` only, for the
+    premises it finds: new imports are refused and the file has none of CoqHammer's), or ""."""
+    if hammer_library() is None:
+        _say_once(f"CoqHammer not installed: sauto/hauto/qauto/hammer not offered; {INSTALL}")
+        return ""
+    tactics = new_imports or provides(file_text, HAMMER)
+    if atps():
+        return "hammer" if tactics else "premises"
+    _say_once(f"`hammer` not offered: no external prover on PATH; {INSTALL}")
+    return "tactics" if tactics else ""
+
+
+def domain(state: ProofState, file_text: str, new_imports: bool = True) -> list[Proposal]:
+    """Closers of the goal's own domain where its shape fits, each with its own time limit:
+    ``interval`` (Coq Interval) for a real bound over functions it evaluates, ``gappa`` for
+    bounds where the file works with Flocq's rounding, and nonlinear real arithmetic after
+    clearing fractions (``field_simplify``, ``nra``) for a real bound with a division."""
+    if not state.goals:
+        return []
+    concl = state.goals[0].conclusion
+    out: list[Proposal] = []
+    real = re.search(r"\bR\b|%R|\bIZR\b|\bINR\b|\bRabs\b|\bsqrt\b|\bexp\b|\bln\b|\bPI\b",
+                     concl + " ".join(state.goals[0].hypotheses))
+    bound = re.search(r"<=|<|>=|>", concl)
+    if not (real and bound):
+        return out
+    if "/" in concl:
+        out.append(("intros; field_simplify; nra.", 0.6, DOMAIN_SECONDS))
+    out.append(("intros; nra.", 0.5, DOMAIN_SECONDS))
+    for lib, tactic in ((INTERVAL, "interval."), (GAPPA, "gappa.")):
+        wanted = lib.session in session_loads(file_text, concl) or provides(file_text, lib)
+        if wanted and (new_imports or provides(file_text, lib)):
+            out.append((f"intros; {tactic}", 1.0, DOMAIN_SECONDS))
+    return out
 
 
 def _balanced(text: str, start: int, stop: str) -> str | None:
@@ -206,13 +235,12 @@ def _head(proposition: str) -> str:
 
 
 def hammer_family(level: str) -> list[Proposal]:
-    """CoqHammer's tactics, by what the file imports."""
-    if not level:
-        return []
-    out: list[Proposal] = [("sauto.", 1.5, RECONSTRUCTION_SECONDS),
-                           ("hauto.", 1.0, RECONSTRUCTION_SECONDS),
-                           ("qauto.", 1.0, RECONSTRUCTION_SECONDS)]
-    if level == "hammer":
+    """CoqHammer's tactics, by what the session has and what the written file may import."""
+    out: list[Proposal] = []
+    if level in ("hammer", "tactics"):
+        out += [("sauto.", 1.5, RECONSTRUCTION_SECONDS), ("hauto.", 1.0, RECONSTRUCTION_SECONDS),
+                ("qauto.", 1.0, RECONSTRUCTION_SECONDS)]
+    if level in ("hammer", "premises"):
         out.append(("hammer.", 0.8, HAMMER_SECONDS))
     return out
 
@@ -267,7 +295,7 @@ def from_premises(
             for h, typ in hyps:
                 if len(symbols(typ) & wanted) >= 2:
                     out.append((f"apply {p.name} in {h}.", 0.5 * w, None))
-    if level:
+    if level in ("hammer", "tactics"):
         names = ", ".join(p.name for p in ranked[:3])
         out.append((f"hauto use: {names}.", 0.8, RECONSTRUCTION_SECONDS))
     return out

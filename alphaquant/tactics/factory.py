@@ -41,6 +41,7 @@ def heuristic_source(
     return HeuristicSource(
         load_tactic_list(path), goal_aware_weight=settings.tactics.goal_aware_weight,
         reweigh=memory.reweigh if memory is not None else None,
+        new_imports=settings.new_imports,
     )
 
 

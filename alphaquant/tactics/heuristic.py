@@ -55,12 +55,14 @@ class HeuristicSource:
         premise_weight: float = 2.5,
         premise_share: float = 0.35,
         reweigh: Reweigh | None = None,
+        new_imports: bool = True,
     ) -> None:
         self.tactics = tactics
         self.goal_aware_weight = goal_aware_weight
         self.premise_weight = premise_weight
         self.premise_share = premise_share
         self.reweigh = reweigh
+        self.new_imports = new_imports  # may a proof need an import line the file lacks
 
     def propose(self, request: ProposalRequest) -> list[Candidate]:
         """Candidates for the request's state, the goal-aware ones first."""
@@ -68,8 +70,9 @@ class HeuristicSource:
         built = rules(request.state, request.file_text)
         candidates = [Candidate(t, w * self.goal_aware_weight) for t, w in built]
         if request.language == "coq":
-            level = automation.hammer_level(request.file_text)
-            extra = automation.structural(request.state) + automation.hammer_family(level)
+            level = automation.hammer_level(request.file_text, self.new_imports)
+            extra = (automation.structural(request.state) + automation.hammer_family(level)
+                     + automation.domain(request.state, request.file_text, self.new_imports))
             candidates += [Candidate(t, w * self.goal_aware_weight, "heuristic", limit)
                            for t, w, limit in extra]
             if request.premises is not None and self.premise_weight > 0:

@@ -145,6 +145,8 @@ def proof_listing(results: Iterable[GoalResult]) -> list[Text]:
         if r.status == "proved" and r.proof:
             out.append(plain(f"proof of {goal_name(r)} (line {r.line}):", "green"))
             out.append(plain(f"  {proof_text(r)}"))
+            if r.adds_import:
+                out.append(plain(f"  adds to the file's imports: {r.adds_import}", "yellow"))
         elif r.status == "disproved":
             out.append(plain(f"disproof of {goal_name(r)} (line {r.line}): {r.message}",
                              "magenta"))

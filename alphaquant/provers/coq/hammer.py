@@ -46,6 +46,39 @@ def reconstruction_tries(printed: str) -> list[str]:
     return tries
 
 
+def _hint_list(printed: str, key: str) -> list[str]:
+    """The names after ``key:`` in a reconstruction (``use: A, B unfold: f`` → A, B)."""
+    found = re.search(rf"\b{key}:\s*(.*?)(?=\s+\w+:|\.?$)", printed)
+    if found is None:
+        return []
+    return [n for n in (x.strip() for x in found.group(1).split(",")) if re.fullmatch(
+        r"[A-Za-z_][\w'.]*", n)]
+
+
+def import_free_tries(printed: str) -> list[str]:
+    """Steps built from what ``hammer`` found that need no library beyond the file's own:
+    its premises (``use:``) and the definitions it unfolds (``unfold:``) handed to the standard
+    library's automation (``eauto using``, rewriting then a decision procedure, ``firstorder
+    using``). Tried before the reconstruction itself, which needs CoqHammer's tactics imported
+    in the written file."""
+    printed = " ".join(printed.split())
+    use, unfold = _hint_list(printed, "use"), _hint_list(printed, "unfold")
+    if not use and not unfold:
+        return []
+    intro = "intros; " + (f"unfold {', '.join(unfold)} in *; " if unfold else "")
+    tries: list[str] = []
+    if use:
+        names = ", ".join(use)
+        tries.append(f"{intro}eauto using {names}.")
+        rewrites = "".join(f"try rewrite {n}; " for n in use)
+        tries += [f"{intro}{rewrites}{closer}." for closer in ("lia", "lra", "congruence")]
+        tries.append(f"{intro}firstorder using {names}.")
+        tries.append(f"{intro}intuition eauto using {names}.")
+    else:
+        tries += [f"{intro}{closer}." for closer in ("lia", "lra", "firstorder", "congruence")]
+    return tries
+
+
 @functools.lru_cache(maxsize=16)
 def loaded_modules(text: str) -> frozenset[str]:
     """The CoqHammer modules ``text`` imports (``Hammer``, ``Tactics``, …)."""

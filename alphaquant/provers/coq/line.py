@@ -48,6 +48,7 @@ from alphaquant.provers.coq.protocol import (
     read_reply,
     without_messages,
 )
+from alphaquant.provers.coq.requires import HEADER
 from alphaquant.provers.coq.sentences import Sentences, tactic_body
 
 log = logging.getLogger(__name__)
@@ -64,20 +65,49 @@ class Root:
     lines: tuple[int, ...]  # 1-based line in the file of each of the file's sentences
     subproof: bool  # an ``admit`` site: closing the focused goal solves it
     what: str  # how the root is described in errors
+    loads: tuple[str, ...] = ()  # the session's own loads, after the file's imports
+    loads_at: int = 0  # the index of the first of them in ``sentences``
 
     @property
     def from_file(self) -> int:
-        """How many of the sentences come from the file."""
+        """How many of the sentences come from the file (the session's loads among them)."""
         return len(self.lines)
+
+    @property
+    def file_sentences(self) -> tuple[str, ...]:
+        """The file's own sentences before the hole, without the session's loads."""
+        return (*self.sentences[: self.loads_at],
+                *self.sentences[self.loads_at + len(self.loads) : self.from_file])
+
+    def is_load(self, index: int) -> bool:
+        """Whether sentence ``index`` is one of the session's loads."""
+        return self.loads_at <= index < self.loads_at + len(self.loads)
+
+    def without_loads(self) -> Root:
+        """The same root with the file's sentences only (when a load breaks the session)."""
+        end = self.loads_at + len(self.loads)
+        return Root(self.project, self.file, (*self.sentences[: self.loads_at],
+                                              *self.sentences[end:]),
+                    (*self.lines[: self.loads_at], *self.lines[end:]), self.subproof, self.what)
 
     @classmethod
     def of(cls, project: CoqProject, file: Path, text: str, split: Sentences,
-           added: list[str], subproof: bool, what: str) -> Root:
-        """The root of ``split`` (sentences of ``text``), then ``added``, then ``Show.``."""
+           added: list[str], subproof: bool, what: str, loads: tuple[str, ...] = ()) -> Root:
+        """The root of ``split`` (sentences of ``text``), ``loads`` after the file's leading
+        imports (the search session's own: requires.session_loads), then ``added``, then
+        ``Show.``."""
         newlines = [i for i, c in enumerate(text) if c == "\n"]
-        lines = tuple(bisect.bisect_left(newlines, s.start) + 1 for s in split.sentences)
-        sentences = (*(s.text for s in split.sentences), *added, "Show.")
-        return cls(project, file, sentences, lines, subproof, what)
+        lines = [bisect.bisect_left(newlines, s.start) + 1 for s in split.sentences]
+        sentences = [s.text for s in split.sentences]
+        at = 0
+        while at < len(sentences) and HEADER.match(sentences[at].strip()):
+            at += 1
+        if loads:
+            line = lines[at - 1] if at else 1
+            sentences[at:at] = loads
+            lines[at:at] = [line] * len(loads)
+        return cls(project, file, (*sentences, *added, "Show."), tuple(lines), subproof, what,
+                   tuple(loads), at)
 
 
 # A sentence of the root that failed while being fed.
@@ -153,6 +183,7 @@ class CoqLine:
         self.replayed = 0  # tactics replayed to reach a state again
         self.generation = 0  # coqtop processes started so far
         self._waited_before = 0.0
+        self.aborted = False  # closed from another thread: no restart, the next step fails
 
     @property
     def wait_seconds(self) -> float:
@@ -163,6 +194,8 @@ class CoqLine:
 
     def start(self, project: CoqProject) -> None:
         self.kill()
+        if self.aborted:
+            raise ProverCrashed("the session was closed")
         argv = [*self.coqtop, "-emacs", *project.flags]
         self._scratch = tempfile.mkdtemp(prefix="alphaquant-coqtop-")
         try:
@@ -201,6 +234,8 @@ class CoqLine:
     def after_failure(self, failures: int, error: Exception) -> int:
         """Kill the broken process; wait before the next try; ProverCrashed when out of tries."""
         self.kill()
+        if self.aborted:
+            raise ProverCrashed("the session was closed")
         failures += 1
         self.restarts += 1
         log.warning("coqtop failed (%s); restarting and replaying (try %d)", error, failures)
@@ -227,7 +262,9 @@ class CoqLine:
         try:
             self.recovering(lambda: self.reach(root, path))
         except (ProverCrashed, ProverStartError, InputError, FeedError, ReplayError) as e:
-            log.warning("coqtop did not come back after a hang (%s); retrying on next use", e)
+            if not self.aborted:
+                log.warning("coqtop did not come back after a hang (%s); retrying on next use",
+                            e)
 
     # -- reaching states
 
@@ -263,6 +300,9 @@ class CoqLine:
             try:
                 return self.proc.command(command, seconds + self.grace)
             except CoqtopHung:
+                if self.aborted:
+                    self.kill()
+                    raise ProverCrashed("the session was closed") from None
                 log.warning("coqtop gave no prompt %gs past the tactic's Timeout: killed",
                             self.grace)
                 self.kill()

@@ -258,17 +258,21 @@ class Retriever:
         self.ranked = 0  # states ranked (len(self._rankings) of them needed a new index)
 
     def premises(
-        self, state: ProofState, limit: int, environment: object, own: set[str]
+        self, state: ProofState, limit: int, environment: object, own: set[str],
+        outside: tuple[str, ...] = (),
     ) -> tuple[Premise, ...]:
         """Up to ``limit`` premises for ``state`` in ``environment`` (a hashable identity of
-        the sentences before the proof), best first."""
+        the sentences before the proof), best first; none from the libraries ``outside``
+        (those the session loaded and the file does not: a proof naming them would not
+        compile in the file)."""
+        beyond = f" outside {' '.join(outside)}" if outside else ""
         local = local_names(state)
         looked_up = tuple(constants(state))
         for constant in looked_up:
             key = (environment, constant)
             if key not in self._cache:
                 self.queries += 1
-                output = self.query(state, f"Search {constant} -is:Definition.")
+                output = self.query(state, f"Search {constant} -is:Definition{beyond}.")
                 if output is None:
                     self._cache[key] = None  # not a global reference here
                 else:

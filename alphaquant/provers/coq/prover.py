@@ -14,7 +14,9 @@ import logging
 import math
 import os
 import re
+import tempfile
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -37,8 +39,13 @@ from alphaquant.provers.base import (
     TacticTimeout,
 )
 from alphaquant.provers.coq.coqc import COQ_MISSING, Coqc
-from alphaquant.provers.coq.coqtop import CoqtopDied, CoqtopHung, Desync, Reply
-from alphaquant.provers.coq.hammer import reconstruction_tries, restated
+from alphaquant.provers.coq.coqtop import CoqTop, CoqtopDied, CoqtopHung, Desync, Reply
+from alphaquant.provers.coq.hammer import (
+    coqtop_environment,
+    import_free_tries,
+    reconstruction_tries,
+    restated,
+)
 from alphaquant.provers.coq.line import CoqLine, FeedError, ReplayError, Root, does_not_compile
 from alphaquant.provers.coq.premises import Retriever, environment, own_lemmas
 from alphaquant.provers.coq.project import CoqProject, find_project
@@ -51,6 +58,7 @@ from alphaquant.provers.coq.protocol import (
 )
 from alphaquant.provers.coq.recall import Recall
 from alphaquant.provers.coq.recall import key as recall_key
+from alphaquant.provers.coq.requires import HAMMER, provides, session_loads
 from alphaquant.provers.coq.sentences import (
     in_section_with_variables,
     one_tactic_sentence,
@@ -65,8 +73,12 @@ from alphaquant.sites.site import GoalSite
 
 log = logging.getLogger(__name__)
 
+# The libraries a session's loads add beyond a file's header: (flags, header, loads) -> names.
+_BEYOND: dict[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], tuple[str, ...]] = {}
+
 # Coq's answer to `apply L` when L's conclusion leaves one of its variables unfixed.
 UNINFERRED = "Unable to find an instance for the variable"
+TRANSLATION_SECONDS = 2.0  # each import-free step built from hammer's premises
 
 
 class CoqProver:
@@ -84,6 +96,9 @@ class CoqProver:
       backoff: first backoff delay in seconds (the first restart is immediate).
       allowed_axioms: fully qualified axiom names a proof may rest on besides the standard
         library's and the file's own declared axioms.
+      session_loads: load CoqHammer (and Interval, Gappa where the goal fits) in the session
+        after the file's imports (requires.py); the written file gains an import only where a
+        proof needs one.
     """
 
     name = "coq"
@@ -101,6 +116,7 @@ class CoqProver:
         max_restarts: int = 3,
         backoff: float = 0.5,
         allowed_axioms: frozenset[str] = frozenset(),
+        session_loads: bool = True,
     ) -> None:
         tools = toolchain()
         if tools is None:
@@ -112,6 +128,8 @@ class CoqProver:
         self._coqtop = coqtop
         self._coqc = Coqc.on_path(check_timeout)
         self.allowed_axioms = allowed_axioms
+        self.session_loads = session_loads
+        self._failed_loads: set[Path] = set()
         self._trust = CoqTrust(self._coqc)
         self._lock = threading.RLock()
         self._coq = CoqLine(coqtop, grace=grace, start_timeout=start_timeout,
@@ -161,6 +179,20 @@ class CoqProver:
         with self._lock:
             self._coq.kill()
 
+    def companion(self) -> CoqProver:
+        """A second session like this one (its own coqtop), for automation run beside the
+        search; ``abort`` ends it from another thread."""
+        return CoqProver(self.path, grace=self.grace, check_timeout=self.check_timeout,
+                         allowed_axioms=self.allowed_axioms, session_loads=self.session_loads)
+
+    def abort(self) -> None:
+        """End this session now, from any thread: coqtop is killed, not restarted; a step
+        under way ends with ProverCrashed."""
+        self._coq.aborted = True
+        proc = self._coq.proc
+        if proc is not None:
+            proc.kill()
+
     def __enter__(self) -> CoqProver:
         return self
 
@@ -196,7 +228,8 @@ class CoqProver:
             raise InputError(f"{site.file.name}, line {site.line}: the hole does not start a "
                              f"sentence (it follows {split.rest[-40:]!r})")
         root = Root.of(project, site.file, text, split, added, site.kind == "admit",
-                               f"the goal at line {site.line}")
+                       f"the goal at line {site.line}",
+                       self._loads(site.file, text, site.statement))
         try:
             return self._open_root(root, text)
         except FeedError as e:
@@ -217,8 +250,8 @@ class CoqProver:
             return None
         name = f"aq_negation_of_{site.theorem or 'goal'}"
         project = find_project(site.file)
-        root = Root.of(project, site.file, text, split,
-                               [f"Lemma {name} : {negation}."], False, f"the negation of {name}")
+        root = Root.of(project, site.file, text, split, [f"Lemma {name} : {negation}."], False,
+                       f"the negation of {name}", self._loads(site.file, text, site.statement))
         try:
             return self._open_root(root, text)
         except FeedError as e:
@@ -324,7 +357,43 @@ class CoqProver:
                 return ()
             sentences = environment(root.sentences[: root.from_file])
             own = own_lemmas(sentences)
-        return self._retriever.premises(state, limit, sentences, own)
+            outside = self._beyond_file(root)
+        return self._retriever.premises(state, limit, sentences, own, outside)
+
+    def _beyond_file(self, root: Root) -> tuple[str, ...]:
+        """The libraries the session's loads bring that the file's imports do not, asked once
+        per project, header and loads (a short coqtop of its own: ``Print Libraries.`` after
+        the header, then after the loads)."""
+        if not root.loads:
+            return ()
+        header = root.sentences[: root.loads_at]
+        key = (root.project.flags, header, root.loads)
+        if key not in _BEYOND:
+            _BEYOND[key] = self._libraries_added(root.project.flags, header, root.loads)
+        return _BEYOND[key]
+
+    def _libraries_added(self, flags: tuple[str, ...], header: tuple[str, ...],
+                         loads: tuple[str, ...]) -> tuple[str, ...]:
+        with tempfile.TemporaryDirectory(prefix="alphaquant-libraries-") as scratch:
+            try:
+                proc = CoqTop([*self._coqtop, "-emacs", *flags], Path(scratch),
+                              coqtop_environment())
+            except OSError:
+                return ()
+            try:
+                proc.read_reply(time.monotonic() + self._coq.start_timeout)
+                seen: list[set[str]] = []
+                for part in (header, loads):
+                    for sentence in part:
+                        proc.command(sentence, self._coq.prefix_timeout)
+                    listed = proc.command("Print Libraries.", self._coq.command_timeout)
+                    seen.append(set(re.findall(r"^\s+([\w.']+)\s*$", listed.output, re.M)))
+            except (CoqtopDied, CoqtopHung, Desync) as e:
+                log.info("could not list the libraries the session adds: %s", e)
+                return ()
+            finally:
+                proc.kill()
+        return tuple(sorted(seen[1] - seen[0]))
 
     def _query(self, state: ProofState, command: str) -> str | None:
         """Run a query command (``Search``) at ``state``; its output, None on a Coq error."""
@@ -350,6 +419,18 @@ class CoqProver:
         """Run what ``hammer`` said to write instead, at ``state`` (hammer.py): the first of its
         reconstructions that works is the step, and the path records it."""
         last: Outcome = TacticError(f"hammer's reconstruction does not replay: {printed}")
+        with self._lock:
+            root = self._owner.get(state.handle, self._root)
+        file_text = "\n".join(root.file_sentences) if root is not None else ""
+        if not provides(file_text, HAMMER):
+            # What hammer found, as steps the file's own imports compile: tried first, each
+            # briefly; only where none closes the goal does the proof need CoqHammer's tactics.
+            for tactic in import_free_tries(printed):
+                if self.refusal(tactic) is not None:
+                    continue
+                outcome = self.apply(state, tactic, min(timeout, TRANSLATION_SECONDS))
+                if isinstance(outcome, Solved):
+                    return outcome
         for tactic in reconstruction_tries(printed):
             if self.refusal(tactic) is not None:
                 continue
@@ -371,11 +452,25 @@ class CoqProver:
             try:
                 goals = self._coq.recovering(lambda: self._coq.reach_root(root))
             except FeedError as e:
+                if root.loads and e.index >= root.loads_at:
+                    # The session's own loads may be what broke the file (a notation, a name):
+                    # the search goes on without them, as the file stands.
+                    log.info("%s: the search session goes on without %s (%s)", root.file.name,
+                             " ".join(root.loads), " ".join(e.message.split())[:200])
+                    self._failed_loads.add(root.file)
+                    return self._open_root(root.without_loads(), text)
                 if e.index < root.from_file:
                     raise does_not_compile(root, e) from None
                 raise
             self._root = root
             return self._state(root, goals, ())
+
+    def _loads(self, file: Path, text: str, statement: str) -> tuple[str, ...]:
+        """What the session loads beyond the file's imports (requires.session_loads), unless
+        that broke this file before or the session was made without."""
+        if not self.session_loads or file in self._failed_loads:
+            return ()
+        return session_loads(text, statement)
 
     def _require_installed(self) -> None:
         if toolchain() is None and not os.path.exists(self._coqtop[0]):
