@@ -5,7 +5,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install demo test test-rocq bench bench-stdlib lean lint
 
-COQ_PACKAGES := coq libcoq-hammer libcoq-dpdgraph eprover z3 cvc4
+COQ_PACKAGES := coq libcoq-hammer libcoq-dpdgraph eprover z3 cvc4 libcoq-interval libcoq-gappa gappa \
+                libcoq-flocq
 
 install:
 	@missing=""; for p in $(COQ_PACKAGES); do \

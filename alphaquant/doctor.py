@@ -21,17 +21,24 @@ def model_check(settings: Settings) -> Check:
 
 
 def hammer_checks() -> list[Check]:
-    """CoqHammer and the external provers its `hammer` calls (optional: without them the
-    search offers neither, and says so in its log)."""
-    from alphaquant.tactics.automation import hammer_library
+    """CoqHammer, the external provers its `hammer` calls, Coq Interval and Gappa (optional:
+    without them the search offers none of their tactics, and says so in its log)."""
+    from alphaquant.provers.coq.requires import GAPPA, HAMMER, INTERVAL, installed
 
-    lib = hammer_library()
     fix = "make install (apt-get install -y libcoq-hammer eprover z3 cvc4)"
+    checks = []
+    for lib, package in ((HAMMER, "libcoq-hammer"), (INTERVAL, "libcoq-interval"),
+                         (GAPPA, "libcoq-gappa gappa libcoq-flocq")):
+        where = installed(lib)
+        checks.append(Check(lib.name, where is not None, str(where) if where else "",
+                            "" if where else f"make install (apt-get install -y {package})"))
     return [
-        Check("coq-hammer", lib is not None, str(lib) if lib else "", "" if lib else fix),
+        *checks[:1],
         tool_check("eprover", "eprover", ["--version"], fix),
         tool_check("z3", "z3", ["--version"], fix),
         tool_check("cvc4", "cvc4", ["--version"], fix),
+        *checks[1:],
+        tool_check("gappa", "gappa", ["--version"], "make install (apt-get install -y gappa)"),
     ]
 
 
