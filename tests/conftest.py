@@ -27,7 +27,7 @@ def private_cache(tmp_path_factory, monkeypatch):
 def write_config(folder: Path, tactics: list[tuple[str, float]], *, offline: bool = True,
                  **search: object) -> Path:
     """A config whose offline tactic list is exactly ``tactics`` (no learned priors, no goal-aware
-    rules, no library premises unless asked for with ``premises=N``)."""
+    rules, no library premises unless asked for with ``premises=N``, no first pass)."""
     lines = []
     for text, weight in tactics:
         escaped = text.replace("\\", "\\\\").replace('"', '\\"')
@@ -40,7 +40,7 @@ def write_config(folder: Path, tactics: list[tuple[str, float]], *, offline: boo
     config.write_text(
         f"offline = {str(offline).lower()}\n"
         "[tactics]\ncoq = \"tactics.toml\"\nlearned_priors = false\n"
-        f"goal_aware_weight = 0.0\n[search]\n{body}\n",
+        f"goal_aware_weight = 0.0\n[first_pass]\nenabled = false\n[search]\n{body}\n",
         encoding="utf-8",
     )
     return config

@@ -29,8 +29,10 @@ Admitted.
 
 
 def source(*tactics: tuple[str, float]) -> HeuristicSource:
+    """The given list, retrieved premises, nothing that would need an import the file lacks."""
     return HeuristicSource(
-        tuple(WeightedTactic(t, w) for t, w in tactics), goal_aware_weight=0.0
+        tuple(WeightedTactic(t, w) for t, w in tactics), goal_aware_weight=0.0,
+        new_imports=False,
     )
 
 

@@ -48,7 +48,7 @@ def heavy_tactics(source: TacticSource, request: ProposalRequest, min_seconds: f
                   ) -> tuple[str, ...]:
     """The root's candidates whose own limit is at least ``min_seconds``, heaviest first."""
     found = [c for c in source.propose(request) if c.timeout is not None
-             and c.timeout >= min_seconds]
+             and c.timeout >= min_seconds and c.prior > 0]
     found.sort(key=lambda c: -(c.timeout or 0.0))
     return tuple(dict.fromkeys(c.tactic for c in found))
 
