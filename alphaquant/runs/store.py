@@ -25,7 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alphaquant.config import DisproofConfig, LearnConfig, Settings, TacticsConfig
+from alphaquant.config import (
+    BesideConfig,
+    DisproofConfig,
+    FirstPassConfig,
+    LearnConfig,
+    Settings,
+    TacticsConfig,
+)
 from alphaquant.errors import InputError
 from alphaquant.provers.lean.options import LeanConfig
 from alphaquant.search.base import SearchConfig
@@ -101,8 +108,12 @@ def settings_from_json(data: dict[str, Any]) -> Settings:
         learn=LearnConfig(**learn),
         lean=LeanConfig(**{k: v for k, v in data.get("lean", {}).items()  # keys of older runs
                            if k in LeanConfig.__dataclass_fields__}),
+        first_pass=FirstPassConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                      for k, v in data.get("first_pass", {}).items()}),
+        beside=BesideConfig(**data.get("beside", {})),
         prover=data["prover"],
         offline=data["offline"],
+        new_imports=data.get("new_imports", True),
         llm=dict(data["llm"]),
     )
 
