@@ -117,7 +117,8 @@ Admitted.
     # cannot run out of candidates: only the clock can stop this search.
     src = source(("intros.", 1.0), ("assert True by exact I.", 1.0),
                  ("pose proof (eq_refl 0).", 1.0), ("simpl.", 1.0))
-    config = SearchConfig(budget_seconds=4, tactic_timeout=2, max_depth=400, max_children=12)
+    config = SearchConfig(budget_seconds=4, tactic_timeout=2, max_depth=400, max_children=12,
+                          premises=0)
     result = search(tmp_path, text, src, config)[3]
     assert not result.proved
     assert result.stop_reason == "time"

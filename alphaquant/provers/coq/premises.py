@@ -252,8 +252,8 @@ class Retriever:
 
     def __init__(self, query: Query) -> None:
         self.query = query
-        self._cache: dict[tuple[object, str], tuple[Found, ...] | None] = {}
-        self._rankings: dict[tuple[object, tuple[str, ...]], Ranking] = {}  # per pool
+        self._cache: dict[tuple[object, str, tuple[str, ...]], tuple[Found, ...] | None] = {}
+        self._rankings: dict[tuple[object, tuple[str, ...], tuple[str, ...]], Ranking] = {}
         self.queries = 0  # commands actually sent (cache misses)
         self.ranked = 0  # states ranked (len(self._rankings) of them needed a new index)
 
@@ -269,7 +269,7 @@ class Retriever:
         local = local_names(state)
         looked_up = tuple(constants(state))
         for constant in looked_up:
-            key = (environment, constant)
+            key = (environment, constant, outside)
             if key not in self._cache:
                 self.queries += 1
                 output = self.query(state, f"Search {constant} -is:Definition{beyond}.")
@@ -281,11 +281,11 @@ class Retriever:
                         for name, statement in parse_search(output)[:MAX_ANSWER]
                         if name not in local and is_proposition(statement)
                     )
-        index = (environment, tuple(sorted(looked_up)))  # the pool, whatever the order
+        index = (environment, tuple(sorted(looked_up)), outside)  # the pool, in any order
         ranking = self._rankings.get(index)
         if ranking is None:
             ranking = self._rankings[index] = Ranking(
-                f for c in index[1] for f in self._cache[(environment, c)] or ())
+                f for c in index[1] for f in self._cache[(environment, c, outside)] or ())
             if len(self._rankings) > MAX_RANKINGS:
                 del self._rankings[next(iter(self._rankings))]  # the oldest
         self.ranked += 1

@@ -74,7 +74,15 @@ from alphaquant.sites.site import GoalSite
 log = logging.getLogger(__name__)
 
 # The libraries a session's loads add beyond a file's header: (flags, header, loads) -> names.
-_BEYOND: dict[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], tuple[str, ...]] = {}
+class _Listing:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.names: tuple[str, ...] = ()
+
+
+_BEYOND: dict[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], _Listing] = {}
+_BEYOND_LOCK = threading.Lock()
+BEYOND_SECONDS = 30.0  # retrieval waits this long at most for the listing
 
 # Coq's answer to `apply L` when L's conclusion leaves one of its variables unfixed.
 UNINFERRED = "Unable to find an instance for the variable"
@@ -360,7 +368,7 @@ class CoqProver:
             outside = self._beyond_file(root)
         return self._retriever.premises(state, limit, sentences, own, outside)
 
-    def _beyond_file(self, root: Root) -> tuple[str, ...]:
+    def _beyond_file(self, root: Root, wait: bool = True) -> tuple[str, ...]:
         """The libraries the session's loads bring that the file's imports do not, asked once
         per project, header and loads (a short coqtop of its own: ``Print Libraries.`` after
         the header, then after the loads)."""
@@ -368,9 +376,28 @@ class CoqProver:
             return ()
         header = root.sentences[: root.loads_at]
         key = (root.project.flags, header, root.loads)
-        if key not in _BEYOND:
-            _BEYOND[key] = self._libraries_added(root.project.flags, header, root.loads)
-        return _BEYOND[key]
+        with _BEYOND_LOCK:
+            listing = _BEYOND.get(key)
+            if listing is None:
+                # Listed in a thread started at the first open (the first pass runs meanwhile);
+                # retrieval waits for it: a lemma of a library the file lacks would not compile.
+                listing = _BEYOND[key] = _Listing()
+                threading.Thread(target=self._list_beyond, args=(key, listing), daemon=True,
+                                 name="libraries-added").start()
+        if not wait:
+            return ()
+        if not listing.done.wait(BEYOND_SECONDS):
+            log.info("the libraries the session adds are not listed yet: retrieval leaves out "
+                     "CoqHammer's own modules only")
+            return ("Hammer",) if HAMMER.session in root.loads else ()
+        return listing.names
+
+    def _list_beyond(self, key: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]],
+                     listing: _Listing) -> None:
+        try:
+            listing.names = self._libraries_added(*key)
+        finally:
+            listing.done.set()
 
     def _libraries_added(self, flags: tuple[str, ...], header: tuple[str, ...],
                          loads: tuple[str, ...]) -> tuple[str, ...]:
@@ -463,6 +490,7 @@ class CoqProver:
                     raise does_not_compile(root, e) from None
                 raise
             self._root = root
+            self._beyond_file(root, wait=False)  # starts listing what the loads add
             return self._state(root, goals, ())
 
     def _loads(self, file: Path, text: str, statement: str) -> tuple[str, ...]:
