@@ -16,7 +16,7 @@ from alphaquant.provers.base import Progress, Solved, TacticError
 from alphaquant.provers.lean.lake import lean_options, set_options
 from alphaquant.provers.lean.options import LeanConfig
 from alphaquant.provers.lean.pool import SessionPool
-from alphaquant.provers.lean.prover import LeanProver
+from alphaquant.provers.lean.prover import LeanProver, negation_statement
 
 sys.path.insert(0, str(Path(__file__).parent))
 import replay_repl  # noqa: E402
@@ -310,3 +310,27 @@ def test_gates_of_every_configured_automation_tactic() -> None:
     assert refused("try?", "v4.15.0", frozenset()) is not None
     assert refused("simp? [foo]", "v4.0.0", frozenset()) is None
     assert refused("exact foo", "v4.0.0", frozenset()) is None  # not automation: never gated
+
+
+def test_a_negation_sees_the_definitions_above_its_claim(tmp_path: Path) -> None:
+    """The disproof side of (1): the negated claim is elaborated alone in the environment the
+    declarations above the claim left, not in a fresh one."""
+    text = "def double (n : Nat) : Nat := 2 * n\n\ntheorem bad : double 2 = 5 := by sorry\n"
+    (site,) = locate(text, Path("T.lean"))
+    negation = negation_statement(site.statement)  # negation.py's, whatever its spelling
+    assert negation is not None
+    pairs = [
+        ({"cmd": "def double (n : Nat) : Nat := 2 * n\n\n"}, {"env": 0}),
+        ({"cmd": negation, "env": 0},
+         {"env": 1, "sorries": [sorry(0, 1, 45, "⊢ ¬double 2 = 5")], "messages": [WARNING]}),
+        ({"tactic": "decide", "proofState": 0},
+         {"proofState": 1, "goals": [], "proofStatus": "Completed"}),
+    ]
+    prover = prover_over(tmp_path, pairs)
+    try:
+        state = prover.open_negation(site, text)
+        assert state is not None and state.goals[0].conclusion == "¬double 2 = 5"
+        assert prover.apply(state, "decide", 10) == Solved(("decide",))
+    finally:
+        prover.close()
+    assert [r.get("env") for r in sent(tmp_path) if "cmd" in r] == [None, 0]
