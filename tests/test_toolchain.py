@@ -42,8 +42,10 @@ def test_the_standard_library_root_loads_without_a_warning(tmp_path: Path) -> No
     assert logic.is_relative_to(tools.where.resolve())
     hammer = tools.where / "user-contrib" / "Hammer"
     assert not any(hammer.resolve().is_relative_to(f) for f in tools.stdlib_folders())
+    assert tools.prelude_root == ("Corelib" if tools.version >= (9,) else "Coq")
     write(tmp_path, "R.v", f"From {tools.stdlib_root} Require Import Arith Lia.\n"
-                           "Lemma r : forall n : nat, n + 0 = n.\nProof. lia. Qed.\n")
+                           "Lemma r : forall n : nat, n + 0 = n.\nProof. lia. Qed.\n"
+                           f"Check ({tools.prelude_root}.Init.Logic.not (r = r)).\n")
     done = subprocess.run([*tools.coqc, "R.v"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr

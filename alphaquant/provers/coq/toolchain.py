@@ -1,15 +1,15 @@
 """Which Coq is installed: its commands, its version, where its libraries live.
 
 Coq 8 installs ``coqtop``, ``coqc`` and ``coqdep``. Rocq 9 installs ``rocq`` with subcommands
-(``rocq repl``, ``rocq compile``, ``rocq dep``) and, in most distributions (Debian's 9.2
-among them), the old names as well. The old names are used where they exist (they are the only
+(``rocq repl``, ``rocq compile``, ``rocq dep``) and may install the old names as well (Debian's
+9.2 package does). The old names are used where they exist (they are the only
 ones Coq 8 has), ``rocq``'s subcommands otherwise. The version is read once per PATH from
 ``coqc --version`` ("The Coq Proof Assistant, version 8.16.1", "The Rocq Prover, version 9.2").
 
 Rocq 9 renamed the standard library's logical root: ``Coq`` became ``Corelib`` (the prelude,
 under ``coqc -where``/theories) and ``Stdlib`` (under user-contrib/Stdlib); ``From Coq`` still
-loads with a deprecation warning. Text the tool writes names the root the prover uses
-(``stdlib_root``).
+loads with a deprecation warning, as do names such as ``Coq.Init.Logic.not``. Text the tool
+writes names the roots the prover uses (``stdlib_root``, ``prelude_root``).
 """
 
 from __future__ import annotations
@@ -45,6 +45,12 @@ class Toolchain:
     def stdlib_root(self) -> str:
         """The logical root to write in ``From … Require`` for the standard library."""
         return "Stdlib" if self.rocq else "Coq"
+
+    @property
+    def prelude_root(self) -> str:
+        """The logical root of the prelude (``Init``, ``Classes``): ``Corelib`` from Rocq 9, for
+        fully qualified names such as ``Corelib.Init.Logic.not`` in generated text."""
+        return "Corelib" if self.rocq else "Coq"
 
     def stdlib_folders(self) -> tuple[Path, ...]:
         """The folders of the standard library's ``.vo`` files: ``theories`` under
@@ -110,3 +116,9 @@ def stdlib_root() -> str:
     """``Stdlib`` on Rocq 9 and later, ``Coq`` before (and when no Coq is found)."""
     found = toolchain()
     return found.stdlib_root if found is not None else "Coq"
+
+
+def prelude_root() -> str:
+    """``Corelib`` on Rocq 9 and later, ``Coq`` before (and when no Coq is found)."""
+    found = toolchain()
+    return found.prelude_root if found is not None else "Coq"
