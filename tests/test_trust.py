@@ -251,12 +251,15 @@ def test_a_proof_through_an_earlier_proved_project_lemma_is_accepted(prover, tmp
 
 
 def test_a_project_that_claims_the_coq_root_gets_no_stdlib_pass(prover, tmp_path):
-    (tmp_path / "_CoqProject").write_text("-Q . Coq.Fake\n", encoding="utf-8")
+    from alphaquant.provers.coq.toolchain import stdlib_root
+
+    root = stdlib_root()  # Coq; Stdlib on Rocq 9, which reads Coq.X as Stdlib.X
+    (tmp_path / "_CoqProject").write_text(f"-Q . {root}.Fake\n", encoding="utf-8")
     (tmp_path / "Lib.v").write_text("Lemma bad : 1 = 2.\nProof.\nAdmitted.\n", encoding="utf-8")
-    use = "Require Coq.Fake.Lib.\nLemma t : 1 = 2.\nProof.\nAdmitted.\n"
-    refused = verdict(prover, tmp_path / "Use.v", use, ("exact Coq.Fake.Lib.bad.",),
+    use = f"Require {root}.Fake.Lib.\nLemma t : 1 = 2.\nProof.\nAdmitted.\n"
+    refused = verdict(prover, tmp_path / "Use.v", use, (f"exact {root}.Fake.Lib.bad.",),
                       lambda s: True)
-    assert not refused.ok and "Coq.Fake.Lib.bad" in refused.reason
+    assert not refused.ok and f"{root}.Fake.Lib.bad" in refused.reason
 
 
 def test_an_admitted_lemma_with_a_long_statement_is_refused(prover, tmp_path):
