@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from alphaquant.checks import Check, tool_check
@@ -50,7 +51,17 @@ def trust_checks() -> list[Check]:
     fix = "make install (apt-get install -y libcoq-dpdgraph coq)"
     found = dpdgraph_installed()
     return [Check("coq-dpdgraph", found is not None, str(found or ""), "" if found else fix),
-            tool_check("coqchk", "coqchk", ["-v"], fix)]
+            coqchk_check(fix)]
+
+
+def coqchk_check(fix: str) -> Check:
+    """The standalone checker: ``coqchk``, or ``rocq check`` where Rocq 9 has no old names."""
+    from alphaquant.provers.coq.toolchain import toolchain
+
+    tools = toolchain()
+    if tools is None or shutil.which(tools.coqchk[0]) is None:
+        return Check("coqchk", False, "", fix)
+    return Check("coqchk", True, " ".join([Path(tools.coqchk[0]).name, *tools.coqchk[1:]]), "")
 
 
 def coq_checks() -> list[Check]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from alphaquant import proof
 from alphaquant.provers.base import Solved
 from alphaquant.provers.coq.toolchain import parse_version, toolchain
 from tests.conftest import needs_coq
@@ -55,13 +56,16 @@ def test_the_standard_library_root_loads_without_a_warning(tmp_path: Path) -> No
 @pytest.mark.coq
 @pytest.mark.skipif(shutil.which("rocq") is None, reason="no `rocq` command (Coq before 9)")
 def test_rocq_alone_runs_the_prover(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A Rocq 9 with only ``rocq`` on PATH (no coqtop/coqc wrappers): its subcommands serve."""
+    """A Rocq 9 with only ``rocq`` and ``rocqchk`` on PATH (rocq-core without the coq* names;
+    ``rocq check`` runs the ``rocqchk`` beside it): its subcommands serve."""
     only = tmp_path / "bin"
     only.mkdir()
-    (only / "rocq").symlink_to(shutil.which("rocq") or "")
+    for name in ("rocq", "rocqchk"):
+        (only / name).symlink_to(shutil.which(name) or "")
     monkeypatch.setenv("PATH", str(only))
     tools = toolchain()
     assert tools is not None and tools.coqtop[1:] == ("repl",) and tools.version >= (9,)
+    assert tools.coqc[1:] == ("compile",) and tools.coqchk[1:] == ("check",)
     from alphaquant.provers.coq.prover import CoqProver
 
     text = "Lemma one : 1 + 1 = 2.\nProof.\nAdmitted.\n"
@@ -73,3 +77,12 @@ def test_rocq_alone_runs_the_prover(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert prover.check_file(path, proved).ok
         assert not prover.check_file(path, text.replace("2.", "3.", 1).replace(
             "Admitted.", "reflexivity.\nQed.")).ok
+        # the acceptance rule (rocq compile, then rocq check) passes an honest proof and
+        # refuses one through an Admitted lemma
+        assert proof.verify(prover, path, text, proved, ("reflexivity.",), 0).ok
+        cheat = "Lemma two : 1 + 1 = 2.\nProof.\nAdmitted.\n" + text
+        path.write_text(cheat, encoding="utf-8")
+        at = cheat.index("Lemma one")
+        head, _, tail = cheat.rpartition("Admitted.")
+        spliced = head + "exact two.\nQed." + tail
+        assert not proof.verify(prover, path, cheat, spliced, ("exact two.",), at).ok

@@ -32,6 +32,7 @@ class Toolchain:
     coqtop: tuple[str, ...]  # the interactive toplevel (``coqtop`` / ``rocq repl``)
     coqc: tuple[str, ...]  # the compiler (``coqc`` / ``rocq compile``)
     coqdep: tuple[str, ...]  # the dependency lister (``coqdep`` / ``rocq dep``)
+    coqchk: tuple[str, ...]  # the standalone checker (``coqchk`` / ``rocq check``)
     version: tuple[int, ...]  # (8, 16, 1), (9, 2); () when it could not be read
     version_text: str  # as printed: "8.16.1", "9.2"
     where: Path | None  # ``coqc -where``: the folder of the installed libraries
@@ -71,14 +72,15 @@ def parse_version(text: str) -> tuple[tuple[int, ...], str]:
     return tuple(int(n) for n in found.group(1).split(".")), found.group(1)
 
 
-def _commands() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None:
-    old = [shutil.which(n) for n in ("coqtop", "coqc", "coqdep")]
+def _commands() -> tuple[tuple[str, ...], ...] | None:
+    """(coqtop, coqc, coqdep, coqchk) argv prefixes, or None."""
+    old = [shutil.which(n) for n in ("coqtop", "coqc", "coqdep", "coqchk")]
     if old[0] is not None and old[1] is not None:
-        return (old[0],), (old[1],), (old[2] or "coqdep",)
+        return (old[0],), (old[1],), (old[2] or "coqdep",), (old[3] or "coqchk",)
     rocq = shutil.which("rocq")
     if rocq is None:
         return None
-    return (rocq, "repl"), (rocq, "compile"), (rocq, "dep")
+    return (rocq, "repl"), (rocq, "compile"), (rocq, "dep"), (rocq, "check")
 
 
 def _ask(argv: list[str]) -> str:
@@ -94,10 +96,10 @@ def _toolchain(path: str) -> Toolchain | None:
     commands = _commands()
     if commands is None:
         return None
-    coqtop, coqc, coqdep = commands
+    coqtop, coqc, coqdep, coqchk = commands
     version, text = parse_version(_ask([*coqc, "--version"]))
     where = _ask([*coqc, "-where"]).strip()
-    return Toolchain(coqtop, coqc, coqdep, version, text,
+    return Toolchain(coqtop, coqc, coqdep, coqchk, version, text,
                      Path(where) if where and Path(where).is_dir() else None)
 
 

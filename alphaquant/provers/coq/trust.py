@@ -12,18 +12,19 @@ as well; it differs from the file only by what cannot make a failing file pass:
   ``aq_adm_<t>``, so an admitted lemma is never bodiless and can never pass for an axiom;
 - after the declaration, and after every section around it has closed (``Module aq_out_<t>.
   End aq_out_<t>.`` compiles only outside sections: the kernel says so, not a text scan), the
-  queries: for a disproof, the negation ``Coq.Init.Logic.not`` of the target's own kernel type
-  (section variables are premises there), with two checks that it is the target's type and
-  that ``not`` ends in an empty type; then ``Print DependGraph`` (dpdgraph) of the declaration.
+  queries: for a disproof, the negation ``Coq.Init.Logic.not`` (``Corelib.…`` on Rocq 9) of the
+  target's own kernel type (section variables are premises there), with two checks that it is
+  the target's type and that ``not`` ends in an empty type; then ``Print DependGraph``
+  (dpdgraph) of the declaration.
 
 Then ``coqchk -o -norec`` on the compiled probe names, by fully qualified kernel name, every
 bodiless constant of the environment and every constant relying on unsafe fixpoints, assumed
-positivity or type-in-type. Each bodiless node of the dependency graph is matched to those names;
-a name's library is found by where its ``.vo`` lives: under ``coqc -where``'s ``theories`` and
-nowhere in the project means the standard library. Nothing the file prints is read: the graph is
-a file of identifiers, and coqchk prints names only. Section hypotheses the proof used are read as
-the binders the declaration gained when its section closed (``intros`` in a probe goal, printed
-with the token).
+positivity or type-in-type. Each bodiless node of the dependency graph is matched to those names; a
+name's library is found by where its ``.vo`` lives: under ``coqc -where``'s ``theories`` (and
+``user-contrib/Stdlib`` on Rocq 9) and nowhere in the project means the standard library. Nothing
+the file prints is read: the graph is a file of identifiers, and coqchk prints names only. Section
+hypotheses the proof used are read as the binders the declaration gained when its section closed
+(``intros`` in a probe goal, printed with the token).
 
 Allowed: the standard library's axioms; the file's own axioms (bodiless constants of its own
 library after every admitted lemma got a body), reported as assumptions; fully qualified names
@@ -35,7 +36,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,8 +43,15 @@ from pathlib import Path
 from alphaquant.lexing import coq_sentences, lex, mask
 from alphaquant.provers.base import Acceptance
 from alphaquant.provers.coq.coqc import Coqc
-from alphaquant.provers.coq.project import CoqProject, find_project, first_error, run_tool
-from alphaquant.provers.coq.toolchain import toolchain
+from alphaquant.provers.coq.project import (
+    Command,
+    CoqProject,
+    command_argv,
+    find_project,
+    first_error,
+    run_tool,
+)
+from alphaquant.provers.coq.toolchain import prelude_root, toolchain
 
 # The standard library's logical roots: ``Coq`` up to Coq 8, ``Corelib`` and ``Stdlib`` from
 # Rocq 9 (which also maps ``Coq`` to them). A name counts as the library's only by where its
@@ -190,11 +197,12 @@ def _probe(text: str, decl_start: int, admits: Iterable[tuple[int, int]],
         stmt = f"(ltac:(let t := type of {name} in exact t))"
         body = " ".join(negation)
         kernel = f"((fun (P : Prop) (_ : P) => P) _ {name})"
+        core = prelude_root()  # Coq; Corelib on Rocq 9 (where Coq.Init.… is deprecated)
         after += [
-            f"Lemma {ask} : Coq.Init.Logic.not {stmt}.\nProof. {body} Qed.",
-            f"Check ({ask} : Coq.Init.Logic.not {kernel}).",
-            f"Check (fun (f : Coq.Init.Logic.not {kernel}) (x : {kernel}) => "
-            f"match f x return Coq.Init.Datatypes.unit with end).",
+            f"Lemma {ask} : {core}.Init.Logic.not {stmt}.\nProof. {body} Qed.",
+            f"Check ({ask} : {core}.Init.Logic.not {kernel}).",
+            f"Check (fun (f : {core}.Init.Logic.not {kernel}) (x : {kernel}) => "
+            f"match f x return {core}.Init.Datatypes.unit with end).",
         ]
     elif decl.in_section:
         after.append(_binders(name, t, "out"))
@@ -342,7 +350,8 @@ class CoqTrust:
 
     def __init__(self, coqc: Coqc) -> None:
         self.coqc = coqc
-        self.coqchk = shutil.which("coqchk") or "coqchk"
+        tools = toolchain()
+        self.coqchk: Command = tools.coqchk if tools is not None else "coqchk"
 
     def judge(self, path: Path, text: str, decl_start: int, *,
               admits: Iterable[tuple[int, int]] = (), negation: tuple[str, ...] | None = None,
@@ -386,7 +395,8 @@ class CoqTrust:
                own: str) -> tuple[frozenset[str], frozenset[str]] | str:
         logical = project.logical_dir(path)
         mapping = ["-Q", str(copy.parent), logical] if logical is not None else []
-        argv = [self.coqchk, "-silent", "-o", *project.flags, *mapping, "-norec", own]
+        argv = [*command_argv(self.coqchk), "-silent", "-o", *project.flags, *mapping,
+                "-norec", own]
         run = run_tool(argv, copy.parent, self.coqc.timeout)
         if run.returncode != 0:
             said = " ".join((run.stderr or run.stdout).split())[-300:]
