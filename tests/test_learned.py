@@ -32,8 +32,7 @@ from alphaquant.tactics.base import Candidate, ProposalRequest
 from alphaquant.tactics.factory import heuristic_source, learned_source, with_learning
 from alphaquant.tactics.learned.corpus import Corpus, excluded
 from alphaquant.tactics.learned.index import LearnedIndex
-from alphaquant.tactics.learned.source import adapt
-from alphaquant.tactics.mixed import MixedSource
+from alphaquant.tactics.learned.source import WithLearned, adapt
 from tests.conftest import REPO, needs_coq
 
 FIXTURES = REPO / "tests" / "fixtures" / "lean-repl"
@@ -297,7 +296,7 @@ def test_no_suggestion_comes_from_an_excluded_files_proof(tmp_path):
     assert keys and not any(k.endswith("Witness.v") for k in keys)
     recording = _Recording(shut)
     settings = _settings(corpus_file, "Witness.v")
-    mixed = MixedSource([(heuristic_source(settings, "coq"), 1.0), (recording, 0.5)])
+    mixed = WithLearned(heuristic_source(settings, "coq"), recording, 0.5)
     result = _search(tmp_path, mixed, 10)
     assert recording.seen, "the learned source was asked and answered"
     assert "exists 37." not in {c.tactic for c in recording.seen}

@@ -11,7 +11,7 @@ from alphaquant.tactics.base import TacticSource
 from alphaquant.tactics.heuristic import HeuristicSource, load_tactic_list
 from alphaquant.tactics.learned.corpus import corpus_path
 from alphaquant.tactics.learned.index import load_index
-from alphaquant.tactics.learned.source import LearnedSource
+from alphaquant.tactics.learned.source import LearnedSource, WithLearned
 from alphaquant.tactics.llm_config import (
     KEY_VARIABLES,
     LLMConfig,
@@ -65,11 +65,12 @@ def learned_source(settings: Settings, language: str,
 
 def with_learning(settings: Settings, language: str, source: TacticSource,
                   exclude: tuple[str, ...] = ()) -> TacticSource:
-    """``source`` mixed with the learned suggestions (weight ``learn.weight``), or alone."""
+    """``source`` with the learned suggestions added (WithLearned, ``learn.weight``), or
+    alone."""
     learned = learned_source(settings, language, exclude)
     if learned is None:
         return source
-    return MixedSource([(source, 1.0), (learned, settings.learn.weight)])
+    return WithLearned(source, learned, settings.learn.weight)
 
 
 def build_source(

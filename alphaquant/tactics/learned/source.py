@@ -2,10 +2,11 @@
 
 At a state, the index (index.py) gives the k recorded states most similar to its focused goal;
 each one's tactic becomes a candidate, its hypothesis names adapted to this state (adapt), with
-a prior that sums the similarities of the neighbours suggesting the same text. The
-``candidates`` heaviest are kept. Tactics naming a lemma this file leaves unproved are dropped,
-as the heuristic source does. The source reads no syntax of the search's and asks nothing of the
-prover: a text in, a list of candidates out.
+a prior that sums the squared similarities of the neighbours suggesting the same text. The
+``candidates`` heaviest are kept, their priors scaled to sum to the best similarity squared
+(WithLearned adds them to another source's at that absolute mass). Tactics naming a lemma this
+file leaves unproved are dropped, as the heuristic source does. The source reads no syntax of
+the search's and asks nothing of the prover: a text in, a list of candidates out.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import re
 
 from alphaquant.tactics import statements
-from alphaquant.tactics.base import Candidate, ProposalRequest
+from alphaquant.tactics.base import Candidate, ProposalRequest, TacticSource, normalise
 from alphaquant.tactics.learned.features import hypothesis_names, hypothesis_type
 from alphaquant.tactics.learned.index import LearnedIndex
 
@@ -109,4 +110,28 @@ class LearnedSource:
             weight[text] = weight.get(text, 0.0) + n.similarity ** 2
         best = sorted(weight.items(), key=lambda kv: -kv[1])
         best = best[: self.candidates * (1 + request.round)]
-        return [Candidate(t, w, "learned") for t, w in best]
+        total = sum(w for _, w in best)
+        if total <= 0:
+            return []
+        # the priors sum to the best similarity squared: far neighbours suggest little
+        scale = max(n.similarity for n in found) ** 2 / total
+        return [Candidate(t, w * scale, "learned") for t, w in best]
+
+
+class WithLearned:
+    """A source and the learned suggestions as one distribution: the source's priors
+    normalised to 1, the learned ones added at ``weight`` times their own sum (the best
+    neighbour's similarity squared, so states unlike anything recorded get little from the
+    corpus), a text both propose one candidate (``normalise``: weights summed, the longest own
+    time limit kept), highest prior first."""
+
+    def __init__(self, base: TacticSource, learned: LearnedSource, weight: float) -> None:
+        self.base = base
+        self.learned = learned
+        self.weight = weight
+
+    def propose(self, request: ProposalRequest) -> list[Candidate]:
+        own = normalise(self.base.propose(request))
+        extra = [Candidate(c.tactic, c.prior * self.weight, c.source, c.timeout)
+                 for c in self.learned.propose(request)]
+        return sorted(normalise(own + extra), key=lambda c: -c.prior)
