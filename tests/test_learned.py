@@ -361,3 +361,11 @@ def test_no_suggestion_of_recursion_or_of_a_recorded_lemma_naming_itself(tmp_pat
     source = LearnedSource(LearnedIndex(corpus))
     request = ProposalRequest(ProofState((Subgoal((), concl),)), 24, "coq")
     assert [c.tactic for c in source.propose(request)] == ["intros n."]
+    # a text a hand-written rule proposes too is one candidate, with both weights
+    from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
+
+    rules = HeuristicSource((WeightedTactic("intros n.", 1.0), WeightedTactic("lia.", 1.0)),
+                            goal_aware_weight=0.0)
+    both = WithLearned(rules, source, 0.5).propose(request)
+    assert sorted(c.tactic for c in both) == ["intros n.", "lia."]
+    assert both[0].tactic == "intros n." and both[0].prior > both[1].prior
