@@ -12,6 +12,7 @@ import pytest
 from alphaquant import proof
 from alphaquant.provers.base import Solved
 from alphaquant.provers.coq.toolchain import parse_version, toolchain
+from alphaquant.provers.negation import coq_negation
 from tests.conftest import needs_coq
 from tests.test_coq_prover import site, write
 
@@ -32,8 +33,9 @@ def test_nothing_on_path_is_no_toolchain(tmp_path: Path, monkeypatch: pytest.Mon
 @pytest.mark.coq
 @needs_coq
 def test_the_standard_library_root_loads_without_a_warning(tmp_path: Path) -> None:
-    """What the tool writes for the standard library (``From <root> Require``) compiles on this
-    Coq and draws no deprecation warning (Rocq 9 warns on ``From Coq``)."""
+    """What the tool writes for the standard library (``From <root> Require``, the prelude's
+    qualified names, a negation's statement) compiles on this Coq and draws no deprecation
+    warning (Rocq 9 warns on ``From Coq`` and ``Coq.Init.…``)."""
     tools = toolchain()
     assert tools is not None and tools.version >= (8,)
     assert tools.stdlib_root == ("Stdlib" if tools.version >= (9,) else "Coq")
@@ -46,7 +48,9 @@ def test_the_standard_library_root_loads_without_a_warning(tmp_path: Path) -> No
     assert tools.prelude_root == ("Corelib" if tools.version >= (9,) else "Coq")
     write(tmp_path, "R.v", f"From {tools.stdlib_root} Require Import Arith Lia.\n"
                            "Lemma r : forall n : nat, n + 0 = n.\nProof. lia. Qed.\n"
-                           f"Check ({tools.prelude_root}.Init.Logic.not (r = r)).\n")
+                           f"Check ({tools.prelude_root}.Init.Logic.not (r = r)).\n"
+                           f"Lemma neg : {coq_negation('Lemma two : 1 + 1 = 3.')}.\n"
+                           "Proof. discriminate. Qed.\n")
     done = subprocess.run([*tools.coqc, "R.v"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from alphaquant.provers.coq.toolchain import prelude_root
+
 # ---------------------------------------------------------------------------------------------
 # Coq
 
@@ -29,15 +31,15 @@ def split_header(header: str) -> tuple[str, str, str] | None:
 
 
 def coq_negation(header: str, *, display: bool = False) -> str | None:
-    """``Coq.Init.Logic.not (forall binders, type)`` for a Coq header ending in ``.``; None if it
-    cannot be built. Never ``~``: a file may give ``~`` another meaning. ``display`` gives the
-    form shown to people, ``~ (forall binders, type)``."""
+    """``Coq.Init.Logic.not (forall binders, type)`` (``Corelib.Init.Logic.not`` on Rocq 9) for
+    a Coq header ending in ``.``; None if it cannot be built. Never ``~``: a file may give ``~``
+    another meaning. ``display`` gives the form shown to people, ``~ (forall binders, type)``."""
     parts = split_header(header.strip().removesuffix("."))
     if parts is None:
         return None
     _, binders, typ = parts
     body = f"forall {binders}, {typ}" if binders else typ
-    return f"~ ({body})" if display else f"Coq.Init.Logic.not ({body})"
+    return f"~ ({body})" if display else f"{prelude_root()}.Init.Logic.not ({body})"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -37,6 +37,8 @@ class Desync(ProverCrashed):
     """coqtop's state numbers no longer match the line this backend keeps."""
 
 
+# The prompt's name outside any proof: "Coq" up to Coq 8, "Rocq" from Rocq 9.
+TOPLEVEL = frozenset({"Coq", "Rocq"})
 _PROMPT = re.compile(rb"<prompt>(\S+) < (\d+) \|([^|]*)\| (\d+) < </prompt>")
 _PROMPT_END = b"</prompt>"
 
@@ -46,7 +48,7 @@ _PROMPT_END = b"</prompt>"
 class Reply:
     output: str
     state: int  # the state number in the prompt
-    name: str  # the proof's name, "Coq" outside proofs
+    name: str  # the proof's name; outside proofs "Coq" ("Rocq" from Rocq 9): see TOPLEVEL
 
 
 class CoqTop:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from alphaquant.errors import ProverCrashed, ProverStartError
 from alphaquant.provers.base import RecordedStep
-from alphaquant.provers.coq.coqtop import CoqTop
+from alphaquant.provers.coq.coqtop import TOPLEVEL, CoqTop
 from alphaquant.provers.coq.protocol import (
     error_message,
     parse_goals,
@@ -176,7 +176,7 @@ def record_file(path: Path, flags: tuple[str, ...] = (), *,
                 steps.append(RecordedStep(theorem, index, before.hypotheses,
                                           before.conclusion, body))
                 index += 1
-            now = reply.name if reply.name != "Coq" else ""
+            now = reply.name if reply.name not in TOPLEVEL else ""
             if now != theorem:
                 if now:
                     proofs += 1
