@@ -20,6 +20,7 @@ from alphaquant.lexing import coq_sentences
 from alphaquant.provers.base import Acceptance, Judging, Prover
 from alphaquant.provers.coq.requires import add_imports as requires_add
 from alphaquant.provers.coq.requires import needed
+from alphaquant.provers.lean import probe as lean_probe
 from alphaquant.provers.negation import coq_negation, lean_negation, lean_universes
 from alphaquant.sanitize import check_tactic, clean_tactic
 from alphaquant.script import (
@@ -31,6 +32,7 @@ from alphaquant.script import (
     lean_lines,
     lean_one_line,
 )
+from alphaquant.sites.lean import declaration_end
 from alphaquant.sites.site import GoalSite, language_of
 
 
@@ -161,7 +163,8 @@ def one_line(language: str, proof: Proof) -> str:
 
 
 def disproof_lemma(site: GoalSite, proof: Proof) -> tuple[str, str] | None:
-    """(name, source) of a lemma stating the negation of the site's declaration, with its proof."""
+    """(name, source) of a lemma stating the negation of the site's declaration, with its proof,
+    read from the declaration's header (Coq; a Lean ``example``: see ``insert_disproof``)."""
     script = Script.of(proof)
     name = f"aq_disproof_{site.theorem or 'goal'}"
     if site.language == "coq":
@@ -174,18 +177,53 @@ def disproof_lemma(site: GoalSite, proof: Proof) -> tuple[str, str] | None:
     statement = lean_negation(site.statement)
     if statement is None:
         return None
-    body = "\n".join("  " + line if line else line for line in lean_lines(script, _lean_tactic))
     universes = lean_universes(site.statement)
-    return name, f"theorem {name}{universes} : {statement} := by\n{body}\n\n"
+    return name, f"theorem {name}{universes} : {statement} := {_lean_by(script)}\n\n"
 
 
-def insert_disproof(text: str, site: GoalSite, proof: Proof) -> tuple[str, str] | None:
-    """(lemma name, text with the disproof lemma placed just before the site's declaration)."""
+def _lean_by(script: Script) -> str:
+    body = "\n".join("  " + line if line else line for line in lean_lines(script, _lean_tactic))
+    return f"by\n{body}"
+
+
+def lean_kernel_disproof(text: str, site: GoalSite, proof: Proof) -> tuple[str, str, int]:
+    """(name, text, offset of the lemma) for a Lean disproof of a named declaration: right after
+    it, in its scope, a theorem whose statement is ``_root_.Not`` of the declaration's own type
+    (``type_of%`` of the constant, every binder explicit, section variables it uses included),
+    then a theorem, proved by ``rfl`` alone, that the disproof's type is exactly that negation:
+    a disproof that a section ``variable``/``include`` entered as a premise has a type of the
+    form ``∀ h, ¬ …`` and does not compile."""
+    script = Script.of(proof)
+    name = f"aq_disproof_{site.theorem}"
+    universes = lean_universes(site.statement)
+    target = f"@_root_.{lean_probe.qualify(text, site.decl_start, site.theorem)}{universes}"
+    negation = f"_root_.Not (type_of% {target})"
+    lemma = (f"theorem {name}{universes} : {negation} := {_lean_by(script)}\n\n"
+             f"theorem {name}_exact{universes} :\n"
+             f"    @_root_.Eq Prop (type_of% @{name}{universes}) ({negation}) := _root_.rfl\n")
+    at = declaration_end(text, site.decl_start)
+    return name, text[:at] + "\n\n" + lemma + text[at:], at + 2
+
+
+def insert_disproof(text: str, site: GoalSite, proof: Proof) -> tuple[str, str, int] | None:
+    """(lemma name, text with the disproof lemma in, offset of the lemma), None when the
+    negation cannot be stated.
+
+    Coq: the lemma just before the site's declaration (the Coq prover judges a disproof from the
+    kernel type itself, ``verify_disproof``). Lean, a named declaration:
+    ``lean_kernel_disproof``. Lean, an ``example`` (no constant to take the type of): the
+    negation of its header just before it, and only when no ``variable`` or ``include`` precedes
+    it anywhere in the file (a section variable would be a premise the negation hides).
+    """
+    if site.language == "lean" and site.theorem:
+        return lean_kernel_disproof(text, site, proof)
+    if site.language == "lean" and lean_probe.declares_variables(text, site.decl_start):
+        return None
     lemma = disproof_lemma(site, proof)
     if lemma is None:
         return None
     name, source = lemma
-    return name, text[: site.decl_start] + source + text[site.decl_start :]
+    return name, text[: site.decl_start] + source + text[site.decl_start :], site.decl_start
 
 
 def verify(

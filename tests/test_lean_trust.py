@@ -250,3 +250,94 @@ def test_the_declaration_is_found_past_its_attributes_from_either_offset() -> No
     from_keyword = lean_probe.build(text, text, text.index("theorem"))
     assert from_attribute == from_keyword
     assert from_attribute.name == "N.foo" and "· exact aq_hole_0" in from_attribute.text
+
+
+# ---------------------------------------------------------------------------------------------
+# Disproofs: no section variable may hide in the negation (issue 24, item 2). No recorded
+# transcript holds Lean's answer to these lemmas, so the text and the refusals are tested as
+# pure functions: what Lean is asked, and what is never sent.
+
+SECTIONED = ("section S\nvariable (h : False)\ninclude h\n"
+             "theorem target : 2 + 2 = 4 := by sorry\n\ntheorem after : True := trivial\nend S\n")
+
+
+def test_a_lean_disproof_states_the_negation_of_the_declarations_own_type() -> None:
+    from alphaquant.proof import insert_disproof
+
+    (site,) = locate(SECTIONED, Path("T.lean"))
+    name, text, start = insert_disproof(SECTIONED, site, ("intro H", "exact h.elim")) or ("", "", 0)
+    assert name == "aq_disproof_target"
+    assert text[start:].startswith(
+        "theorem aq_disproof_target : _root_.Not (type_of% @_root_.target) := by\n"
+        "  intro H\n  exact h.elim\n")
+    # the disproof's type must be that negation exactly: a section variable taken in as a
+    # premise (``include h``) makes it ``∀ h, ¬ …``, which `rfl` does not prove
+    assert ("theorem aq_disproof_target_exact :\n    @_root_.Eq Prop (type_of% @aq_disproof_target)"
+            " (_root_.Not (type_of% @_root_.target)) := _root_.rfl\n") in text
+    # after the target (its constant exists), before what follows it, in its scope
+    assert text.index("sorry") < start < text.index("theorem after") < text.index("end S")
+    assert text.replace(text[start - 2 : text.index("\n\ntheorem after")], "") == SECTIONED
+    # the judged declaration is the lemma, by its own qualified name
+    assert lean_probe.build(SECTIONED, text, start).name == "aq_disproof_target"
+
+
+def test_the_negated_constant_is_qualified_and_keeps_its_universes() -> None:
+    from alphaquant.proof import insert_disproof
+
+    source = ("namespace N\nuniverse u\ntheorem t.{v} {α : Sort v} (a : α) : a = a := by\n"
+              "  sorry\nend N\n")
+    (site,) = locate(source, Path("T.lean"))
+    _, text, start = insert_disproof(source, site, ("simp",)) or ("", "", 0)
+    assert text[start:].startswith(
+        "theorem aq_disproof_t.{v} : _root_.Not (type_of% @_root_.N.t.{v}) := by\n")
+    assert "(type_of% @aq_disproof_t.{v})" in text
+    assert lean_probe.build(source, text, start).name == "N.aq_disproof_t"
+
+
+@pytest.mark.parametrize("before", [
+    "variable (h : False)\n",
+    "section\nvariable {α : Type} [inst : Inhabited α]\nend\n",  # even a closed section's
+    "section S\nvariable (h : False)\ninclude h\n",
+    "theorem x : True := trivial variable (h : False)\n",  # not at a line's start
+])
+def test_an_example_after_a_variable_has_no_negation_to_check(before: str) -> None:
+    from alphaquant.proof import insert_disproof
+
+    source = before + "example : 2 + 2 = 4 := by sorry\n"
+    (site,) = locate(source, Path("T.lean"))
+    assert insert_disproof(source, site, ("intro H",)) is None
+
+
+def test_an_example_with_no_variable_anywhere_above_keeps_the_negation_of_its_header() -> None:
+    from alphaquant.proof import insert_disproof
+
+    source = "-- variable (h : False)\nexample : 2 + 2 = 5 := by sorry\n"
+    (site,) = locate(source, Path("T.lean"))
+    name, text, start = insert_disproof(source, site, ("decide",)) or ("", "", 0)
+    assert text[start:].startswith("theorem aq_disproof_goal : _root_.Not (2 + 2 = 5) := by\n")
+    assert start == site.decl_start
+
+
+def test_a_lean_disproof_with_no_negation_to_state_is_refused_before_lean_is_asked() -> None:
+    from alphaquant.config import load_settings
+    from alphaquant.runs.attempt import Goal, _Attempt
+
+    source = "section\nvariable (h : False)\ninclude h\nexample : 2 + 2 = 4 := by sorry\nend\n"
+    path = Path("T.lean")
+    (site,) = locate(source, path)
+    # no prover at all: the refusal must come before any REPL request
+    attempt = _Attempt(None, None, Goal(path, source, site), load_settings(None),  # type: ignore[arg-type]
+                       lambda _e: None, None, False)
+    verdict, text, _ = attempt.judged("disprove", Script(("intro H", "exact h.elim")))
+    assert not verdict.ok and verdict.reason == "the negation cannot be stated"
+    assert text == source
+
+
+def test_no_negation_is_opened_for_an_example_after_a_variable(tmp_path: Path) -> None:
+    source = "variable (h : False)\nexample : 2 + 2 = 4 := by sorry\n"
+    (site,) = locate(source, Path("T.lean"))
+    prover = prover_over(tmp_path, [])  # answers nothing: no request may be needed
+    try:
+        assert prover.open_negation(site, source) is None
+    finally:
+        prover.close()

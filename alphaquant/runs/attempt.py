@@ -332,17 +332,20 @@ class _Attempt:
         spliced = self._spliced(kind, script)
         if spliced is None:
             return proof.Verdict(False, "the negation cannot be stated")
-        shift = len(spliced) - len(self._unimported(kind, script))
+        unimported, start = self._unimported(kind, script)
+        shift = len(spliced) - len(unimported)
         return proof.verify(self.prover, self.goal.path, text, spliced, script.tactics(),
-                            site.decl_start + shift, holes_closed=1 if kind == "prove" else 0,
+                            start + shift, holes_closed=1 if kind == "prove" else 0,
                             avoid=self.avoid)
 
-    def _unimported(self, kind: str, script: Script) -> str:
+    def _unimported(self, kind: str, script: Script) -> tuple[str, int]:
+        """The text with ``script`` in, before imports are added, and the offset there of the
+        declaration to judge (the goal's own, or the disproof lemma)."""
         site, text = self.goal.site, self.goal.text
         if kind == "prove":
-            return proof.splice(text, site, script)
+            return proof.splice(text, site, script), site.decl_start
         inserted = proof.insert_disproof(text, site, script)
-        return text if inserted is None else inserted[1]
+        return (text, site.decl_start) if inserted is None else (inserted[1], inserted[2])
 
     def beside(self, root: ProofState, seconds: float) -> Beside | None:
         """The root's heavy automation started in a second session (runs/beside.py), to run

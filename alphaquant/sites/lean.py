@@ -109,6 +109,17 @@ def declarations(text: str) -> list[Decl]:
     return [d.decl for d in _lean_decls(_LeanText.of(text))]
 
 
+def declaration_end(text: str, decl_start: int) -> int:
+    """The offset just past the last code token of the declaration at ``decl_start`` (its
+    proof, ``termination_by`` and ``where`` clauses included); ``len(text)`` when none is
+    there."""
+    lean = _LeanText.of(text)
+    for d in _lean_decls(lean):
+        if d.decl.decl_start == decl_start:
+            return lean.code[d.stop - 1].end
+    return len(text)
+
+
 def _lean_decls(lean: _LeanText) -> list[_LeanDecl]:
     """Every named-kind declaration (theorem, def, instance, structure, …) with its extent."""
     starts = _lean_command_starts(lean)

@@ -133,6 +133,17 @@ def namespaces_at(text: str, offset: int) -> list[str]:
     return [part for parts in blocks if parts is not None for part in parts]
 
 
+_SCOPED = frozenset({"variable", "variables", "include"})
+
+
+def declares_variables(text: str, end: int) -> bool:
+    """Whether ``text`` before ``end`` has a ``variable`` or ``include`` command anywhere (any
+    code token, at a command start or not, in any section): what a statement read there may
+    silently depend on."""
+    return any(t.kind == "ident" and t.text in _SCOPED and t.start < end
+               for t in code_tokens(lex(text, "lean")))
+
+
 def declared_axioms(text: str) -> frozenset[str]:
     """Fully qualified names of the axioms ``text`` declares with ``axiom``."""
     code = code_tokens(lex(text, "lean"))

@@ -160,9 +160,11 @@ class LeanProver:
 
     def open_negation(self, site: GoalSite, text: str) -> ProofState | None:
         """The negation, elaborated where the theorem stands (its namespace, opens, and every
-        declaration above it)."""
+        declaration above it). None for an ``example`` after a ``variable``/``include``: its
+        disproof could not be checked (``proof.insert_disproof``)."""
         statement = negation_statement(site.statement)
-        if statement is None:
+        if statement is None or (not site.theorem
+                                 and lean_probe.declares_variables(text, site.decl_start)):
             return None
         env, _ = self._env_before(site.file, text, split_source(text), site.start)
         response = self.session.env(statement, env)
