@@ -79,7 +79,7 @@ TOP_LEVEL = ("prover", "offline", "new_imports", *TABLES)
 class FirstPassConfig:
     enabled: bool = True
     seconds: float = 1.0  # each tactic's limit
-    share: float = 0.15  # of the goal's budget, at most, for the whole pass
+    share: float = 0.06  # of the goal's budget, at most, for the whole pass
     coq: tuple[str, ...] = (
         "intros; lra.", "intros; lia.", "intros; ring.", "intros; field.", "intros; tauto.",
         "intros; easy.", "intros; congruence.", "intros; auto.", "intros; nia.",
@@ -88,8 +88,8 @@ class FirstPassConfig:
     lean: tuple[str, ...] = ("rfl", "decide", "omega", "linarith", "norm_num", "simp")
 
 
-# Heavy automation (a root candidate with its own limit of at least ``min_seconds``: CoqHammer's
-# hammer) run in a second prover session beside the proof search (runs/beside.py).
+# CoqHammer (sauto, then hammer) at the root in a second prover session beside the proof search
+# (runs/beside.py), where the proof search has at least ``min_seconds``.
 @dataclass(frozen=True)
 class BesideConfig:
     enabled: bool = True

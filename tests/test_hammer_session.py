@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from alphaquant.config import FirstPassConfig, Settings, load_settings
+from alphaquant.config import BesideConfig, FirstPassConfig, Settings, load_settings
 from alphaquant.provers.coq import requires
 from alphaquant.provers.coq.prover import CoqProver
 from alphaquant.provers.negation import has_constants
@@ -60,10 +60,12 @@ Admitted.
 @needs_coq
 @needs_hammer
 def test_a_coqhammer_tactic_adds_its_import_to_the_file_and_the_diff_shows_it(tmp_path):
-    result = run(tmp_path, SWAP, Scripted(Candidate("sauto.", 1.0, "heuristic", 6.0)),
-                 settings(30))
+    # The source offers nothing that closes it; CoqHammer's sauto, run beside the search in a
+    # session that loads CoqHammer, does.
+    result = run(tmp_path, SWAP, Scripted(Candidate("idtac.", 1.0)), settings(30))
     goal = result.goals[0]
     assert goal.status == "proved", goal.message
+    assert goal.proof == ["sauto."]
     assert goal.adds_import == "From Hammer Require Import Tactics."
     assert goal.to_json()["adds_import"] == "From Hammer Require Import Tactics."
     # right after the file's own imports, and checked by coqc in that text
@@ -75,12 +77,22 @@ def test_a_coqhammer_tactic_adds_its_import_to_the_file_and_the_diff_shows_it(tm
 @needs_coq
 @needs_hammer
 def test_no_new_imports_refuses_a_proof_that_needs_one(tmp_path):
-    result = run(tmp_path, SWAP, Scripted(Candidate("sauto.", 1.0, "heuristic", 6.0)),
-                 settings(10, new_imports=False))
+    path = tmp_path / "T.v"
+    path.write_text(SWAP, encoding="utf-8")
+    config = dataclasses.replace(settings(10, new_imports=False),
+                                 beside=BesideConfig(enabled=False))
+    # a session that has CoqHammer, so that sauto closes the goal there
+    with CoqProver(path, hammer_session=True) as prover:
+        result = search_file(read_source_file(path), config,
+                             Scripted(Candidate("sauto.", 1.0, "heuristic", 6.0)),
+                             prover=prover)
     goal = result.goals[0]
     assert goal.status == "open"
     assert "new imports are refused" in goal.message, goal.message
     assert result.final == SWAP
+    # and beside the search, sauto is not run at all
+    assert [t for t, _ in automation.beside_tactics(SWAP, new_imports=False)] in (
+        [], ["hammer."])
 
 
 def test_no_new_imports_reaches_the_settings_and_the_offered_tactics(tmp_path):
@@ -89,11 +101,11 @@ def test_no_new_imports_reaches_the_settings_and_the_offered_tactics(tmp_path):
     plan = plan_search(SearchOptions(str(path), offline=True, new_imports=False))
     assert plan.settings.new_imports is False
     if requires.installed(requires.HAMMER) is not None and automation.atps():
-        # hammer still runs, for the premises it finds; its tactics are not offered
-        assert automation.hammer_level(SWAP, new_imports=False) == "premises"
-        assert automation.hammer_level(SWAP) == "hammer"
-        assert automation.hammer_level(
-            "From Hammer Require Import Tactics.\n", new_imports=False) == "hammer"
+        # the search's own session offers CoqHammer only where the file imports it
+        assert automation.hammer_level(SWAP) == ""
+        assert automation.hammer_level("From Hammer Require Import Tactics.\n") == "tactics"
+        # beside it: sauto where the file may gain its import, then hammer
+        assert [t for t, _ in automation.beside_tactics(SWAP)] == ["sauto.", "hammer."]
 
 
 LENGTHS = """Require Import Arith List.
@@ -109,10 +121,9 @@ Admitted.
 @needs_hammer
 @pytest.mark.skipif(not automation.atps(), reason="no external prover for hammer (eprover, z3)")
 def test_hammers_premises_close_a_goal_in_a_file_without_hammer_and_add_no_import(tmp_path):
-    # hammer (its own limit: it runs beside the search, in a second session) is all the
-    # source offers; the file imports nothing of CoqHammer.
-    source = Scripted(Candidate("hammer.", 1.0, "heuristic", 150.0))
-    result = run(tmp_path, LENGTHS, source, settings(180))
+    # hammer runs beside the search, in a second session that loads CoqHammer (sauto does not
+    # close this goal); the file imports nothing of CoqHammer.
+    result = run(tmp_path, LENGTHS, Scripted(Candidate("idtac.", 1.0)), settings(180))
     goal = result.goals[0]
     assert goal.status == "proved", goal.message
     assert goal.adds_import == ""

@@ -268,17 +268,11 @@ def test_case_analysis_on_the_scrutinees_the_goal_branches_on():
                    automation.structural(inside))  # an induction on n is under way
 
 
-def test_coqhammer_is_offered_by_what_the_session_has_and_the_file_may_import():
+def test_coqhammer_is_offered_in_the_search_where_the_file_imports_it():
+    assert automation.hammer_level("Require Import Reals.\n") == ""
+    assert automation.hammer_level("From Hammer Require Import Tactics.\n") == "tactics"
     texts = [t for t, _, _ in automation.hammer_family("tactics")]
     assert "sauto." in texts and "hammer." not in texts
-    texts = [t for t, _, _ in automation.hammer_family("premises")]
-    assert texts == ["hammer."]  # new imports refused: hammer for its premises only
-    if automation.hammer_library() is None:
-        assert automation.hammer_level("Require Import Reals.\n") == ""
-    elif automation.atps():
-        assert automation.hammer_level("Require Import Reals.\n") == "hammer"
-        assert automation.hammer_level("Require Import Reals.\n", new_imports=False) == (
-            "premises")
 
 
 def test_search_answers_parse_and_rank_by_shared_rare_symbols():

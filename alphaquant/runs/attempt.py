@@ -18,7 +18,7 @@ from alphaquant.config import Settings
 from alphaquant.errors import AlphaquantError, ProverUnavailable
 from alphaquant.provers.base import ProofState, Prover, Solved
 from alphaquant.provers.negation import has_constants
-from alphaquant.runs.beside import Beside, heavy_tactics, start_beside
+from alphaquant.runs.beside import Beside, start_beside
 from alphaquant.runs.counterexample import describe_disproof
 from alphaquant.sanitize import check_tactic
 from alphaquant.script import Script
@@ -34,7 +34,8 @@ from alphaquant.search.value import goal_size_value, scaled
 from alphaquant.sites.site import GoalSite
 from alphaquant.status import GoalStatus
 from alphaquant.tactics import goal_value
-from alphaquant.tactics.base import ProposalRequest, TacticSource
+from alphaquant.tactics.automation import beside_tactics
+from alphaquant.tactics.base import TacticSource
 from alphaquant.tactics.memory import TacticMemory
 
 log = logging.getLogger(__name__)
@@ -203,7 +204,10 @@ class _Attempt:
                 return found, text
         share = disproof.share if counter is not None else 0.0
         seconds = budget * (1 - share) - self.elapsed()
-        beside = self.beside(root, seconds)
+        # Heavy automation beside the search where the negation gets no time (laws, not
+        # quantities: first-order provers' ground); the negation's search has those cores
+        # otherwise.
+        beside = self.beside(root, seconds) if counter is None else None
         try:
             search = self.searcher(root, "prove", beside.tactics if beside else ())
             proved = self.go(search, seconds, "prove",
@@ -351,12 +355,10 @@ class _Attempt:
         """The root's heavy automation started in a second session (runs/beside.py), to run
         for the proof search's ``seconds``; None when there is none or it is switched off."""
         config = self.settings.beside
-        if not config.enabled or seconds < config.min_seconds / 2:
-            return None
         site = self.goal.site
-        request = ProposalRequest(root, self.settings.search.candidates, site.language,
-                                  self.goal.context + self.goal.text, site.theorem)
-        tactics = heavy_tactics(self.source, request, config.min_seconds)
+        if not config.enabled or seconds < config.min_seconds or site.language != "coq":
+            return None
+        tactics = beside_tactics(self.goal.context + self.goal.text, self.settings.new_imports)
         return start_beside(self.prover, site, self.goal.text, tactics,
                             time.monotonic() + seconds)
 

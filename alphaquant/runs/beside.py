@@ -1,12 +1,14 @@
-"""Heavy automation beside the proof search: the root's slowest candidates (CoqHammer's
-``hammer``: premise selection, external provers, reconstruction) run in a second prover session,
-in a thread, for the time the goal has left, while the search goes on in the first.
+"""Heavy automation beside the proof search: CoqHammer (``sauto``, then ``hammer``: premise
+selection, external provers, reconstruction) runs at the root in a second prover session that
+loads it, in a thread, for the time the goal has left, while the search goes on in the first.
 
 Decision: beside, not inside. Inside the search a heavy tactic gets at most ``heavy_share`` of
 the budget (one call never eats the search), which is too little for ``hammer`` at 30 s a goal,
 and a whole budget for it leaves the search nothing; its external provers are processes of their
-own, so the two share the machine's cores. Only where the prover offers a second session
-(``companion``) and the source a candidate whose own limit is at least ``min_seconds``.
+own, so the two share the machine's cores. And not in the search's own session: loading
+CoqHammer there (after the file's imports) slowed a coq_project disproof search tenfold (226
+tactics in 97 s against 1,864 in 60 s: every `Search` and every automation call sees its
+libraries). Only where the prover offers a second session (``companion``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from dataclasses import dataclass, field
 
 from alphaquant.provers.base import Prover, Solved
 from alphaquant.sites.site import GoalSite
-from alphaquant.tactics.base import ProposalRequest, TacticSource
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Beside:
     tactics: tuple[str, ...]
+    limits: tuple[float | None, ...] = ()  # each tactic's own limit (None: the time left)
     proof: tuple[str, ...] | None = None
     done: threading.Event = field(default_factory=threading.Event)
     prover: Prover | None = None
@@ -44,17 +46,9 @@ class Beside:
             close()
 
 
-def heavy_tactics(source: TacticSource, request: ProposalRequest, min_seconds: float
-                  ) -> tuple[str, ...]:
-    """The root's candidates whose own limit is at least ``min_seconds``, heaviest first."""
-    found = [c for c in source.propose(request) if c.timeout is not None
-             and c.timeout >= min_seconds and c.prior > 0]
-    found.sort(key=lambda c: -(c.timeout or 0.0))
-    return tuple(dict.fromkeys(c.tactic for c in found))
-
-
-def start_beside(prover: Prover, site: GoalSite, text: str, tactics: tuple[str, ...],
-                 deadline: float) -> Beside | None:
+def start_beside(prover: Prover, site: GoalSite, text: str,
+                 tactics: tuple[tuple[str, float | None], ...], deadline: float
+                 ) -> Beside | None:
     """Run ``tactics`` at the root of ``site`` in a companion session until ``deadline``
     (time.monotonic()), the first that closes the goal ending it; None when the prover has no
     companion or there is nothing to run."""
@@ -62,16 +56,16 @@ def start_beside(prover: Prover, site: GoalSite, text: str, tactics: tuple[str, 
     if make is None or not tactics:
         return None
     session = make()
-    beside = Beside(tactics, prover=session)
+    beside = Beside(tuple(t for t, _ in tactics), tuple(s for _, s in tactics), prover=session)
 
     def work() -> None:
         try:
             root = session.open(site, text)
-            for tactic in tactics:
+            for tactic, limit in tactics:
                 left = deadline - time.monotonic()
                 if left < 1.0:
                     break
-                outcome = session.apply(root, tactic, left)
+                outcome = session.apply(root, tactic, min(limit or left, left))
                 if isinstance(outcome, Solved):
                     beside.proof = outcome.path
                     break

@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from alphaquant.provers.base import Premise, ProofState
+from alphaquant.provers.coq.hammer import loaded_modules
 from alphaquant.provers.coq.premises import BINDERS, conclusion, is_equation, symbols
 from alphaquant.provers.coq.requires import (
     GAPPA,
@@ -75,17 +76,33 @@ def _say_once(message: str) -> None:
 
 
 def hammer_level(file_text: str, new_imports: bool = True) -> str:
-    """What of CoqHammer the search offers: "hammer" (``hammer`` and sauto/hauto/qauto),
-    "tactics" (no external prover: sauto/hauto/qauto), "premises" (``hammer`` only, for the
-    premises it finds: new imports are refused and the file has none of CoqHammer's), or ""."""
+    """What of CoqHammer the search itself offers, by what the file imports (its session loads
+    no more: CoqHammer's load slows every `Search` and widens what retrieval finds):
+    "hammer" (``hammer`` and sauto/hauto/qauto), "tactics" (sauto/hauto/qauto), or ""."""
     if hammer_library() is None:
         _say_once(f"CoqHammer not installed: sauto/hauto/qauto/hammer not offered; {INSTALL}")
         return ""
-    tactics = new_imports or provides(file_text, HAMMER)
+    names = loaded_modules(file_text)
+    if "Hammer" in names and atps():
+        return "hammer"
+    if names & {"Hammer", "Tactics"}:
+        return "tactics"
+    return ""
+
+
+def beside_tactics(file_text: str, new_imports: bool = True
+                   ) -> tuple[tuple[str, float | None], ...]:
+    """What the session beside the search runs at the root (it loads CoqHammer whatever the file
+    imports): ``sauto`` under its own limit where the written file may gain its import, then
+    ``hammer`` with the time left (its premises become import-free steps first)."""
+    if hammer_library() is None:
+        return ()
+    out: list[tuple[str, float | None]] = []
+    if new_imports or provides(file_text, HAMMER):
+        out.append(("sauto.", RECONSTRUCTION_SECONDS))
     if atps():
-        return "hammer" if tactics else "premises"
-    _say_once(f"`hammer` not offered: no external prover on PATH; {INSTALL}")
-    return "tactics" if tactics else ""
+        out.append(("hammer.", None))
+    return tuple(out)
 
 
 def domain(state: ProofState, file_text: str, new_imports: bool = True) -> list[Proposal]:
@@ -235,12 +252,12 @@ def _head(proposition: str) -> str:
 
 
 def hammer_family(level: str) -> list[Proposal]:
-    """CoqHammer's tactics, by what the session has and what the written file may import."""
+    """CoqHammer's tactics, by what the file imports."""
     out: list[Proposal] = []
     if level in ("hammer", "tactics"):
         out += [("sauto.", 1.5, RECONSTRUCTION_SECONDS), ("hauto.", 1.0, RECONSTRUCTION_SECONDS),
                 ("qauto.", 1.0, RECONSTRUCTION_SECONDS)]
-    if level in ("hammer", "premises"):
+    if level == "hammer":
         out.append(("hammer.", 0.8, HAMMER_SECONDS))
     return out
 

@@ -104,9 +104,10 @@ class CoqProver:
       backoff: first backoff delay in seconds (the first restart is immediate).
       allowed_axioms: fully qualified axiom names a proof may rest on besides the standard
         library's and the file's own declared axioms.
-      session_loads: load CoqHammer (and Interval, Gappa where the goal fits) in the session
-        after the file's imports (requires.py); the written file gains an import only where a
-        proof needs one.
+      session_loads: load Interval and Gappa where the goal fits in the session after the
+        file's imports (requires.py); the written file gains an import only where a proof
+        needs one.
+      hammer_session: load CoqHammer too (the session beside the search: ``companion``).
     """
 
     name = "coq"
@@ -125,6 +126,7 @@ class CoqProver:
         backoff: float = 0.5,
         allowed_axioms: frozenset[str] = frozenset(),
         session_loads: bool = True,
+        hammer_session: bool = False,
     ) -> None:
         tools = toolchain()
         if tools is None:
@@ -137,6 +139,7 @@ class CoqProver:
         self._coqc = Coqc.on_path(check_timeout)
         self.allowed_axioms = allowed_axioms
         self.session_loads = session_loads
+        self.hammer_session = hammer_session
         self._failed_loads: set[Path] = set()
         self._trust = CoqTrust(self._coqc)
         self._lock = threading.RLock()
@@ -191,7 +194,8 @@ class CoqProver:
         """A second session like this one (its own coqtop), for automation run beside the
         search; ``abort`` ends it from another thread."""
         return CoqProver(self.path, grace=self.grace, check_timeout=self.check_timeout,
-                         allowed_axioms=self.allowed_axioms, session_loads=self.session_loads)
+                         allowed_axioms=self.allowed_axioms, session_loads=self.session_loads,
+                         hammer_session=True)
 
     def abort(self) -> None:
         """End this session now, from any thread: coqtop is killed, not restarted; a step
@@ -498,7 +502,7 @@ class CoqProver:
         that broke this file before or the session was made without."""
         if not self.session_loads or file in self._failed_loads:
             return ()
-        return session_loads(text, statement)
+        return session_loads(text, statement, hammer=self.hammer_session)
 
     def _require_installed(self) -> None:
         if toolchain() is None and not os.path.exists(self._coqtop[0]):

@@ -119,13 +119,14 @@ def add_imports(text: str, lines: tuple[str, ...]) -> tuple[str, int]:
     return text[:at] + block + text[at:], len(block)
 
 
-def session_loads(file_text: str, statement: str = "") -> tuple[str, ...]:
-    """What the search session loads after the file's imports, beyond them: CoqHammer when
-    installed, Coq Interval for a real bound over functions it evaluates (``sqrt``, ``ln``, …),
-    Gappa where the file works with Flocq's rounding. Each only when installed and not already
-    imported by the file."""
+def session_loads(file_text: str, statement: str = "", *, hammer: bool = False
+                  ) -> tuple[str, ...]:
+    """What a search session loads after the file's imports, beyond them: CoqHammer in the
+    session beside the search (``hammer``), Coq Interval for a real bound over functions it
+    evaluates (``sqrt``, ``ln``, …), Gappa where the file works with Flocq's rounding. Each only
+    when installed and not already imported by the file."""
     loads: list[str] = []
-    wanted = [HAMMER]
+    wanted = [HAMMER] if hammer else []
     if _REAL.search(statement) and _BOUND.search(statement) and _INTERVAL_SHAPE.search(
             statement):
         wanted.append(INTERVAL)
