@@ -183,10 +183,17 @@ def record_file(path: Path, flags: tuple[str, ...] = (), *,
                 theorem, index = now, 0
                 focused = None
             goals = parse_goals(without_messages(reply.output))
+            kind = read_reply(reply.output).kind
+            if goals is None and kind == "unknown" and now:
+                # Rocq 9's coqtop prints no goals after a command (Coq 8's does): ask for them
+                shown = proc.command("Show.", sentence_timeout)
+                if error_message(shown.output) is None:
+                    goals = parse_goals(without_messages(shown.output))
+                    kind = read_reply(shown.output).kind
             if goals is not None:
                 focused = goals[0]
                 focused = type(focused)(_hypotheses(focused.hypotheses), focused.conclusion)
-            elif read_reply(reply.output).kind != "unknown":
+            elif kind != "unknown":
                 focused = None  # a finished subproof, or no goals left
             # an empty answer (``Proof.``, a command) leaves the state as it was
     except ProverCrashed:
