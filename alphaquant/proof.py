@@ -12,6 +12,7 @@ import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from alphaquant.errors import FileDoesNotCompile
@@ -36,11 +37,22 @@ from alphaquant.sites.lean import declaration_end
 from alphaquant.sites.site import GoalSite, language_of
 
 
+# Why the acceptance rule refused a proof, as data (the message says it to people).
+class Refusal(Enum):
+    TACTIC = "tactic"  # a tactic the sanitizer refuses
+    HOLES = "holes"  # the hole count is not one fewer (a disproof: the same)
+    DOES_NOT_CHECK = "does not check"  # the kernel refuses the text (the file, or the negation)
+    RULE = "rule"  # it checks, but rests on what the rule refuses, or that could not be asked
+    UNSTATED = "unstated"  # the disproof's negation cannot be stated
+    IMPORTS = "imports"  # it needs an import the settings refuse
+
+
 # The verdict on a spliced proof.
 @dataclass(frozen=True)
 class Verdict:
     ok: bool
     reason: str = ""
+    refusal: Refusal | None = None  # set when not ok
     assumes: tuple[str, ...] = ()  # axioms (the file's own, allowed ones) and section hypotheses
 
 
@@ -262,23 +274,25 @@ def verify(
     for tactic in tactics:
         reason = check_tactic(tactic, language)
         if reason is not None:
-            return Verdict(False, f"tactic refused ({reason}): {tactic}")
+            return Verdict(False, f"tactic refused ({reason}): {tactic}", Refusal.TACTIC)
     before, after = locate(original, path), locate(spliced, path)
     if len(after) != len(before) - holes_closed:
         return Verdict(False, "the spliced proof leaves a hole open" if holes_closed
-                       else "the disproof leaves a hole open")
+                       else "the disproof leaves a hole open", Refusal.HOLES)
     if isinstance(prover, Judging):
         return _judged(prover.judge(path, spliced, decl_start, avoid=avoid))
     check = prover.check_file(path, spliced)
     if not check.ok:
         where = f" (line {check.line})" if check.line else ""
-        return Verdict(False, f"the whole file does not check{where}: {check.message}")
+        return Verdict(False, f"the whole file does not check{where}: {check.message}",
+                       Refusal.DOES_NOT_CHECK)
     try:
         bad = prover.untrusted(path, original, spliced, decl_start)
     except FileDoesNotCompile as e:
-        return Verdict(False, f"its assumptions could not be checked: {e}")
+        return Verdict(False, f"its assumptions could not be checked: {e}", Refusal.RULE)
     if bad:
-        return Verdict(False, f"rests on what the acceptance rule refuses: {', '.join(bad)}")
+        return Verdict(False, f"rests on what the acceptance rule refuses: {', '.join(bad)}",
+                       Refusal.RULE)
     return Verdict(True)
 
 
@@ -294,7 +308,7 @@ def verify_disproof(prover: Prover, path: Path, text: str, site: GoalSite,
     for tactic in tactics:
         reason = check_tactic(tactic, language)
         if reason is not None:
-            return Verdict(False, f"tactic refused ({reason}): {tactic}")
+            return Verdict(False, f"tactic refused ({reason}): {tactic}", Refusal.TACTIC)
     return _judged(prover.judge(path, text, site.decl_start, negation=tactics, avoid=avoid))
 
 
@@ -303,8 +317,10 @@ def _judged(found: Acceptance) -> Verdict:
         return Verdict(True, assumes=found.assumes)
     if found.check is not None:
         where = f" (line {found.check.line})" if found.check.line else ""
-        return Verdict(False, f"the whole file does not check{where}: {found.check.message}")
-    return Verdict(False, found.reason)
+        return Verdict(False, f"the whole file does not check{where}: {found.check.message}",
+                       Refusal.DOES_NOT_CHECK)
+    return Verdict(False, found.reason,
+                   Refusal.DOES_NOT_CHECK if found.negation_fails else Refusal.RULE)
 
 
 def unified_diff(path: Path, old: str, new: str) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from alphaquant.goals import locate
-from alphaquant.proof import splice
+from alphaquant.proof import Refusal, splice
 from alphaquant.provers.lean import probe as lean_probe
 from alphaquant.provers.lean.dojo import LeanDojoProver
 from alphaquant.provers.lean.prover import LeanProver
@@ -330,6 +330,7 @@ def test_a_lean_disproof_with_no_negation_to_state_is_refused_before_lean_is_ask
                        lambda _e: None, None, False)
     verdict, text, _ = attempt.judged("disprove", Script(("intro H", "exact h.elim")))
     assert not verdict.ok and verdict.reason == "the negation cannot be stated"
+    assert verdict.refusal is Refusal.UNSTATED
     assert text == source
 
 

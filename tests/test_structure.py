@@ -427,6 +427,46 @@ def test_a_layout_the_kernel_refuses_falls_back_to_the_flat_text_and_says_so(tmp
         assert verdict.ok and used == right and "  - assumption.\n" in spliced
 
 
+def test_the_verdict_says_as_data_why_it_refused_and_the_fallback_reads_only_that():
+    # attempt.py falls back to the flat layout on Refusal.DOES_NOT_CHECK, never on a message:
+    # a refusal by the rule whose message happens to say "does not check" is no layout problem
+    from alphaquant.proof import Refusal, _judged
+    from alphaquant.provers.base import Acceptance, FileCheck
+
+    failed = _judged(Acceptance(False, "x", check=FileCheck(False, "boom", 3)))
+    assert failed.reason == "the whole file does not check (line 3): boom"
+    assert failed.refusal is Refusal.DOES_NOT_CHECK
+    negation = _judged(Acceptance(False, "the negation does not check: y", negation_fails=True))
+    assert negation.refusal is Refusal.DOES_NOT_CHECK
+    ruled = _judged(Acceptance(False, "rests on aq_adm (its proof does not check)"))
+    assert ruled.refusal is Refusal.RULE and "does not check" in ruled.reason
+    assert _judged(Acceptance(True, assumes=("h",))).refusal is None
+
+
+@pytest.mark.coq
+@needs_coq
+def test_a_refusal_by_the_rule_does_not_fall_back_to_the_flat_text(tmp_path):
+    from alphaquant.config import load_settings
+    from alphaquant.proof import Refusal
+    from alphaquant.provers.coq.prover import CoqProver
+    from alphaquant.runs.attempt import Goal, _Attempt
+
+    text = ("Lemma helper : forall P Q : Prop, P -> Q -> P /\\ Q.\nProof.\nAdmitted.\n\n"
+            "Lemma c : forall P Q : Prop, P -> Q -> P /\\ Q.\nProof.\nAdmitted.\n")
+    path = tmp_path / "C.v"
+    path.write_text(text, encoding="utf-8")
+    site = locate(text, path)[1]
+    structured = Script(("intros P Q p q.", "split."),
+                        (Script(("exact (proj1 (helper P Q p q)).",)),
+                         Script(("exact (proj2 (helper P Q p q)).",))))
+    with CoqProver(path) as prover:
+        attempt = _Attempt(prover, None, Goal(path, text, site), load_settings(None),  # type: ignore[arg-type]
+                           lambda _e: None, None, False)
+        verdict, _, used = attempt.judged("prove", structured)
+    assert not verdict.ok and verdict.refusal is Refusal.RULE and "(admitted)" in verdict.reason
+    assert used == structured and not used.flat  # no flat retry: the layout was not at fault
+
+
 def test_the_goal_at_a_line_of_a_lean_file(tmp_path):
     text = ("theorem a : True := by\n  trivial\n\n"
             "theorem b (p : Prop) (h : p) : p ∧ p := by\n  constructor\n  · sorry\n  · exact h\n\n"

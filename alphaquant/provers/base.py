@@ -114,6 +114,7 @@ class Acceptance:
     ok: bool
     reason: str = ""  # why refused
     check: FileCheck | None = None  # set when the file itself does not compile
+    negation_fails: bool = False  # a disproof's tactics do not prove the negation where stated
     assumes: tuple[str, ...] = ()  # axioms (own, allowed) and section hypotheses it rests on
     refused: tuple[str, ...] = ()  # what the rule refused, by name
 

@@ -290,7 +290,8 @@ class _Attempt:
         if key not in self.verdicts:
             self.emit(GoalEvent(site, "verify"))
             verdict, used = self._verify(kind, script), script
-            if not verdict.ok and script.goals and "does not check" in verdict.reason:
+            if (not verdict.ok and script.goals
+                    and verdict.refusal is proof.Refusal.DOES_NOT_CHECK):
                 flat = Script(script.tactics(), flat=f"the structured text was refused "
                                                      f"({verdict.reason}): written flat")
                 again = self._verify(kind, flat)
@@ -328,14 +329,14 @@ class _Attempt:
         return proof.needed_imports(self.goal.text, tactics, self.goal.site.language)
 
     def _verify(self, kind: str, script: Script) -> proof.Verdict:
-        site, text = self.goal.site, self.goal.text
+        text = self.goal.text
         adds = self.imports(script.tactics())
         if adds and not self.settings.new_imports:
             return proof.Verdict(False, f"it needs `{' '.join(adds)}`, and new imports are "
-                                        "refused (--no-new-imports)")
+                                        "refused (--no-new-imports)", proof.Refusal.IMPORTS)
         spliced = self._spliced(kind, script)
         if spliced is None:
-            return proof.Verdict(False, "the negation cannot be stated")
+            return proof.Verdict(False, "the negation cannot be stated", proof.Refusal.UNSTATED)
         unimported, start = self._unimported(kind, script)
         shift = len(spliced) - len(unimported)
         return proof.verify(self.prover, self.goal.path, text, spliced, script.tactics(),

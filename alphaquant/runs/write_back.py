@@ -42,11 +42,13 @@ def check_combined(prover: Any, path: Path, original: str,
     and every proved declaration passes the acceptance rule by its kernel name."""
     combined, starts = proof.combine(original, proofs)
     if len(locate(combined, path)) != len(locate(original, path)) - len(proofs):
-        return proof.Verdict(False, "the combined proofs do not close exactly their goals")
+        return proof.Verdict(False, "the combined proofs do not close exactly their goals",
+                             proof.Refusal.HOLES)
     check = prover.check_file(path, combined)
     if not check.ok:
         where = f" (line {check.line})" if check.line else ""
-        return proof.Verdict(False, f"the whole file does not check{where}: {check.message}")
+        return proof.Verdict(False, f"the whole file does not check{where}: {check.message}",
+                             proof.Refusal.DOES_NOT_CHECK)
     checked: set[int] = set()
     for (site, _), start in sorted(zip(proofs, starts, strict=True), key=lambda p: p[1]):
         if start in checked:
@@ -55,10 +57,11 @@ def check_combined(prover: Any, path: Path, original: str,
         try:
             bad = prover.untrusted(path, original, combined, start)
         except FileDoesNotCompile as e:
-            return proof.Verdict(False, f"{site.theorem}: assumptions not checked: {e}")
+            return proof.Verdict(False, f"{site.theorem}: assumptions not checked: {e}",
+                                 proof.Refusal.RULE)
         if bad:
             return proof.Verdict(False, f"{site.theorem} rests on what the acceptance rule "
-                                        f"refuses: {', '.join(bad)}")
+                                        f"refuses: {', '.join(bad)}", proof.Refusal.RULE)
     return proof.Verdict(True)
 
 

@@ -411,7 +411,8 @@ class CoqTrust:
         message, line = first_error(output, copy)
         message = " ".join(message.split())
         if negation is not None:
-            return Acceptance(False, f"the negation does not check: {message}")
+            return Acceptance(False, f"the negation does not check: {message}",
+                              negation_fails=True)
         plain = self.coqc.check(path, text)
         if not plain.ok:
             return Acceptance(False, plain.message, check=plain)
