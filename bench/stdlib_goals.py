@@ -327,7 +327,7 @@ def main() -> None:
     failed: Counter[str] = Counter()
     easy_times: list[float] = []
     proofs: list[str] = []
-    with CoqProver() as prover:
+    with CoqProver(hammer_session=True) as prover:  # the peers' session loads CoqHammer
         for i, goal in enumerate(goals, start=first):
             path = OUT / f"{goal.name}.v"
             text = goal.text(head)
