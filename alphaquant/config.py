@@ -41,7 +41,7 @@ class LearnConfig:
     exclude: tuple[str, ...] = ()  # files or modules never learned from (corpus.excluded)
     neighbours: int = 24  # recorded states consulted per proof state
     candidates: int = 8  # distinct tactics suggested per proof state at most
-    weight: float = 0.5  # the learned source's share beside the heuristics' 1.0
+    weight: float = 0.5  # learned mass: weight x best similarity squared, beside the heuristics' 1
     corpus: Path | None = None  # None: the user cache's, per prover version
 
     def __post_init__(self) -> None:
