@@ -54,7 +54,7 @@ from alphaquant.provers.coq.sentences import split_sentences
 from alphaquant.provers.coq.toolchain import Toolchain, stdlib_root, toolchain
 from alphaquant.runs.single import SearchOptions, plan_search, run_plan
 from alphaquant.tactics.automation import hammer_library
-from alphaquant.tactics.factory import learned_source, with_learning
+from alphaquant.tactics.factory import build_source, learned_source
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / ".stdlib_goals"  # generated; in .gitignore
@@ -253,10 +253,15 @@ def run_alphaquant(path: Path, goal: Goal, budget: float, *, avoid: bool = False
     """``alphaquant search FILE --offline --budget B``, the user's path (plan_search/run_plan);
     with ``avoid``, ``--avoid`` of the original; with ``learning``, the learned suggestions
     (the goal's own source file left out)."""
-    plan = plan_search(SearchOptions(str(path), budget=budget, offline=True))
-    if learning:
-        plan = dataclasses.replace(plan, source=with_learning(
-            plan.settings, "coq", plan.source, exclude=(own_file(goal),)))
+    # The user's path learns by default where a corpus exists: the row without learning turns
+    # it off, the row with it leaves the goal's own source file out (learn.exclude).
+    plan = plan_search(SearchOptions(str(path), budget=budget, offline=True,
+                                     learn_exclude=(own_file(goal),) if learning else ()))
+    if not learning:
+        settings = dataclasses.replace(plan.settings, learn=dataclasses.replace(
+            plan.settings.learn, enabled=False))
+        source, _ = build_source(settings, "coq", memory=plan.memory)
+        plan = dataclasses.replace(plan, settings=settings, source=source)
     if avoid:
         search = dataclasses.replace(plan.settings.search, avoid=(goal.original,))
         plan = dataclasses.replace(plan, settings=dataclasses.replace(plan.settings,
