@@ -23,7 +23,7 @@ from tests.test_batch import FILES, TACTICS, TRUE_GOALS, make_project
 pytestmark = [pytest.mark.coq, needs_coq]
 
 ROOT = Path(__file__).resolve().parent.parent
-COQ_TOOLS = ("coqtop", "coqc", "coqdep")
+COQ_TOOLS = ("coqtop", "coqc", "coqdep", "coqchk")  # coqchk: the acceptance rule
 # What the version before this one recorded as the error of every goal when Coq was missing.
 OLD_COQ_MISSING = ("Coq is not installed (coqtop not on PATH): install it with "
                    "`apt-get install -y coq`")
