@@ -45,6 +45,7 @@ class Refusal(Enum):
     RULE = "rule"  # it checks, but rests on what the rule refuses, or that could not be asked
     UNSTATED = "unstated"  # the disproof's negation cannot be stated
     IMPORTS = "imports"  # it needs an import the settings refuse
+    LATE = "late"  # the re-check did not finish within the goal's budget (runs/hard_budget.py)
 
 
 # The verdict on a spliced proof.

@@ -7,9 +7,11 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -38,6 +40,13 @@ Admitted.
 @pytest.fixture(scope="module")
 def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_config(tmp_path_factory.mktemp("config"), TACTICS, tactic_timeout=3)
+
+
+@pytest.fixture(scope="module")
+def long_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """TACTICS and one that always applies: LONG_GOAL searches to its budget."""
+    return write_config(tmp_path_factory.mktemp("long-config"),
+                        [*TACTICS, ("assert True by exact I.", 0.5)], tactic_timeout=3)
 
 
 def environment(tmp_path: Path, path: str | None = None) -> dict[str, str]:
@@ -148,11 +157,12 @@ def test_resume_retries_goals_an_older_version_recorded_as_errors_of_a_missing_p
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_batch_says_what_is_left_and_how_to_resume(
-        tmp_path: Path, config: Path, signum: int) -> None:
+        tmp_path: Path, long_config: Path, signum: int) -> None:
     project, run_dir = make_project(tmp_path / "project"), tmp_path / "run"
     with (project / "Nat1.v").open("a", encoding="utf-8") as f:
         f.write(LONG_GOAL)
-    proc = subprocess.Popen(batch(config, project, run_dir, "--workers", "1", budget="60"),
+    proc = subprocess.Popen(batch(long_config, project, run_dir, "--workers", "1",
+                                  budget="60"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=environment(tmp_path), cwd=ROOT)
     deadline = time.monotonic() + 120
@@ -226,3 +236,72 @@ def test_a_read_only_run_is_read_and_an_unwritable_one_is_one_line(
     assert line.startswith(f"alphaquant: error: cannot create the run directory "
                            f"{run_dir / 'new'}: "), line
     assert not (run_dir / "new").exists()
+
+
+class SilentServer:
+    """A local port that accepts connections and never answers (a model endpoint gone deaf)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+def refusing_url() -> str:
+    """A local port nothing listens on: every connection is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.mark.llm
+@pytest.mark.parametrize("endpoint", ["silent", "refusing"])
+def test_budgets_hold_with_an_unreachable_model(tmp_path: Path, endpoint: str) -> None:
+    """Every goal ends within max(1 s, 5 %) of its budget, and what the offline search proves
+    is still proved: the model costs its own share of the time, not the search's."""
+    pytest.importorskip("openai", reason="the llm extra is not installed")
+    project = make_project(tmp_path / "project")
+    with (project / "Nat1.v").open("a", encoding="utf-8") as f:
+        f.write(LONG_GOAL)
+    # The test's tactics, and one that always applies: even_or_odd searches to its budget.
+    write_config(project, [*TACTICS, ("assert True by exact I.", 0.5)], offline=False,
+                 tactic_timeout=3)
+    server = SilentServer() if endpoint == "silent" else None
+    url = server.url if server is not None else refusing_url()
+    budget = 6.0
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "alphaquant", "search", "Nat1.v", "--config", "config.toml",
+             "--llm", "openai", "--base-url", url, "--model", "m", "--budget", str(budget),
+             "--json"],
+            capture_output=True, text=True, cwd=project, timeout=300,
+            env={**environment(tmp_path), "OPENAI_API_KEY": "test-key"})
+    finally:
+        if server is not None:
+            server.close()
+    goals = {g["theorem"]: g for g in json.loads(done.stdout)["goals"]}
+    assert {t for t, g in goals.items() if g["status"] == "proved"} == {
+        "add_zero_r", "two_plus_two"}, done.stderr
+    assert goals["even_or_odd"]["status"] == "open"
+    for name, goal in goals.items():
+        assert goal["seconds"] <= budget + max(1.0, 0.05 * budget), (name, goal["seconds"])
+    assert "the goal's 6s" in goals["even_or_odd"]["message"]

@@ -20,6 +20,7 @@ from alphaquant.provers.base import ProofState, Prover, Solved
 from alphaquant.provers.negation import has_constants
 from alphaquant.runs.beside import Beside, start_beside
 from alphaquant.runs.counterexample import describe_disproof
+from alphaquant.runs.hard_budget import hard_limit, run_until
 from alphaquant.sanitize import check_tactic
 from alphaquant.script import Script
 from alphaquant.search.base import (
@@ -237,12 +238,14 @@ class _Attempt:
                 budget - self.elapsed() > LEFTOVER_SECONDS):
             negation = self.prover.open_negation(site, text)  # the time the proof search left
             counter = self.searcher(negation, "disprove") if negation is not None else None
+        given = f"the goal's {budget:g}s"  # the budget the user gave, not a phase's share
         if counter is None:
-            return self.finish(GoalStatus.OPEN, None, f"no proof found {how}"), text
+            return self.finish(GoalStatus.OPEN, None, f"no proof found in {given} {how}"), text
         found = self.disproved(self.go(counter, budget - self.elapsed(), "disprove"))
         if found is not None:
             return found, text
-        return self.finish(GoalStatus.OPEN, None, f"no proof or disproof found {how}"), text
+        return self.finish(GoalStatus.OPEN, None,
+                           f"no proof or disproof found in {given} {how}"), text
 
     def first_pass(self, root: ProofState) -> tuple[GoalResult, str] | None:
         """The closers that settle easy goals, at the root, each under a short limit, within a
@@ -339,9 +342,17 @@ class _Attempt:
             return proof.Verdict(False, "the negation cannot be stated", proof.Refusal.UNSTATED)
         unimported, start = self._unimported(kind, script)
         shift = len(spliced) - len(unimported)
-        return proof.verify(self.prover, self.goal.path, text, spliced, script.tactics(),
-                            start + shift, holes_closed=1 if kind == "prove" else 0,
-                            avoid=self.avoid)
+        # Hard budget: the re-check is waited for only until the goal's budget and its slack
+        # run out; a late one refuses the path (the goal's time is over anyway).
+        verdict = run_until(
+            self.started + hard_limit(self.settings.search.budget_seconds),
+            lambda: proof.verify(self.prover, self.goal.path, text, spliced, script.tactics(),
+                                 start + shift, holes_closed=1 if kind == "prove" else 0,
+                                 avoid=self.avoid))
+        if verdict is None:
+            return proof.Verdict(False, "the re-check did not finish within the goal's budget",
+                                 proof.Refusal.LATE)
+        return verdict
 
     def _unimported(self, kind: str, script: Script) -> tuple[str, int]:
         """The text with ``script`` in, before imports are added, and the offset there of the

@@ -148,6 +148,7 @@ def propose(run: Run, node: Node, round_: int = 0) -> list[Action]:
         avoid=frozenset(run.config.avoid),
         premises=((lambda: run.in_prover(retrieve, state, pool))
                   if retrieve is not None and pool > 0 else None),
+        deadline=time.monotonic() + max(0.0, run.budget - run.elapsed()),
     )
     allowed = []
     for candidate in normalise(run.parts.source.propose(request)):

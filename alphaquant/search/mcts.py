@@ -169,6 +169,6 @@ def _stop_detail(tree: SearchTree, run: Run, stop: StopReason) -> str:
     if stop is StopReason.EXHAUSTED:
         return f"no candidate left anywhere after {cost}"
     if stop is StopReason.TIME:
-        return f"the budget of {run.budget:g}s ran out with {untried} " \
+        return f"the search's {run.budget:.1f}s ran out with {untried} " \
                f"candidates untried, after {cost}"
     return f"the expansion limit of {run.config.max_expansions} was reached after {cost}"

@@ -34,6 +34,7 @@ class ProposalRequest:
     round: int = 0  # 0 the first time; n when the state's candidates ran out n times
     premises: Retrieve | None = None  # the prover's premise retrieval, when it has one
     avoid: frozenset[str] = frozenset()  # names no candidate may mention (--avoid)
+    deadline: float | None = None  # time.monotonic() at which the search's time runs out
 
 
 class TacticSource(Protocol):

@@ -118,4 +118,5 @@ def build_llm_source(
     if config.weight_llm <= 0:
         return heuristics, None
     model = make_source(config)
-    return MixedSource([(model, config.weight_llm), (heuristics, config.weight_heuristic)]), None
+    return MixedSource([(model, config.weight_llm), (heuristics, config.weight_heuristic)],
+                       wait_share=config.wait_share), None

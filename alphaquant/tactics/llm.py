@@ -64,6 +64,7 @@ class ModelSource:
     """The part both providers share: prompt, cache, budget, retries, circuit, priors."""
 
     provider = ""
+    remote = True  # behind a network: MixedSource waits for it only its share of the time
 
     def __init__(
         self,

@@ -68,6 +68,7 @@ class LLMConfig:
     cache_path: Path | None = None  # None: <user cache dir>/llm_cache.sqlite
     use_cache: bool = True
     timeout: float = 60.0  # seconds per HTTP request
+    wait_share: float = 0.25  # of a search's time left, what the search waits for one call
 
     def __post_init__(self) -> None:
         check_fields(
@@ -75,7 +76,7 @@ class LLMConfig:
             max_tokens=AT_LEAST_1, max_output_tokens=AT_LEAST_1, thinking_budget=NOT_NEGATIVE,
             retries=NOT_NEGATIVE, backoff_base=NOT_NEGATIVE, backoff_max=NOT_NEGATIVE,
             weight_llm=NOT_NEGATIVE, weight_heuristic=NOT_NEGATIVE, timeout=POSITIVE,
-            temperature=Range(0, 2),
+            temperature=Range(0, 2), wait_share=Range(0, 1, low_open=True),
         )
 
     @classmethod
