@@ -238,36 +238,57 @@ def doctor(
 ) -> None:
     """Check each prover and tool: found or not, version, and the command that installs it."""
     from alphaquant.doctor import doctor_checks
-    from alphaquant.ui.render import doctor_table
+    from alphaquant.ui.render import doctor_fixes, doctor_table
 
     logging_options(verbose, quiet)
     try:
         settings = load_settings(config)
     except AlphaquantError as e:
         raise fail(e) from None
-    out.print(doctor_table(doctor_checks(settings)))
+    checks = doctor_checks(settings)
+    out.print(doctor_table(checks))
+    for line in doctor_fixes(checks):
+        out.print(line, soft_wrap=True)
 
 
 @app.command()
 def stats(
+    run_dir: Annotated[Path | None, typer.Argument(
+        help="A batch run directory: its statistics instead of the learned record's.")] = None,
     language: Annotated[str, typer.Option(help="coq or lean.")] = "coq",
     limit: Annotated[int, typer.Option(help="Tactics shown per goal shape.")] = 5,
     shapes: Annotated[int, typer.Option(
         help="Goal shapes shown, the most tried first (0: all).")] = 10,
+    config: Annotated[Path | None, typer.Option(
+        help="A TOML config (where the learned record is, whether it is kept).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
-    """Show the tactics that worked best per goal shape, from the learned-priors record."""
+    """Show what a run store holds (given RUN_DIR), or the tactics that worked best per goal
+    shape in the learned-priors record; when that is empty, why."""
+    from alphaquant.runs.report import run_stats
     from alphaquant.tactics.memory import open_memory
-    from alphaquant.ui.render import stats_table
+    from alphaquant.ui.render import run_stats_lines, stats_table
 
     logging_options(verbose, quiet)
     if language not in ("coq", "lean"):
         raise fail(InputError(f"--language must be coq or lean, got {language!r}"))
     if limit <= 0 or shapes < 0:
         raise fail(InputError("--limit must be positive and --shapes at least 0"))
-    best = open_memory(None, language).best(limit)
+    try:
+        if run_dir is not None:
+            data = run_stats(run_dir)
+            if as_json:
+                sys.stdout.write(json.dumps(data, indent=2) + "\n")
+                return
+            for line in run_stats_lines(data):
+                out.print(line, soft_wrap=True)
+            return
+        settings = load_settings(config)
+    except AlphaquantError as e:
+        raise fail(e) from None
+    best = open_memory(settings.tactics.memory_path, language).best(limit)
     hidden = max(0, len(best) - shapes) if shapes else 0
     if hidden:
         best = dict(list(best.items())[:shapes])
@@ -276,7 +297,16 @@ def stats(
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
     if not best:
-        out.print(f"no {language} tactics recorded yet: run a search first")
+        where = settings.source_file or "the default config"
+        if not settings.tactics.learned_priors:
+            out.print(f"the learned record holds no {language} tactics: learned priors are off "
+                      f"([tactics] learned_priors = false in {where}), so searches record "
+                      "nothing; set it to true to keep a record, or see what a batch run holds "
+                      "with `alphaquant stats RUN_DIR`", soft_wrap=True)
+        else:
+            out.print(f"the learned record holds no {language} tactics yet: each search with "
+                      f"learned priors on (as in {where}) adds the tactics it tries",
+                      soft_wrap=True)
         return
     out.print(stats_table(best, hidden))
 
@@ -413,8 +443,8 @@ def batch(
     raise typer.Exit(0 if c.proved + c.disproved == c.total else 1)
 
 
-def _write_text(text: str, output: Path | None) -> None:
-    """``text`` to ``output``, or to stdout."""
+def _write_text(text: str, output: Path | None, what: str, quiet: bool = False) -> None:
+    """``text`` to ``output`` (confirmed on stderr: what, where, how big), or to stdout."""
     if output is None:
         sys.stdout.write(text)
         return
@@ -422,6 +452,7 @@ def _write_text(text: str, output: Path | None) -> None:
         output.write_text(text, encoding="utf-8")
     except OSError as e:
         raise fail(InputError(f"cannot write {output}: {e.strerror or e}")) from None
+    notice(f"wrote {what} to {output} ({len(text.encode('utf-8')):,} bytes)", quiet)
 
 
 @app.command()
@@ -435,12 +466,12 @@ def report(
     """Report a batch run: per file and goal the status, proof, time, expansions."""
     from alphaquant.runs.report import render_report
 
-    logging_options(verbose, quiet)
+    _, quiet = logging_options(verbose, quiet)
     try:
         text = render_report(run_dir, fmt)
     except AlphaquantError as e:
         raise fail(e) from None
-    _write_text(text, output)
+    _write_text(text, output, f"the {fmt} report of {run_dir}", quiet)
 
 
 @app.command()
@@ -457,12 +488,12 @@ def tree(
     """Export a goal's stored search tree from a batch run."""
     from alphaquant.runs.report import export_tree
 
-    logging_options(verbose, quiet)
+    _, quiet = logging_options(verbose, quiet)
     try:
         text = export_tree(run_dir, goal, fmt, phase)
     except AlphaquantError as e:
         raise fail(e) from None
-    _write_text(text, output)
+    _write_text(text, output, f"the {fmt} tree of {goal}", quiet)
 
 
 def _terminated(signum: int, frame: object) -> None:

@@ -24,6 +24,7 @@ from alphaquant.search.export import to_dot
 from alphaquant.tactics.memory import Stat
 from alphaquant.ui.render import (
     SearchProgress,
+    doctor_fixes,
     doctor_table,
     goals_table,
     proof_listing,
@@ -104,7 +105,8 @@ def test_other_tables_print_text_from_files_and_provers_literally():
     shape = "[x] : list nat ⊢ [bold]hd[/bold]"
     stats = render(stats_table({shape: [Stat(shape, "first [lia | lra].", 4, 2, 1, 0.5)]}), 200)
     assert shape in stats and "first [lia | lra]." in stats
-    checks = render(doctor_table([Check("coqtop", True, "[8.16]", "apt-get install [coq]")]), 200)
+    found = [Check("coqtop", True, "[8.16]", "apt-get install [coq]")]
+    checks = render(doctor_table(found), 200) + "".join(str(t) for t in doctor_fixes(found))
     assert "[8.16]" in checks and "apt-get install [coq]" in checks
     text = "Lemma l : [1] = [1].\nProof.\nAdmitted.\n"
     sites = locate(text, Path("L.v"))

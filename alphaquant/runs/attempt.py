@@ -81,7 +81,8 @@ class GoalResult:
     timeouts: int = 0
     refused: dict[str, int] = field(default_factory=dict)
     rejected: int = 0  # complete paths the acceptance rule refused
-    tactics_tried: int = 0
+    tactics_tried: int = 0  # distinct tactic texts sent to the prover (expansions: every send)
+    decl_line: int = 0  # the line of the declaration (``line`` is the hole's)
     negation: str = ""  # disproved: the statement its proof proves, ~ (forall …)
     counterexample: dict[str, str] = field(default_factory=dict)  # disproved: binder -> value
     assumes: list[str] = field(default_factory=list)  # proved: axioms and section hypotheses it
@@ -117,7 +118,7 @@ def _merge(results: list[SearchResult]) -> dict[str, Any]:
         "timeouts": sum(r.timeouts for r in results),
         "refused": refused,
         "rejected": sum(r.rejected for r in results),
-        "tactics_tried": sum(len(r.tried) for r in results),
+        "tactics_tried": len({t.tactic for r in results for t in r.tried}),
     }
 
 
@@ -416,7 +417,7 @@ class _Attempt:
         counts["tactics_tried"] += self.quick_tried
         result = GoalResult(
             str(self.goal.path), site.theorem, site.line, site.kind, status, tactics,
-            message=message, **extra, seconds=round(self.elapsed(), 3),
+            message=message, **extra, seconds=round(self.elapsed(), 3), decl_line=site.decl_line,
             adds_import="\n".join(self.imports(tactics)), **counts,
             trees={p: r.tree for p, r in self.phases if r.tree is not None},
             script=script,

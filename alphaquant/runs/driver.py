@@ -231,7 +231,8 @@ class Driver:
         for goal_id, row in self.store.latest().items():
             if row.status in (GoalStatus.OPEN, GoalStatus.ERROR):
                 g = self.goals[goal_id]
-                rows.append((g.file, g.line, g.label.split(":", 1)[1], row.status))
+                line = row.item.get("decl_line") or g.line  # the theorem's line, not the hole's
+                rows.append((g.file, line, g.label.split(":", 1)[1], row.status))
         return rows
 
     def _interrupted(self, started: float) -> BatchSummary:

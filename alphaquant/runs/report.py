@@ -12,6 +12,7 @@ import base64
 import html
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,22 @@ def _proof_text(g: GoalLine) -> str:
     return proof or i.get("message", "")
 
 
+def run_stats(run_dir: Path) -> dict[str, Any]:
+    """What the run store in ``run_dir`` holds: goals by status, time, expansions, attempts,
+    and the tactics of the proofs it found, most used first."""
+    report = load_report(run_dir)
+    used: dict[str, int] = {}
+    for g in report.goals:
+        if g.item["status"] in ("proved", "disproved"):
+            for tactic in g.item.get("proof") or []:
+                used[tactic] = used.get(tactic, 0) + 1
+    totals = report.totals()
+    totals["prover_seconds"] = round(sum(g.item.get("prover_seconds", 0.0)
+                                         for g in report.goals), 3)
+    return {"run": str(run_dir), "project": str(report.project), **totals,
+            "proof_tactics": dict(sorted(used.items(), key=lambda kv: (-kv[1], kv[0])))}
+
+
 # -- json --------------------------------------------------------------------------------------
 
 
@@ -128,10 +145,16 @@ def to_json(report: RunReport) -> str:
 # -- markdown ----------------------------------------------------------------------------------
 
 
+_MD_TAG = re.compile(r"<(?=[A-Za-z/!?])")  # what Markdown would read as the start of HTML
+_MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")  # ...or as a character reference
+
+
 def _md_cell(text: str) -> str:
-    """``text`` as one Markdown table cell: HTML escaped (a proof's ``<`` is not a tag), pipes
-    escaped, on one line."""
-    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
+    """``text`` as one Markdown table cell, readable as plain text too: only what Markdown would
+    take for HTML (``<`` opening a tag, ``&`` opening a reference) is escaped, so ``1 <= 2``
+    reads as written; pipes escaped, on one line."""
+    text = _MD_ENTITY.sub("&amp;", text)
+    return _MD_TAG.sub("&lt;", text).replace("|", "\\|").replace("\n", " ")
 
 
 def _totals_line(t: dict[str, Any]) -> str:
@@ -147,11 +170,12 @@ def to_markdown(report: RunReport) -> str:
            _totals_line(report.totals()), ""]
     for file, lines in report.by_file().items():
         out += [f"## {_md_cell(file)}", "",
-                "| goal | line | status | proof / reason | time | expansions | tactics tried |",
+                "| goal | line | status | proof / reason | time | expansions | distinct tactics |",
                 "| --- | ---: | --- | --- | ---: | ---: | ---: |"]
         for g in lines:
             i = g.item
-            out.append(f"| {_md_cell(_name(g))} | {i['line']} | {i['status']} | "
+            line = i.get("decl_line") or i["line"]
+            out.append(f"| {_md_cell(_name(g))} | {line} | {i['status']} | "
                        f"{_md_cell(_proof_text(g))} | {i['seconds']:.1f}s | {i['expansions']} | "
                        f"{i['tactics_tried']} |")
         out.append("")
@@ -223,12 +247,12 @@ def to_html(report: RunReport) -> str:
         out.append(f"<h2>{e(title)}</h2><img alt='{e(title)}' src='data:image/png;base64,{png}'>")
     for file, lines in report.by_file().items():
         out += [f"<h2>{e(file)}</h2><table><tr><th>goal</th><th>line</th><th>status</th>"
-                "<th>proof / reason</th><th>time</th><th>expansions</th><th>tactics tried</th>"
+                "<th>proof / reason</th><th>time</th><th>expansions</th><th>distinct tactics</th>"
                 "</tr>"]
         for g in lines:
             i = g.item
             out.append(
-                f"<tr><td>{e(_name(g))}</td><td>{i['line']}</td>"
+                f"<tr><td>{e(_name(g))}</td><td>{i.get('decl_line') or i['line']}</td>"
                 f"<td class='{i['status']}'>{i['status']}</td><td><code>"
                 f"{e(_proof_text(g))}</code></td><td>{i['seconds']:.1f}s</td>"
                 f"<td>{i['expansions']}</td><td>{i['tactics_tried']}</td></tr>")

@@ -49,6 +49,7 @@ class GoalSite:
     decl_start: int  # offset of the declaration keyword (Lemma, theorem, ...)
     statement: str  # the declaration header text, keyword through the statement's end
     index: int = 0  # 0-based position of this hole among the holes of the same declaration
+    decl_line: int = 0  # 1-based line of the declaration keyword (0: not known)
 
     @property
     def language(self) -> str:
@@ -71,4 +72,4 @@ def hole_site(path: Path, lines: LineIndex, decl: Decl, hole: tuple[str, int, in
     kind, start, end = hole
     line, col = lines.line_col(start)
     return GoalSite(path, decl.name, line, col, kind, start, end, decl.decl_start,
-                    decl.statement, index)
+                    decl.statement, index, lines.line_col(decl.decl_start)[0])

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from rich import box
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -34,6 +35,11 @@ PHASES = {
     "disprove": "disprove: searching for a counterexample",
     "verify": "verify: re-checking the whole file with the proof in it",
 }
+
+
+def line_of(result: Any) -> int:
+    """The line shown for a goal: its declaration's (the theorem), else its hole's."""
+    return getattr(result, "decl_line", 0) or result.line
 
 
 def plain(text: object, style: str = "") -> Text:
@@ -107,7 +113,7 @@ class ResultsTable:
         if not stacked:
             table.add_column("proof / reason", overflow="fold", ratio=1)
         for r in self.results:
-            cells = [plain(goal_name(r)), str(r.line),
+            cells = [plain(goal_name(r)), str(line_of(r)),
                      plain(r.status, STATUS_STYLE.get(r.status, "")), f"{r.seconds:.1f}s",
                      str(r.expansions)]
             detail = plain(result_detail(r))
@@ -123,7 +129,7 @@ class ResultsTable:
     def fixed_width(self) -> int:
         """Columns taken by everything but the proof column (names whole)."""
         widest = max((len(goal_name(r)) for r in self.results), default=4)
-        line = max((len(str(r.line)) for r in self.results), default=4)
+        line = max((len(str(line_of(r))) for r in self.results), default=4)
         seconds = max((len(f"{r.seconds:.1f}s") for r in self.results), default=4)
         expansions = max((len(str(r.expansions)) for r in self.results), default=4)
         return widest + max(line, 4) + 9 + max(seconds, 4) + max(expansions, 4) + 2 * 5
@@ -143,12 +149,12 @@ def proof_listing(results: Iterable[GoalResult]) -> list[Text]:
     out: list[Text] = []
     for r in results:
         if r.status == "proved" and r.proof:
-            out.append(plain(f"proof of {goal_name(r)} (line {r.line}):", "green"))
+            out.append(plain(f"proof of {goal_name(r)} (line {line_of(r)}):", "green"))
             out.append(plain(f"  {proof_text(r)}"))
             if r.adds_import:
                 out.append(plain(f"  adds to the file's imports: {r.adds_import}", "yellow"))
         elif r.status == "disproved":
-            out.append(plain(f"disproof of {goal_name(r)} (line {r.line}): {r.message}",
+            out.append(plain(f"disproof of {goal_name(r)} (line {line_of(r)}): {r.message}",
                              "magenta"))
             if r.negation:
                 out.append(plain(f"  statement proved: {r.negation}"))
@@ -160,23 +166,27 @@ def proof_listing(results: Iterable[GoalResult]) -> list[Text]:
 
 def goals_table(sites: list[GoalSite], states: dict[int, str] | None = None,
                 root: Path | None = None) -> Table:
-    """The open goals of a file (or, with ``root``, of a project: a file column relative to it);
-    with goal states when the prover could give them."""
+    """The open goals of a file (or, with ``root``, of a project: each file's name on a row of
+    its own above its goals, never broken); with goal states when the prover could give them."""
     table = Table(title="open goals", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    if root is not None:
-        table.add_column("file", overflow="fold")
-    widest = max((len(s.theorem or "(anonymous)") for s in sites), default=7)
-    table.add_column("theorem", no_wrap=True, min_width=widest)
+    names = [s.theorem or "(anonymous)" for s in sites]
+    files = [_relative(s.file, root) for s in sites] if root is not None else []
+    widest = max([len(n) + (2 if root is not None else 0) for n in names] +
+                 [len(f) for f in files], default=7)
+    table.add_column("file: theorem" if root is not None else "theorem", no_wrap=True,
+                     min_width=widest)
     for name in ("line", "col", "kind"):
         table.add_column(name, no_wrap=True, min_width=max(
             [len(name), *(len(str(getattr(s, name))) for s in sites)]))
     if states is not None:
         table.add_column("goal state", overflow="fold", ratio=1)
+    shown_file = None
     for i, s in enumerate(sites):
-        row: list[Text] = [plain(s.theorem or "(anonymous)"), plain(s.line), plain(s.col),
-                           plain(s.kind)]
-        if root is not None:
-            row.insert(0, plain(_relative(s.file, root)))
+        if root is not None and files[i] != shown_file:
+            shown_file = files[i]
+            table.add_row(plain(shown_file, "bold"), *[""] * (len(table.columns) - 1))
+        name = ("  " if root is not None else "") + names[i]
+        row: list[Text] = [plain(name), plain(s.line), plain(s.col), plain(s.kind)]
         if states is not None:
             row.append(plain(states.get(i, "")))
         table.add_row(*row)
@@ -191,14 +201,43 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def doctor_table(checks: list[Check]) -> Table:
-    """Each prover and tool: found or not, version, the command that installs what is missing."""
+    """Each prover and tool: found or not, version (the fixes follow: ``doctor_fixes``)."""
     table = Table(title="alphaquant doctor", title_justify="left")
-    for name in ("component", "status", "version", "fix"):
-        table.add_column(name)
+    table.add_column("component", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("version", overflow="fold")
     for c in checks:
         status = Text("found", style="green") if c.found else Text("missing", style="red")
-        table.add_row(plain(c.name), status, plain(c.version), plain(c.fix))
+        table.add_row(plain(c.name), status, plain(c.version))
     return table
+
+
+def doctor_fixes(checks: list[Check]) -> list[Text]:
+    """The command that installs each missing part, a line each (printed with soft wrap: a
+    command is never cut, whatever the width, so it can be copied whole)."""
+    fixes = [Text.assemble((f"{c.name}: ", "bold"), plain(c.fix)) for c in checks if c.fix]
+    return [Text("to fix:", style="bold"), *fixes] if fixes else []
+
+
+def run_stats_lines(data: dict[str, Any], top: int = 10) -> list[Text]:
+    """A run store's statistics (runs/report.py ``run_stats``) as lines."""
+    lines = [
+        plain(f"run {data['run']} of {data['project']}", "bold"),
+        plain(f"{data['goals']} goals: {data['proved']} proved, {data['disproved']} disproved, "
+              f"{data['open']} open, {data['error']} error, {data['unfinished']} without a "
+              "result"),
+        plain(f"{data['search_seconds']:.1f}s of search ({data['prover_seconds']:.1f}s waiting "
+              f"on the prover), {data['expansions']} expansions, {data['attempts']} attempts"),
+    ]
+    used = list(data["proof_tactics"].items())
+    if used:
+        lines.append(plain("tactics in the proofs found (uses):", "bold"))
+        lines += [plain(f"  {count:>4}  {tactic}") for tactic, count in used[:top]]
+        if len(used) > top:
+            lines.append(plain(f"  ({len(used) - top} more; --json lists all)"))
+    else:
+        lines.append(plain("no proof found yet in this run"))
+    return lines
 
 
 def stats_table(best: dict[str, list[Stat]], hidden: int = 0) -> Table:
@@ -289,7 +328,8 @@ class SearchProgress:
             self.step = ""
             self._print(Text.assemble(
                 (f"{status_text(r):>9} ", STATUS_STYLE.get(r.status, "")),
-                plain(f"{name} (line {r.line}) in {r.seconds:.1f}s, {r.expansions} expansions"),
+                plain(f"{name} (line {line_of(r)}) in {r.seconds:.1f}s, "
+                      f"{r.expansions} expansions"),
             ))
             return
         self._flush_notices()
