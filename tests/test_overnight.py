@@ -212,16 +212,36 @@ def run_read_only(folder: Path, argv: list[str],
 
 
 def test_a_read_only_run_is_read_and_an_unwritable_one_is_one_line(
-        tmp_path: Path, config: Path) -> None:
+        tmp_path: Path, long_config: Path) -> None:
     project, run_dir = make_project(tmp_path / "project"), tmp_path / "run"
-    done = subprocess.run(batch(config, project, run_dir, "--workers", "2"),
+    with (project / "Nat1.v").open("a", encoding="utf-8") as f:
+        f.write(LONG_GOAL)
+    done = subprocess.run(batch(long_config, project, run_dir, "--workers", "2"),
                           capture_output=True, text=True, env=environment(tmp_path),
                           cwd=ROOT, timeout=300)
-    assert done.returncode in (0, 1), done.stderr
+    assert done.returncode == 1, done.stderr
+    # The summary ends like pytest's: the goal left open at its theorem's line, then counts.
+    lemma = 1 + (project / "Nat1.v").read_text().splitlines().index(
+        "Lemma even_or_odd : forall n : nat, Nat.even n = true \\/ Nat.odd n = true.")
+    lines = done.stdout.strip().splitlines()
+    assert f"open   Nat1.v:{lemma} even_or_odd" in lines, done.stdout
+    assert lines[-1].startswith("== ") and "open, 0 error of 6 goals in" in lines[-1]
     env, cli = environment(tmp_path), [sys.executable, "-m", "alphaquant"]
     report = run_read_only(run_dir, [*cli, "report", str(run_dir), "--format", "json"], env)
     assert report.returncode == 0, report.stderr
-    assert len(json.loads(report.stdout)["goals"]) == 5
+    items = {g["theorem"]: g for g in json.loads(report.stdout)["goals"]}
+    assert len(items) == 6 and items["even_or_odd"]["decl_line"] == lemma
+    assert all(g["tactics_tried"] <= g["expansions"] for g in items.values())
+    assert any(g["tactics_tried"] < g["expansions"] for g in items.values())  # not one number
+    written = run_read_only(run_dir, [*cli, "report", str(run_dir), "--output",
+                                      str(tmp_path / "report.md")], env)
+    assert written.returncode == 0 and (tmp_path / "report.md").is_file(), written.stderr
+    assert written.stderr.strip() == (f"alphaquant: wrote the md report of {run_dir} to "
+                                       f"{tmp_path / 'report.md'} "
+                                       f"({(tmp_path / 'report.md').stat().st_size:,} bytes)")
+    stats = run_read_only(run_dir, [*cli, "stats", str(run_dir), "--json"], env)
+    assert stats.returncode == 0, stats.stderr
+    assert json.loads(stats.stdout)["proved"] == 4
     tree = run_read_only(run_dir, [*cli, "tree", str(run_dir), "add_zero_r", "--format",
                                    "json"], env)
     assert tree.returncode == 0, tree.stderr

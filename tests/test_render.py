@@ -184,7 +184,8 @@ def test_markdown_report_escapes_html_from_proofs_and_goal_text(tmp_path):
              GoalLine(GoalRow(2, "A.v", 1, "b", 0, 9, "Admitted"), bad, 1, 2.0)]
     text = to_markdown(RunReport(tmp_path, tmp_path, "h", 0.0, goals, []))
     assert "<script>" not in text and "<img" not in text
-    assert "&lt;script&gt;" in text and "&lt;img src=x" in text
+    assert "&lt;script>" in text and "&lt;img src=x" in text
+    assert "1 < 2" in text and "2 > 1" in text  # what is no HTML reads as written
     assert "\\|" in text  # a pipe in a proof does not end the cell
 
 
@@ -193,7 +194,7 @@ def test_markdown_report_says_what_a_disproof_disproved(tmp_path):
                       negation="~ (forall m : nat, m < 3)", counterexample={"m": "3"}).to_json()
     goals = [GoalLine(GoalRow(1, "A.v", 0, "f", 0, 3, "Admitted"), item, 1, 1.0)]
     text = to_markdown(RunReport(tmp_path, tmp_path, "h", 0.0, goals, []))
-    assert "disproves ~ (forall m : nat, m &lt; 3)" in text and "counterexample: m = 3" in text
+    assert "disproves ~ (forall m : nat, m < 3)" in text and "counterexample: m = 3" in text
 
 
 def tree(nodes: list[dict], edges: list[dict]) -> dict:
@@ -246,3 +247,39 @@ def test_an_800_edge_tree_lays_out_at_a_sane_width():
 def test_small_trees_keep_the_top_down_layout():
     assert "rankdir" not in to_dot(search_like_tree(8))
     assert "rankdir=LR" in to_dot(search_like_tree(800))
+
+
+# -- what a user reads at 80 columns and less (issue 27, "Why" 8) ------------------------------
+
+
+def test_goals_of_a_directory_never_break_a_file_name(tmp_path):
+    long_names = ["QuantizationErrorBounds.v", "IntegerBoundsOfTheAccumulator.v"]
+    sites = []
+    for name in long_names:
+        lemma = f"{name[:-2].lower()}_holds_for_every_input_we_tried"
+        text = f"Lemma {lemma} : True.\nProof.\nAdmitted.\n"
+        sites += locate(text, tmp_path / name)
+    shown = render(goals_table(sites, None, tmp_path), 80)
+    lines = shown.splitlines()
+    for name in long_names:
+        assert any(line.strip() == name for line in lines), shown
+
+
+def test_doctor_fix_commands_are_never_cut():
+    command = "cd /a/rather/long/path/to/the/lean_project && lake exe cache get"
+    checks = [Check("Mathlib cache", False, "", command), Check("coqtop", True, "8.16.1", "")]
+    console = Console(file=io.StringIO(), width=40, color_system=None, record=True)
+    console.print(doctor_table(checks))
+    for line in doctor_fixes(checks):
+        console.print(line, soft_wrap=True)
+    text = console.export_text()
+    assert f"Mathlib cache: {command}" in text.splitlines()
+    assert "…" not in text
+
+
+def test_markdown_report_reads_as_written_where_nothing_is_html(tmp_path):
+    item = GoalResult("A.v", "le", 3, "Admitted", "open",
+                      message="Unable to unify 0 <= x && x < 256 with a & b").to_json()
+    goals = [GoalLine(GoalRow(1, "A.v", 0, "le", 0, 3, "Admitted"), item, 1, 1.0)]
+    text = to_markdown(RunReport(tmp_path, tmp_path, "h", 0.0, goals, []))
+    assert "0 <= x && x < 256 with a & b" in text and "&lt;" not in text and "&amp;" not in text

@@ -81,9 +81,10 @@ def test_progress_lines_give_the_lines_of_the_file(project):
     original = FILE.splitlines()
     for goal in json.loads(done.stdout)["goals"]:
         assert original[goal["line"] - 1].strip() == "Admitted."
+        assert original[goal["decl_line"] - 1].startswith(("Lemma", "Theorem")), goal
         progress = re.search(rf"{goal['status']} {goal['theorem']} \(line (\d+)\)", done.stderr)
         assert progress is not None, done.stderr
-        assert int(progress.group(1)) == goal["line"], done.stderr
+        assert int(progress.group(1)) == goal["decl_line"], done.stderr  # the theorem's line
 
 
 def test_a_disproof_says_what_it_disproved(project):
