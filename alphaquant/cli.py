@@ -430,7 +430,7 @@ def batch(
     if summary.run_dir is None:
         out.print(f"{project}: no open goals")
         return
-    out.print(batch_summary(summary))
+    out.print(batch_summary(summary), soft_wrap=True)  # lines to grep and copy, never wrapped
     c, left = summary.counts, len(summary.left)
     if summary.halted:
         err.print(f"alphaquant: error: {summary.halted}; {left} goals left to try; once fixed, "

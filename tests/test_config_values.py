@@ -81,3 +81,14 @@ def test_the_shipped_configs_are_valid_and_overrides_are_checked_too() -> None:
         load_settings(path)
     with pytest.raises(InputError, match=r"\[search\] budget_seconds = nan: allowed"):
         load_settings(None, budget_seconds=float("nan"))
+
+
+def test_stats_says_why_the_learned_record_is_empty(tmp_path: Path) -> None:
+    done = run_cli("stats", cwd=tmp_path)  # a private cache: nothing recorded
+    assert done.returncode == 0, done.stderr
+    assert "learned priors are off ([tactics] learned_priors = false in " in done.stdout
+    assert "alphaquant stats RUN_DIR" in done.stdout and "run a search first" not in done.stdout
+    config = tmp_path / "on.toml"
+    config.write_text("[tactics]\nlearned_priors = true\n")
+    done = run_cli("stats", "--config", str(config), cwd=tmp_path)
+    assert "holds no coq tactics yet: each search with learned priors on" in done.stdout

@@ -56,7 +56,8 @@ def environment(tmp_path: Path, path: str | None = None) -> dict[str, str]:
     return env
 
 
-def batch(config: Path, project: Path, run_dir: Path, *extra: str, budget: str = "4") -> list[str]:
+def batch(config: Path, project: Path, run_dir: Path, *extra: str,
+          budget: str = "15") -> list[str]:
     return [sys.executable, "-m", "alphaquant", "batch", str(project), "--run-dir", str(run_dir),
             "--config", str(config), "--budget-per-goal", budget, "--offline",
             "--second-pass", "0", *extra]
@@ -307,21 +308,23 @@ def test_budgets_hold_with_an_unreachable_model(tmp_path: Path, endpoint: str) -
                  tactic_timeout=3)
     server = SilentServer() if endpoint == "silent" else None
     url = server.url if server is not None else refusing_url()
-    budget = 6.0
+    budget = 20.0
+    goals = {}
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "alphaquant", "search", "Nat1.v", "--config", "config.toml",
-             "--llm", "openai", "--base-url", url, "--model", "m", "--budget", str(budget),
-             "--json"],
-            capture_output=True, text=True, cwd=project, timeout=300,
-            env={**environment(tmp_path), "OPENAI_API_KEY": "test-key"})
+        for file in ("Nat1.v", "Nat2.v"):  # Nat2.v: a disproof, and its re-check, within it too
+            done = subprocess.run(
+                [sys.executable, "-m", "alphaquant", "search", file, "--config", "config.toml",
+                 "--llm", "openai", "--base-url", url, "--model", "m", "--budget", str(budget),
+                 "--json"],
+                capture_output=True, text=True, cwd=project, timeout=300,
+                env={**environment(tmp_path), "OPENAI_API_KEY": "test-key"})
+            goals.update({g["theorem"]: g for g in json.loads(done.stdout)["goals"]})
     finally:
         if server is not None:
             server.close()
-    goals = {g["theorem"]: g for g in json.loads(done.stdout)["goals"]}
-    assert {t for t, g in goals.items() if g["status"] == "proved"} == {
-        "add_zero_r", "two_plus_two"}, done.stderr
+    assert {t for t, g in goals.items() if g["status"] == "proved"} == TRUE_GOALS, done.stderr
     assert goals["even_or_odd"]["status"] == "open"
+    assert goals["succ_is_self"]["status"] in ("disproved", "open")
     for name, goal in goals.items():
         assert goal["seconds"] <= budget + max(1.0, 0.05 * budget), (name, goal["seconds"])
-    assert "the goal's 6s" in goals["even_or_odd"]["message"]
+    assert "the goal's 20s" in goals["even_or_odd"]["message"]

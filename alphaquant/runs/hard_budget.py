@@ -21,10 +21,13 @@ def slack(budget: float) -> float:
     return max(SLACK_SECONDS, SLACK_SHARE * budget)
 
 
+FINISHING = 0.1  # seconds kept for what follows the last wait: the result, its events, the record
+
+
 def hard_limit(budget: float) -> float:
-    """The seconds after its start at which a goal's waits give up: its budget, plus half its
-    slack (the other half is for finishing: the result, the events, the record)."""
-    return budget + slack(budget) / 2
+    """The seconds after its start at which a goal's waits give up: its budget and its slack,
+    less what finishing takes."""
+    return budget + slack(budget) - FINISHING
 
 
 def run_until(deadline: float, call: Callable[[], T]) -> T | None:

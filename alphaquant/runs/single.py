@@ -172,7 +172,8 @@ def search_file(
             )
         originals = file.sites
         pending = [(s.theorem, s.index) for s in originals]
-        first_line = {ident: s.line for ident, s in zip(pending, originals, strict=True)}
+        first_line = {ident: (s.line, s.decl_line)  # the hole's and the theorem's
+                      for ident, s in zip(pending, originals, strict=True)}
         gave_up = {s.theorem for s in originals if s.kind == "admit"}
         wanted = {(s.theorem, s.index) for s in sites}
         for ident in list(pending):
@@ -191,11 +192,12 @@ def search_file(
                 )
             if result.status == GoalStatus.PROVED:
                 pending.remove(ident)
-            result = dataclasses.replace(result, line=first_line[ident])
+            line, decl_line = first_line[ident]
+            result = dataclasses.replace(result, line=line, decl_line=decl_line)
             results, text = [*results, result], after  # together: Ctrl-C lands before or after
             if on_event is not None:  # told only once recorded: a goal shown done is kept
-                on_event(GoalEvent(dataclasses.replace(site, line=result.line), "done",
-                                   result=result))
+                on_event(GoalEvent(dataclasses.replace(site, line=line, decl_line=decl_line),
+                                   "done", result=result))
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -229,16 +231,19 @@ def model_counts(source: TacticSource) -> dict[str, int] | None:
     return None
 
 
-def _in_original_lines(sink: GoalSink | None, line: int) -> GoalSink | None:
+def _in_original_lines(sink: GoalSink | None, lines: tuple[int, int]) -> GoalSink | None:
     """``sink`` told the goal's line in the original file, not in the text with earlier proofs
     spliced in (the lines the results table and the user's file show), and not told the result
     (``search_file`` tells it once recorded)."""
     if sink is None:
         return None
 
+    line, decl_line = lines
+
     def tell(event: GoalEvent) -> None:
         if event.result is None:  # the goal's result is told once search_file recorded it
-            sink(dataclasses.replace(event, site=dataclasses.replace(event.site, line=line)))
+            site = dataclasses.replace(event.site, line=line, decl_line=decl_line)
+            sink(dataclasses.replace(event, site=site))
 
     return tell
 
