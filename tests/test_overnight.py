@@ -251,7 +251,7 @@ def test_a_read_only_run_is_read_and_an_unwritable_one_is_one_line(
     assert resumed.stderr.strip().splitlines() == [
         f"alphaquant: error: cannot write the run directory {run_dir}: "
         "`report`, `tree` and `stats` read it as it is"]
-    fresh = run_read_only(run_dir, batch(config, project, run_dir / "new"), env)
+    fresh = run_read_only(run_dir, batch(long_config, project, run_dir / "new"), env)
     assert fresh.returncode == 2
     (line,) = fresh.stderr.strip().splitlines()
     assert line.startswith(f"alphaquant: error: cannot create the run directory "
