@@ -40,8 +40,8 @@ BAD = [  # (config text, what the one line must say)
     ('[llm]\nprovider = "claude"\n', '[llm] provider = "claude": allowed: one of gemini, openai'),
     ('offline = "no"\n', 'offline = "no": allowed: true or false'),
     ('prover = "isabelle"\n', 'prover = "isabelle": allowed: one of auto, coq, lean, lean-dojo'),
-    ("[search]\nbogus = 1\n", "[search]: unknown key bogus (known: budget_seconds, "),
-    ("budget = 3\n", "unknown top-level key budget (known: disproof, lean, llm, offline, "),
+    ("[search]\nbogus = 1\n", "[search]: unknown key bogus (known: "),
+    ("budget = 3\n", "unknown top-level key budget (known: "),
     ("search = 3\n", "search must be a table ([search]), got 3"),
 ]
 
