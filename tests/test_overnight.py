@@ -25,7 +25,6 @@ from tests.test_batch import FILES, TACTICS, TRUE_GOALS, make_project
 pytestmark = [pytest.mark.coq, needs_coq]
 
 ROOT = Path(__file__).resolve().parent.parent
-COQ_TOOLS = ("coqtop", "coqc", "coqdep", "coqchk")  # coqchk: the acceptance rule
 # What the version before this one recorded as the error of every goal when Coq was missing.
 OLD_COQ_MISSING = ("Coq is not installed (coqtop not on PATH): install it with "
                    "`apt-get install -y coq`")
@@ -73,10 +72,11 @@ def statuses(run_dir: Path) -> dict[str, str]:
 
 
 def coq_only_bin(folder: Path) -> Path:
-    """A folder holding links to the Coq tools and nothing else (a PATH to take them from)."""
+    """A folder holding links to the Coq tools (every coq* beside coqtop) and nothing else (a
+    PATH to take them from)."""
     folder.mkdir()
-    for tool in COQ_TOOLS:
-        (folder / tool).symlink_to(shutil.which(tool) or tool)
+    for tool in Path(shutil.which("coqtop") or "coqtop").resolve().parent.glob("coq*"):
+        (folder / tool.name).symlink_to(tool)
     return folder
 
 
@@ -105,8 +105,8 @@ def test_a_prover_gone_mid_run_leaves_its_goals_to_try_and_resume_retries_them(
         if RunStore.is_run(run_dir) and statuses(run_dir):
             break
         time.sleep(0.05)
-    for tool in COQ_TOOLS:  # the prover disappears after the first result
-        (tools / tool).unlink()
+    for tool in tools.iterdir():  # the prover disappears after the first result
+        tool.unlink()
     out, err = proc.communicate(timeout=120)
     decided = statuses(run_dir)
     assert 1 <= len(decided) < len(FILES) + 1, (decided, err)

@@ -305,7 +305,7 @@ def test_batch_shows_the_recheck_and_tree_defaults_to_the_deciding_phase(tmp_pat
     project.mkdir()
     (project / "B.v").write_text(BATCH_FILE, encoding="utf-8")
     config = write_config(tmp_path, [("intros.", 1.0), ("lia.", 1.0), ("intro H.", 1.0),
-                                     ("specialize (H 320).", 1.0)], budget_seconds=10)
+                                     ("specialize (H 320).", 1.0)], budget_seconds=20)
     run_dir = tmp_path / "run"
     done = run_cli("batch", str(project), "--run-dir", str(run_dir), "--config", str(config),
                    "--workers", "1", "--offline", "--second-pass", "0", "--write", cwd=tmp_path)
