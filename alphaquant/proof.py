@@ -281,7 +281,7 @@ def verify(
         return Verdict(False, "the spliced proof leaves a hole open" if holes_closed
                        else "the disproof leaves a hole open", Refusal.HOLES)
     if isinstance(prover, Judging):
-        return _judged(prover.judge(path, spliced, decl_start, avoid=avoid))
+        return judged(prover.judge(path, spliced, decl_start, avoid=avoid))
     check = prover.check_file(path, spliced)
     if not check.ok:
         where = f" (line {check.line})" if check.line else ""
@@ -310,10 +310,11 @@ def verify_disproof(prover: Prover, path: Path, text: str, site: GoalSite,
         reason = check_tactic(tactic, language)
         if reason is not None:
             return Verdict(False, f"tactic refused ({reason}): {tactic}", Refusal.TACTIC)
-    return _judged(prover.judge(path, text, site.decl_start, negation=tactics, avoid=avoid))
+    return judged(prover.judge(path, text, site.decl_start, negation=tactics, avoid=avoid))
 
 
-def _judged(found: Acceptance) -> Verdict:
+def judged(found: Acceptance) -> Verdict:
+    """The Verdict of a ``Judging`` prover's Acceptance (messages as ``verify`` words them)."""
     if found.ok:
         return Verdict(True, assumes=found.assumes)
     if found.check is not None:

@@ -430,17 +430,17 @@ def test_a_layout_the_kernel_refuses_falls_back_to_the_flat_text_and_says_so(tmp
 def test_the_verdict_says_as_data_why_it_refused_and_the_fallback_reads_only_that():
     # attempt.py falls back to the flat layout on Refusal.DOES_NOT_CHECK, never on a message:
     # a refusal by the rule whose message happens to say "does not check" is no layout problem
-    from alphaquant.proof import Refusal, _judged
+    from alphaquant.proof import Refusal, judged
     from alphaquant.provers.base import Acceptance, FileCheck
 
-    failed = _judged(Acceptance(False, "x", check=FileCheck(False, "boom", 3)))
+    failed = judged(Acceptance(False, "x", check=FileCheck(False, "boom", 3)))
     assert failed.reason == "the whole file does not check (line 3): boom"
     assert failed.refusal is Refusal.DOES_NOT_CHECK
-    negation = _judged(Acceptance(False, "the negation does not check: y", negation_fails=True))
+    negation = judged(Acceptance(False, "the negation does not check: y", negation_fails=True))
     assert negation.refusal is Refusal.DOES_NOT_CHECK
-    ruled = _judged(Acceptance(False, "rests on aq_adm (its proof does not check)"))
+    ruled = judged(Acceptance(False, "rests on aq_adm (its proof does not check)"))
     assert ruled.refusal is Refusal.RULE and "does not check" in ruled.reason
-    assert _judged(Acceptance(True, assumes=("h",))).refusal is None
+    assert judged(Acceptance(True, assumes=("h",))).refusal is None
 
 
 @pytest.mark.coq

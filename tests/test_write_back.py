@@ -235,3 +235,39 @@ def test_damaged_run_store_is_one_line_and_exit_2(tmp_path):
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and "run store is damaged" in lines[0], done.stderr
+
+
+HELPED = """Lemma helper : 2 = 2.
+Proof.
+reflexivity.
+Qed.
+
+Lemma t : 2 = 2.
+Proof.
+Admitted.
+"""
+
+
+def test_batch_write_back_refuses_a_proof_through_an_avoided_lemma(tmp_path):
+    # search.avoid is the acceptance rule's at write-back too, as in `search`: the stored proof
+    # of t goes through helper, and a write-back that avoids helper writes nothing
+    project, run = tmp_path / "project", tmp_path / "run"
+    project.mkdir()
+    (project / "H.v").write_text(HELPED, encoding="utf-8")
+    offline(tmp_path, (("exact helper.", 1.0),))
+    done = run_cli("batch", str(project), "--run-dir", str(run), "--config", "config.toml",
+                   "--offline", "--workers", "1", "--second-pass", "0", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    offline(tmp_path, (("exact helper.", 1.0),), avoid=["helper"])
+    avoided = run_cli("batch", "--resume", str(run), "--config", "config.toml", "--force",
+                      "--write", cwd=tmp_path)
+    log = (run / "run.log").read_text(encoding="utf-8")
+    assert "H.v: kept" in log and "helper" in log.split("H.v: kept", 1)[1], log
+    assert (project / "H.v").read_text(encoding="utf-8") == HELPED
+    assert not (project / "H.v.orig.bak").exists(), avoided.stdout
+    # the same stored proof, nothing avoided: written (what the refusal above took away)
+    offline(tmp_path, (("exact helper.", 1.0),))
+    written = run_cli("batch", "--resume", str(run), "--config", "config.toml", "--force",
+                      "--write", cwd=tmp_path)
+    assert written.returncode == 0, written.stderr
+    assert "exact helper." in (project / "H.v").read_text(encoding="utf-8")

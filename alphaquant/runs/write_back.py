@@ -13,6 +13,7 @@ from alphaquant import file_text, proof, safe_write
 from alphaquant.config import Settings
 from alphaquant.errors import FileDoesNotCompile
 from alphaquant.goals import locate
+from alphaquant.provers.base import Judging
 from alphaquant.provers.lean.build import rebuild
 from alphaquant.provers.registry import make_prover
 from alphaquant.runs.sources import dependency_order
@@ -37,23 +38,36 @@ def written(item: dict[str, Any]) -> Script:
 
 
 def check_combined(prover: Any, path: Path, original: str,
-                   proofs: list[tuple[GoalSite, Script]]) -> proof.Verdict:
+                   proofs: list[tuple[GoalSite, Script]], *,
+                   avoid: frozenset[str] = frozenset()) -> proof.Verdict:
     """Whether the file with every proof spliced in checks whole, with one hole fewer per proof,
-    and every proved declaration passes the acceptance rule by its kernel name."""
+    and every proved declaration passes the acceptance rule by its kernel name, as ``search``
+    judges it: ``avoid`` (search.avoid) goes to a prover that judges in one check (Coq), whose
+    compile of the probe copy is the whole-file check (no separate compile); other provers
+    (Lean) check the file, then ask each declaration's assumptions."""
     combined, starts = proof.combine(original, proofs)
     if len(locate(combined, path)) != len(locate(original, path)) - len(proofs):
         return proof.Verdict(False, "the combined proofs do not close exactly their goals",
                              proof.Refusal.HOLES)
-    check = prover.check_file(path, combined)
-    if not check.ok:
-        where = f" (line {check.line})" if check.line else ""
-        return proof.Verdict(False, f"the whole file does not check{where}: {check.message}",
-                             proof.Refusal.DOES_NOT_CHECK)
+    judging = isinstance(prover, Judging)
+    if not judging:
+        check = prover.check_file(path, combined)
+        if not check.ok:
+            where = f" (line {check.line})" if check.line else ""
+            return proof.Verdict(False, f"the whole file does not check{where}: {check.message}",
+                                 proof.Refusal.DOES_NOT_CHECK)
     checked: set[int] = set()
     for (site, _), start in sorted(zip(proofs, starts, strict=True), key=lambda p: p[1]):
         if start in checked:
             continue  # another hole of a declaration already checked (with all its splices)
         checked.add(start)
+        if judging:
+            verdict = proof.judged(prover.judge(path, combined, start, avoid=avoid))
+            if verdict.refusal is proof.Refusal.DOES_NOT_CHECK:
+                return verdict
+            if not verdict.ok:
+                return proof.Verdict(False, f"{site.theorem}: {verdict.reason}", verdict.refusal)
+            continue
         try:
             bad = prover.untrusted(path, original, combined, start)
         except FileDoesNotCompile as e:
@@ -115,9 +129,11 @@ def _write_file(path: Path, original: str, proofs: list[tuple[GoalSite, Script]]
         return "skipped", _kept_aside(path, proofs, "the file changed on disk since the run began")
     prover = make_prover(path, settings.prover, lean=settings.lean)
     try:
-        verdict = check_combined(prover, path, original, chosen)
+        verdict = check_combined(prover, path, original, chosen,
+                                 avoid=frozenset(settings.search.avoid))
         if not verdict.ok:
-            return "kept", _culprit(prover, path, original, chosen, verdict.reason)
+            return "kept", _culprit(prover, path, original, chosen, verdict.reason,
+                                   frozenset(settings.search.avoid))
     finally:
         prover.close()
     try:
@@ -134,11 +150,12 @@ def _kept_aside(path: Path, proofs: list[tuple[GoalSite, Script]], why: str) -> 
 
 
 def _culprit(prover: Any, path: Path, original: str,
-             proofs: list[tuple[GoalSite, Script]], reason: str) -> str:
+             proofs: list[tuple[GoalSite, Script]], reason: str,
+             avoid: frozenset[str]) -> str:
     """Which proof breaks the file: add them one by one, in file order, re-checking each time."""
     ordered = sorted(proofs, key=lambda p: p[0].start)
     for k in range(1, len(ordered) + 1):
-        verdict = check_combined(prover, path, original, ordered[:k])
+        verdict = check_combined(prover, path, original, ordered[:k], avoid=avoid)
         if not verdict.ok:
             site = ordered[k - 1][0]
             return (f"original kept: the proof of {site.theorem} (line {site.line}) breaks the "
