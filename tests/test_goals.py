@@ -299,7 +299,8 @@ def test_find_goals_reads_the_file(tmp_path):
     path = tmp_path / "A.lean"
     path.write_text("theorem t : True := sorry\n", encoding="utf-8")
     assert find_goals(path) == [
-        GoalSite(path, "t", 1, 20, "term sorry", 20, 25, 0, "theorem t : True", 0)
+        GoalSite(path, "t", 1, 20, "term sorry", 20, 25, 0, "theorem t : True", 0,
+                 decl_line=1)
     ]
 
 
