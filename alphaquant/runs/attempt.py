@@ -225,8 +225,8 @@ class _Attempt:
                         return self.finish(GoalStatus.PROVED, script, "",
                                            assumes=list(verdict.assumes)), spliced
         finally:
-            if beside is not None:
-                beside.stop()
+            if beside is not None:  # hard budget: its session's closing is not waited for past it
+                run_until(self.started + hard_limit(budget), beside.stop)
         if proved.proved and proved.script is not None:
             verdict, spliced, script = self.judged("prove", proved.script)
             if verdict.ok:
