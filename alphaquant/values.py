@@ -108,7 +108,8 @@ def check_fields(obj: Any, table: str, **ranges: Range | tuple[str, ...]) -> Non
     Raises:
       InputError: ``[table] key = value: allowed: …`` for the first field that fails.
     """
-    hints = _hints(type(obj))
+    cls: type = type(obj)
+    hints = _hints(cls)
     for f in dataclasses.fields(obj):
         value, where = getattr(obj, f.name), ranges.get(f.name)
         if not _ok(value, hints[f.name], where):

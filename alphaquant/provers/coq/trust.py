@@ -188,7 +188,7 @@ def _probe(text: str, decl_start: int, admits: Iterable[tuple[int, int]],
             vouched = False  # an Admitted this rule cannot rewrite: no own axiom is vouched for
     graph = f"aq_graph_{t}.dpd"
     ask = name
-    queries: list[str] = []
+    queries: list[tuple[int, str]] = []
     if decl.in_section and negation is None:
         queries.append((decl.end, _binders(name, t, "pre", "post")))
     after = [f"\nModule aq_out_{t}. End aq_out_{t}."]
