@@ -31,7 +31,9 @@ class MixedSource:
 
     A source with ``remote = True`` (a model behind a network) is asked on a thread of its own
     and waited for at most ``wait_share`` of the time the search has left (the request's
-    deadline); while one of its calls is still running, it is not asked again. A model that
+    deadline); while one of its calls is still running, it is not asked again, unless a state
+    asks again because its other candidates ran out: then the call still out is waited for its
+    share of the time left once more. A model that
     does not answer thus costs its own share, never the rest of the search's budget: its late
     answer still reaches the answer cache, and its retries run in the background.
     """
@@ -48,9 +50,21 @@ class MixedSource:
     def _ask(self, index: int, source: TacticSource, request: ProposalRequest) -> list[Candidate]:
         if not getattr(source, "remote", False):
             return source.propose(request)
+        wait = (None if request.deadline is None
+                else max(0.0, self.wait_share * (request.deadline - time.monotonic())))
         pending = self._pending.get(index)
         if pending is not None and not pending.done():
-            return []  # an earlier call is still out: the search does not wait twice
+            if request.round == 0:
+                return []  # an earlier call is still out: the search does not wait twice
+            # the state's other candidates ran out: the answer still out is worth its share
+            # of the time left (its late answer fills the source's cache, then it is asked)
+            try:
+                pending.result(timeout=wait)
+            except FutureTimeout:
+                self.late += 1
+                return []
+            except BaseException:  # noqa: BLE001 - the source's own failure: ask it anew
+                pass
         future: Future[list[Candidate]] = Future()
 
         def call() -> None:
@@ -61,8 +75,6 @@ class MixedSource:
 
         self._pending[index] = future
         threading.Thread(target=call, name="alphaquant-model", daemon=True).start()
-        wait = (None if request.deadline is None
-                else max(0.0, self.wait_share * (request.deadline - time.monotonic())))
         try:
             return future.result(timeout=wait)
         except FutureTimeout:
