@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from alphaquant.provers.coq.toolchain import prelude_root, stdlib_root
 from alphaquant.tactics.llm_prompt import parse_tactics
 from tests.conftest import SUMMARY, needs_coq, run_cli, write_config
 
@@ -37,9 +38,16 @@ class Case:
     answers: tuple[str, ...]
 
 
+def roots(text: str) -> str:
+    """The corpus's ``@Std@``/``@Core@`` as the Coq under test names its standard library and
+    its prelude (``Coq``/``Coq`` up to 8.x, ``Stdlib``/``Corelib`` from Rocq 9)."""
+    return text.replace("@Std@", stdlib_root()).replace("@Core@", prelude_root())
+
+
 def cases() -> list[Case]:
     out: list[Case] = []
-    blocks = re.split(r"^# case: ", CORPUS.read_text(encoding="utf-8"), flags=re.MULTILINE)[1:]
+    corpus = roots(CORPUS.read_text(encoding="utf-8"))
+    blocks = re.split(r"^# case: ", corpus, flags=re.MULTILINE)[1:]
     for block in blocks:
         lines = block.splitlines()
         name, truth = lines[0].strip(), None

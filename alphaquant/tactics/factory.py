@@ -118,5 +118,6 @@ def build_llm_source(
     if config.weight_llm <= 0:
         return heuristics, None
     model = make_source(config)
+    model.warm()  # the SDK imported while the file is opened, not in a goal's time
     return MixedSource([(model, config.weight_llm), (heuristics, config.weight_heuristic)],
                        wait_share=config.wait_share), None

@@ -79,6 +79,7 @@ class ModelSource:
         )
         self._sleep = sleep
         self._lock = threading.Lock()
+        self._client_lock = threading.Lock()  # the client is made once, by a warm-up or a call
         self._client: Any = None
         self.calls = 0  # model calls made (not counting retries and cache hits)
         self.requests = 0  # HTTP requests made, retries included
@@ -155,9 +156,23 @@ class ModelSource:
 
     def client(self) -> Any:
         """The SDK client, made on first use (no connection is opened before a request)."""
-        if self._client is None:
-            self._client = self._make_client()
-        return self._client
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._make_client()
+            return self._client
+
+    def warm(self) -> None:
+        """Import the SDK and make the client on a thread of its own, now: the import takes a
+        second or more on a loaded machine, and the first call would otherwise pay it out of a
+        goal's time (the search waits for a model only its share). No request is sent."""
+
+        def make() -> None:
+            try:
+                self.client()
+            except Exception:  # noqa: BLE001 - the first call makes it again and says why
+                log.debug("%s: making the client ahead failed", self.provider, exc_info=True)
+
+        threading.Thread(target=make, name="alphaquant-model-warm", daemon=True).start()
 
     def _admit(self) -> bool:
         """Count one call against the run's budget; False if the circuit is open or it is spent."""
