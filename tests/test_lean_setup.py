@@ -27,6 +27,7 @@ from alphaquant.provers.lean.setup import (
     toolchain_version,
     version_mismatch,
 )
+from alphaquant.runs.store import RunStore
 from tests.conftest import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -248,6 +249,30 @@ def test_cli_repl_that_dies_at_start_up(tmp_path: Path) -> None:
                                    timeout=120))
     assert "the Lean REPL exited before its first answer (" in line
     assert "stderr: repl: cannot load Init" in line  # its last line, through lean-interact
+
+
+def test_batch_whose_repl_dies_at_start_up_stops_and_leaves_the_goals_to_try(
+        tmp_path: Path) -> None:
+    """A REPL that dies before its first answer is the machine's fault (a broken or mismatched
+    build), not the goals': the batch stops with one line and the resume command, and records
+    no goal's result, so `--resume` retries them once Lean is mended."""
+    env = fake_lean(tmp_path)
+    (tmp_path / "proj" / "T.lean").write_text("theorem t : True := by sorry\n"
+                                              "theorem u : 1 = 1 := by sorry\n")
+    run_dir = tmp_path / "run"
+    line = _one_error_line(run_cli("batch", "proj", "--run-dir", str(run_dir), "--offline",
+                                   "--budget-per-goal", "5", "--workers", "1", "-q",
+                                   cwd=tmp_path, env=env, timeout=120))
+    assert "the Lean REPL exited before its first answer (" in line
+    assert line.endswith(f"alphaquant batch --resume {run_dir}"), line
+    store = RunStore.open(run_dir, readonly=True)
+    try:
+        assert len(store.goals()) == 2
+        assert all(r.status != "error" for r in store.latest().values())
+        assert not any(r.status in ("proved", "disproved", "open") for r in
+                       store.latest().values())
+    finally:
+        store.close()
 
 
 def test_cli_header_that_does_not_import(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from lean_interact.interface import (
     ProofStepResponse,
 )
 
-from alphaquant.errors import ProverCrashed, ProverStartError
+from alphaquant.errors import ProverCannotRun, ProverCrashed
 from alphaquant.provers.lean.lake import one_line
 from alphaquant.provers.lean.options import LeanConfig
 
@@ -86,7 +86,7 @@ class LeanSession:
                 self._server = AutoLeanServer(repl, max_restart_attempts=self.config.max_restarts)
             except (OSError, ValueError, ChildProcessError) as e:
                 why = _stderr_tail(str(e)) or one_line(str(e))
-                raise ProverStartError(f"the Lean REPL exited before its first answer ({why}): "
+                raise ProverCannotRun(f"the Lean REPL exited before its first answer ({why}): "
                                        "build it with `make lean`; its toolchain must match the "
                                        "project's") from None
         return self._server
@@ -192,7 +192,7 @@ class LeanSession:
             why = ", ".join(filter(None, [f"exit code {code}" if code is not None else "",
                                           _stderr_tail(str(e))])) or one_line(str(e))
             if not self._answered:
-                raise ProverStartError(
+                raise ProverCannotRun(  # the machine's fault: a batch stops, the goal stays to try
                     f"the Lean REPL exited before its first answer ({why}): build it with "
                     "`make lean`; its toolchain must match the project's") from None
             raise ReplDied(f"the Lean REPL died while answering ({why}); it restarts on the "
