@@ -268,7 +268,7 @@ def stats(
     """Show what a run store holds (given RUN_DIR), or the tactics that worked best per goal
     shape in the learned-priors record; when that is empty, why."""
     from alphaquant.runs.report import run_stats
-    from alphaquant.tactics.memory import open_memory
+    from alphaquant.tactics.learned.memory import open_memory
     from alphaquant.ui.render import run_stats_lines, stats_table
 
     logging_options(verbose, quiet)

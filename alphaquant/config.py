@@ -14,7 +14,7 @@ from typing import Any
 from alphaquant.errors import InputError
 from alphaquant.provers.lean.options import LeanConfig
 from alphaquant.search.base import SearchConfig
-from alphaquant.tactics.llm_config import LLMConfig
+from alphaquant.tactics.model.config import LLMConfig
 from alphaquant.values import AT_LEAST_1, NOT_NEGATIVE, SHARE, check_fields, unknown_keys
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -109,7 +109,7 @@ class Settings:
     prover: str = "auto"  # auto | coq | lean | lean-dojo
     offline: bool = False
     new_imports: bool = True  # a proof may add the one import line it needs (CoqHammer, …)
-    llm: dict[str, Any] = field(default_factory=dict)  # raw [llm] table; tactics/llm.py reads it
+    llm: dict[str, Any] = field(default_factory=dict)  # raw [llm] table; tactics/model/ reads it
     source_file: Path | None = None  # the config file these came from
 
     def __post_init__(self) -> None:
@@ -179,7 +179,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
             if isinstance(tactics.get(key), str) and not Path(tactics[key]).is_absolute():
                 tactics[key] = str((base / tactics[key]).resolve())
     llm = data.get("llm", {})
-    _build(LLMConfig, llm, "llm", where)  # checked now; tactics/llm.py reads the raw table
+    _build(LLMConfig, llm, "llm", where)  # checked now; tactics/model/ reads the raw table
     settings = dataclasses.replace(
         top,
         search=_build(SearchConfig, data.get("search", {}), "search", where),

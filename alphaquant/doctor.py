@@ -12,8 +12,8 @@ from alphaquant.config import Settings
 def model_check(settings: Settings) -> Check:
     """Whether a model key is set and its endpoint answers (a cheap request, no tokens)."""
     try:
-        from alphaquant.tactics.llm_config import LLMConfig
-        from alphaquant.tactics.llm_status import status
+        from alphaquant.tactics.model.config import LLMConfig
+        from alphaquant.tactics.model.status import status
     except ImportError as e:
         return Check("language model", False, "", f"pip install '.[llm]' ({e})")
     state = status(LLMConfig.from_table(settings.llm), probe=True, timeout=5.0)

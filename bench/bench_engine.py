@@ -27,7 +27,7 @@ from alphaquant.provers.coq.toolchain import toolchain
 from alphaquant.runs.attempt import Goal, attempt_goal, evaluator
 from alphaquant.search.base import GoalContext, SearchParts, Trial
 from alphaquant.tactics.factory import heuristic_source
-from alphaquant.tactics.memory import open_memory
+from alphaquant.tactics.learned.memory import open_memory
 
 REPO = Path(__file__).resolve().parent.parent
 FILES = ["Basic.v", "IntegerBounds.v", "Groq.v"]

@@ -53,8 +53,8 @@ from alphaquant.provers.coq.prover import CoqProver
 from alphaquant.provers.coq.sentences import split_sentences
 from alphaquant.provers.coq.toolchain import Toolchain, stdlib_root, toolchain
 from alphaquant.runs.single import SearchOptions, plan_search, run_plan
-from alphaquant.tactics.automation import hammer_library
 from alphaquant.tactics.factory import build_source, learned_source
+from alphaquant.tactics.rules.automation import hammer_library
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / ".stdlib_goals"  # generated; in .gitignore

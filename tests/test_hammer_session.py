@@ -15,8 +15,8 @@ from alphaquant.provers.coq.prover import CoqProver
 from alphaquant.provers.negation import has_constants
 from alphaquant.runs.single import FileResult, SearchOptions, plan_search, search_file
 from alphaquant.runs.source_file import read_source_file
-from alphaquant.tactics import automation
 from alphaquant.tactics.base import Candidate, ProposalRequest
+from alphaquant.tactics.rules import automation
 from tests.conftest import needs_coq
 
 HAMMER_MISSING = "CoqHammer is not installed (apt-get install -y libcoq-hammer eprover z3 cvc4)"

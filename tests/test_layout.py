@@ -86,6 +86,46 @@ def test_the_search_sees_no_concrete_prover_provers_no_tactics_and_only_cli_sees
                            for t in targets), name
 
 
+# The three families of tactic sources, each a folder of alphaquant/tactics/; base.py is their
+# contract, mixed.py and factory.py (above them) combine them.
+FAMILIES = ("model", "rules", "learned")
+# The edges between families they had before they had folders, and the one up to the factory
+# (`doctor` builds the model source a config names). Any other is a break of the layering.
+CROSSING = {
+    ("alphaquant.tactics.learned.memory", "alphaquant.tactics.rules.goal_rules"),
+    ("alphaquant.tactics.learned.source", "alphaquant.tactics.rules.statements"),
+    ("alphaquant.tactics.model.cache", "alphaquant.tactics.learned.memory"),
+    ("alphaquant.tactics.model.status", "alphaquant.tactics.factory"),
+}
+
+
+def family(name: str) -> str | None:
+    parts = name.split(".")
+    return parts[2] if parts[:2] == ["alphaquant", "tactics"] and len(parts) > 2 \
+        and parts[2] in FAMILIES else None
+
+
+def test_the_tactic_families_import_each_other_only_along_named_edges():
+    graph = import_graph()
+    packages = {f"alphaquant.tactics.{f}" for f in FAMILIES}
+    for package in packages:  # a docstring only: importing a family's package imports nothing
+        assert set(graph.successors(package)) == set(), package
+    for name in graph:
+        own = family(name)
+        targets = {t for t in graph.successors(name)
+                   if t.startswith("alphaquant.tactics.") and t not in packages}
+        if own is not None:
+            for target in targets - {"alphaquant.tactics.base"}:
+                assert family(target) == own or (name, target) in CROSSING, f"{name} -> {target}"
+        if name == "alphaquant.tactics.mixed":
+            assert targets <= {"alphaquant.tactics.base"}, name
+        if name == "alphaquant.tactics.base":
+            assert targets == set(), name
+    assert CROSSING <= set(graph.edges), CROSSING - set(graph.edges)  # the list stays true
+    assert not any(family(a) == "rules" and family(b) not in (None, "rules")
+                   for a, b in CROSSING)  # the hand rules import no other family
+
+
 def test_the_proof_script_is_a_leaf():
     # The search, the splice and the runs all read it: it imports nothing of the package.
     assert set(import_graph().successors("alphaquant.script")) == set()

@@ -299,7 +299,7 @@ def test_a_mathlib_project_sends_mathlib_and_aesop_tactics(tmp_path: Path) -> No
 
 def test_gates_of_every_configured_automation_tactic() -> None:
     from alphaquant.provers.lean.automation import GATES, refused
-    from alphaquant.tactics.heuristic import load_tactic_list
+    from alphaquant.tactics.rules.heuristic import load_tactic_list
 
     listed = {t.text for t in load_tactic_list(
         Path(__file__).resolve().parents[1] / "configs" / "tactics" / "lean.toml")}

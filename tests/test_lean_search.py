@@ -9,7 +9,7 @@ from alphaquant.goals import locate
 from alphaquant.sanitize import check_tactic
 from alphaquant.search.base import GoalContext, SearchConfig, SearchParts
 from alphaquant.search.mcts import run_search
-from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
+from alphaquant.tactics.rules.heuristic import HeuristicSource, WeightedTactic
 
 sys.path.insert(0, str(Path(__file__).parent))
 from lean_replay import replay_prover  # noqa: E402

@@ -17,7 +17,7 @@ from alphaquant.provers.lean.prover import LeanProver
 from alphaquant.script import Script
 from alphaquant.search.base import GoalContext, SearchConfig, SearchParts
 from alphaquant.search.mcts import run_search
-from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
+from alphaquant.tactics.rules.heuristic import HeuristicSource, WeightedTactic
 
 sys.path.insert(0, str(Path(__file__).parent))
 import replay_repl  # noqa: E402

@@ -30,10 +30,10 @@ from alphaquant.search.base import GoalContext, SearchParts
 from alphaquant.search.mcts import run_search
 from alphaquant.tactics.base import Candidate, ProposalRequest
 from alphaquant.tactics.factory import learned_source, with_learning
-from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
 from alphaquant.tactics.learned.corpus import Corpus, excluded
 from alphaquant.tactics.learned.index import LearnedIndex
 from alphaquant.tactics.learned.source import WithLearned, adapt
+from alphaquant.tactics.rules.heuristic import HeuristicSource, WeightedTactic
 from tests.conftest import REPO, needs_coq
 
 FIXTURES = REPO / "tests" / "fixtures" / "lean-repl"

@@ -26,14 +26,14 @@ import pytest
 
 from alphaquant.provers.base import ProofState, Subgoal
 from alphaquant.tactics.base import Candidate, ProposalRequest
-from alphaquant.tactics.llm_cache import Answer, AnswerCache
-from alphaquant.tactics.llm_config import LLMConfig, llm_config, openai_base_url, sdk_available
-from alphaquant.tactics.llm_gemini import GeminiSource
-from alphaquant.tactics.llm_openai import OpenAISource
-from alphaquant.tactics.llm_priors import logprob_priors
-from alphaquant.tactics.llm_prompt import build_prompt, file_context, parse_tactics
-from alphaquant.tactics.llm_status import status
 from alphaquant.tactics.mixed import MixedSource
+from alphaquant.tactics.model.cache import Answer, AnswerCache
+from alphaquant.tactics.model.config import LLMConfig, llm_config, openai_base_url, sdk_available
+from alphaquant.tactics.model.gemini_source import GeminiSource
+from alphaquant.tactics.model.openai_source import OpenAISource
+from alphaquant.tactics.model.priors import logprob_priors
+from alphaquant.tactics.model.prompt import build_prompt, file_context, parse_tactics
+from alphaquant.tactics.model.status import status
 
 _without_sdks = pytest.mark.skipif(
     not (sdk_available("gemini") and sdk_available("openai")),
@@ -44,7 +44,7 @@ _without_sdks = pytest.mark.skipif(
 def needs_sdks(test: Callable[..., Any]) -> Any:
     """Marker ``llm``, skipped with a reason where the SDKs are not installed."""
     return pytest.mark.llm(_without_sdks(test))
-LOGGER = "alphaquant.tactics.llm"
+LOGGER = "alphaquant.tactics.model.source"
 
 # ---------------------------------------------------------------------------------------------
 # The scripted model server
@@ -374,8 +374,8 @@ def test_openai_base_url_adds_v1_to_a_bare_server():
 
 def test_importing_llm_does_not_import_the_sdks():
     code = (
-        "import sys, alphaquant.tactics.llm, alphaquant.tactics.llm_gemini, "
-        "alphaquant.tactics.llm_openai, alphaquant.tactics.factory\n"
+        "import sys, alphaquant.tactics.model.source, alphaquant.tactics.model.gemini_source, "
+        "alphaquant.tactics.model.openai_source, alphaquant.tactics.factory\n"
         "print(sorted(m for m in sys.modules if m.startswith(('openai', 'google.genai'))))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -385,7 +385,7 @@ def test_importing_llm_does_not_import_the_sdks():
 
 def test_config_from_table_and_choice():
     from alphaquant.errors import InputError
-    from alphaquant.tactics.llm_config import ModelChoice
+    from alphaquant.tactics.model.config import ModelChoice
 
     table = {"provider": "gemini", "model": "gemini-2.5-flash", "k": 4}
     cfg = llm_config(table, ModelChoice(provider="openai", base_url="http://x:1", use_cache=False))
@@ -721,7 +721,7 @@ def test_status(server, tmp_path, monkeypatch):
 def test_build_llm_source_mixes_model_and_heuristics(server, tmp_path):
     from alphaquant.config import Settings
     from alphaquant.tactics.factory import build_llm_source
-    from alphaquant.tactics.llm_config import ModelChoice
+    from alphaquant.tactics.model.config import ModelChoice
 
     server.push('["lra.", "field."]')
     settings = Settings(llm={"provider": "gemini", "model": "gemini-2.5-flash",

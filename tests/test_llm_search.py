@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from alphaquant.tactics.llm_prompt import parse_tactics
+from alphaquant.tactics.model.prompt import parse_tactics
 from tests.conftest import REPO, needs_coq, run_cli, write_config
 
 pytest.importorskip("openai", reason="the llm extra is not installed (pip install '.[llm]')")

@@ -21,7 +21,7 @@ from alphaquant.runs.report import GoalLine, RunReport, deciding_phase, to_markd
 from alphaquant.runs.store import GoalRow
 from alphaquant.search.base import SearchEvent
 from alphaquant.search.export import to_dot
-from alphaquant.tactics.memory import Stat
+from alphaquant.tactics.learned.memory import Stat
 from alphaquant.ui.render import (
     SearchProgress,
     doctor_fixes,

@@ -17,7 +17,7 @@ from alphaquant.sanitize import check_tactic
 from alphaquant.search.base import GoalContext, SearchConfig, SearchEvent, SearchParts
 from alphaquant.search.mcts import run_search
 from alphaquant.tactics.base import Candidate, ProposalRequest
-from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
+from alphaquant.tactics.rules.heuristic import HeuristicSource, WeightedTactic
 from tests.conftest import needs_coq
 
 pytestmark = [pytest.mark.coq, needs_coq]

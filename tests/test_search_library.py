@@ -14,8 +14,8 @@ from alphaquant.provers.coq.premises import Found, conclusion, is_equation, pars
 from alphaquant.provers.lean.responses import suggestion, suggestions
 from alphaquant.script import Script
 from alphaquant.search.base import GoalContext, SearchConfig, SearchParts
-from alphaquant.tactics import automation
-from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
+from alphaquant.tactics.rules import automation
+from alphaquant.tactics.rules.heuristic import HeuristicSource, WeightedTactic
 from tests import replay_repl
 from tests.conftest import needs_coq
 from tests.test_search_coq import search
@@ -343,7 +343,7 @@ def test_try_this_older_and_list_formats():
 
 
 def test_unproved_names_are_admitted_lemmas_and_axioms_and_match_qualified():
-    from alphaquant.tactics.statements import names_any, unproved_names
+    from alphaquant.tactics.rules.statements import names_any, unproved_names
 
     text = ("Lemma a : True.\nProof.\nexact I.\nQed.\n"
             "Theorem b : 1 = 2.\nProof.\nAdmitted.\nAxiom c : False.\n")
@@ -353,8 +353,8 @@ def test_unproved_names_are_admitted_lemmas_and_axioms_and_match_qualified():
 
 
 def test_transitivity_bridges_a_lemmas_bound_to_the_goals():
-    from alphaquant.tactics.goal_rules import bridge
-    from alphaquant.tactics.statements import conclusion_shape
+    from alphaquant.tactics.rules.goal_rules import bridge
+    from alphaquant.tactics.rules.statements import conclusion_shape
 
     goal = "(Z.abs (zsum_k k (fun l : nat => qa l * qw l)) < 2 ^ 31)%Z"
     lemma = "(Z.abs (zsum_k k (fun l => a l * w l)) <= Z.of_nat k * m)%Z"

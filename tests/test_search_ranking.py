@@ -12,7 +12,7 @@ from alphaquant.search.base import SearchConfig
 from alphaquant.search.tree import Action, SearchTree
 from alphaquant.search.value import goal_size_value, scaled
 from alphaquant.search.walk import backpropagate, select
-from alphaquant.tactics import automation, goal_rules, goal_value, statements
+from alphaquant.tactics.rules import automation, goal_rules, goal_value, statements
 
 FILE = """Local Open Scope R_scope.
 Definition squash (x : R) : Z := Z.max 0 (Rfloor x).

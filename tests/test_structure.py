@@ -228,7 +228,7 @@ def test_lean_by_sorry_and_a_tactic_sorry_get_dots_and_indentation():
 def test_lean_search_on_the_replay_repl_writes_a_dot_per_goal():
     from alphaquant.search.base import GoalContext, SearchConfig, SearchParts
     from alphaquant.search.mcts import run_search
-    from alphaquant.tactics.heuristic import HeuristicSource, WeightedTactic
+    from alphaquant.tactics.rules.heuristic import HeuristicSource, WeightedTactic
 
     sys.path.insert(0, str(Path(__file__).parent))
     from lean_replay import replay_prover

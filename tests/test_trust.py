@@ -17,7 +17,7 @@ import pytest
 from alphaquant import proof
 from alphaquant.goals import locate
 from alphaquant.sanitize import check_tactic
-from alphaquant.tactics.llm_prompt import parse_tactics
+from alphaquant.tactics.model.prompt import parse_tactics
 from tests.conftest import SUMMARY, needs_coq, run_cli, write_config
 
 pytest.importorskip("openai", reason="the llm extra is not installed (pip install '.[llm]')")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from alphaquant.provers.coq.toolchain import prelude_root, stdlib_root
-from alphaquant.tactics.llm_prompt import parse_tactics
+from alphaquant.tactics.model.prompt import parse_tactics
 from tests.conftest import SUMMARY, needs_coq, run_cli, write_config
 
 pytest.importorskip("openai", reason="the llm extra is not installed (pip install '.[llm]')")

@@ -183,7 +183,7 @@ def test_stats_shows_a_limited_number_of_shapes(tmp_path):
     cache = tmp_path / "cache"
     env = {"ALPHAQUANT_CACHE_DIR": str(cache)}
     script = (
-        "from alphaquant.tactics.memory import open_memory\n"
+        "from alphaquant.tactics.learned.memory import open_memory\n"
         "from alphaquant.provers.base import ProofState, Subgoal\n"
         "from alphaquant.search.base import Trial\n"
         "m = open_memory(None, 'coq')\n"

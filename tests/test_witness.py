@@ -12,8 +12,8 @@ from alphaquant.config import load_settings
 from alphaquant.goals import locate
 from alphaquant.provers.coq.prover import CoqProver
 from alphaquant.runs.attempt import Goal, GoalResult, attempt_goal
-from alphaquant.tactics import witness
 from alphaquant.tactics.factory import heuristic_source
+from alphaquant.tactics.rules import witness
 from tests.conftest import needs_coq
 
 RECORDS = """Record Box := mkBox {

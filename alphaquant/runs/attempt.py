@@ -34,10 +34,10 @@ from alphaquant.search.mcts import Search
 from alphaquant.search.value import goal_size_value, scaled
 from alphaquant.sites.site import GoalSite
 from alphaquant.status import GoalStatus
-from alphaquant.tactics import goal_value
-from alphaquant.tactics.automation import beside_tactics
 from alphaquant.tactics.base import TacticSource
-from alphaquant.tactics.memory import TacticMemory
+from alphaquant.tactics.learned.memory import TacticMemory
+from alphaquant.tactics.rules import goal_value
+from alphaquant.tactics.rules.automation import beside_tactics
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ LEFTOVER_SECONDS = 1.0  # less than this left after the proof search: no disproo
 
 def evaluator(language: str, file_text: str) -> Evaluator:
     """The value estimate of a search in ``file_text``: the goals' size, scaled by the share of
-    goals within reach of what the file proves (tactics/goal_value.py). Every search of the
+    goals within reach of what the file proves (tactics/rules/goal_value.py). Every search of the
     tool, and the benchmarks that measure it, take it from here."""
     return scaled(goal_size_value, goal_value.reach(language, file_text))
 

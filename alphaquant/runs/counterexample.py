@@ -14,7 +14,7 @@ from typing import Any
 
 from alphaquant.provers.negation import coq_negation, lean_negation, split_header
 from alphaquant.sites.site import GoalSite
-from alphaquant.tactics.statements import forall_parts, split_binders
+from alphaquant.tactics.rules.statements import forall_parts, split_binders
 
 
 def describe_disproof(site: GoalSite, tactics: tuple[str, ...] | list[str]) -> dict[str, Any]:

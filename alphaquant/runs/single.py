@@ -23,7 +23,7 @@ from alphaquant.runs.sources import SKIP_DIRS
 from alphaquant.sites.site import GoalSite, language_of
 from alphaquant.status import GoalStatus
 from alphaquant.tactics.base import TacticSource
-from alphaquant.tactics.memory import TacticMemory
+from alphaquant.tactics.learned.memory import TacticMemory
 
 
 # The outcome of searching one file.
@@ -294,7 +294,7 @@ def plan_search(options: SearchOptions) -> SearchPlan:
     """
     from alphaquant.config import load_settings
     from alphaquant.tactics.factory import build_source, open_run_memory
-    from alphaquant.tactics.llm_config import ModelChoice
+    from alphaquant.tactics.model.config import ModelChoice
 
     for name, value in (("--budget", options.budget), ("--expansions", options.expansions),
                         ("--tactic-timeout", options.tactic_timeout)):

@@ -43,6 +43,6 @@ def goal_size_value(
 
 def scaled(evaluator: Callable[[ProofState], float],
            factor: Callable[[ProofState], float]) -> Callable[[ProofState], float]:
-    """``evaluator`` times ``factor``: a goal-aware correction (tactics/goal_value.py) of a
+    """``evaluator`` times ``factor``: a goal-aware correction (tactics/rules/goal_value.py) of a
     value that knows no prover's syntax."""
     return lambda state: evaluator(state) * factor(state)

@@ -1,1 +1,1 @@
-"""Tactic sources: offline heuristics, language models, learned priors; one sanitizer for all."""
+"""Tactic sources in three families (model/, rules/, learned/), mixed as one; one sanitizer."""

@@ -8,21 +8,21 @@ from typing import Any
 
 from alphaquant.config import Settings
 from alphaquant.tactics.base import TacticSource
-from alphaquant.tactics.heuristic import HeuristicSource, load_tactic_list
 from alphaquant.tactics.learned.corpus import corpus_path
 from alphaquant.tactics.learned.index import load_index
+from alphaquant.tactics.learned.memory import TacticMemory, open_memory
 from alphaquant.tactics.learned.source import LearnedSource, WithLearned
-from alphaquant.tactics.llm_config import (
+from alphaquant.tactics.mixed import MixedSource
+from alphaquant.tactics.model.config import (
     KEY_VARIABLES,
     LLMConfig,
     ModelChoice,
     llm_config,
     sdk_available,
 )
-from alphaquant.tactics.llm_gemini import GeminiSource
-from alphaquant.tactics.llm_openai import OpenAISource
-from alphaquant.tactics.memory import TacticMemory, open_memory
-from alphaquant.tactics.mixed import MixedSource
+from alphaquant.tactics.model.gemini_source import GeminiSource
+from alphaquant.tactics.model.openai_source import OpenAISource
+from alphaquant.tactics.rules.heuristic import HeuristicSource, load_tactic_list
 
 log = logging.getLogger(__name__)
 

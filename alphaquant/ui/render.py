@@ -24,7 +24,7 @@ from rich.text import Text
 from alphaquant.checks import Check
 from alphaquant.runs.attempt import GoalEvent, GoalResult
 from alphaquant.sites.site import GoalSite
-from alphaquant.tactics.memory import Stat
+from alphaquant.tactics.learned.memory import Stat
 
 STATUS_STYLE = {"proved": "green", "disproved": "magenta", "open": "yellow", "error": "red"}
 

@@ -1,2 +1,1 @@
-"""Tactics learned from finished proofs: the corpus, its features, the nearest-state index,
-and the source that suggests what was done at the most similar recorded states."""
+"""What past runs teach: learned priors (memory) and suggestions from finished proofs."""

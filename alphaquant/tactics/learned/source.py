@@ -14,10 +14,10 @@ from __future__ import annotations
 import logging
 import re
 
-from alphaquant.tactics import statements
 from alphaquant.tactics.base import Candidate, ProposalRequest, TacticSource, normalise
 from alphaquant.tactics.learned.features import hypothesis_names, hypothesis_type
 from alphaquant.tactics.learned.index import LearnedIndex
+from alphaquant.tactics.rules import statements
 
 log = logging.getLogger(__name__)
 

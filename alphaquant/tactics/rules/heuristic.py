@@ -1,7 +1,7 @@
 """The offline tactic source: a configured weighted list plus candidates built from the goal.
 
 The list lives in configs/tactics/{coq,lean}.toml (``[[tactic]] text = "lra." weight = 3.0``);
-goal-aware rules (tactics/goal_rules.py) add hypothesis-, definition- and shape-specific
+goal-aware rules (tactics/rules/goal_rules.py) add hypothesis-, definition- and shape-specific
 candidates. Priors come from the weights, optionally reweighted by learned success rates.
 """
 
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alphaquant.errors import InputError
-from alphaquant.tactics import automation, goal_rules, statements
 from alphaquant.tactics.base import Candidate, ProposalRequest
+from alphaquant.tactics.rules import automation, goal_rules, statements
 
 # Learned reweighting: (goal shape, tactic, configured weight) -> weight to use.
 Reweigh = Callable[[str, str, float], float]

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 
 from alphaquant.provers.base import ProofState, Subgoal
-from alphaquant.tactics.statements import (
+from alphaquant.tactics.rules.statements import (
     QUALIFIED,
     conclusion_shape,
     conclusion_symbols,

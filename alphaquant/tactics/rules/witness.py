@@ -21,7 +21,7 @@ import functools
 import itertools
 import re
 
-from alphaquant.tactics.statements import Binder, forall_parts, records, split_binders
+from alphaquant.tactics.rules.statements import Binder, forall_parts, records, split_binders
 
 NUMERIC = {"nat", "Z", "N", "R", "positive"}
 SCOPES = {"nat": "%nat", "Z": "%Z", "N": "%N", "R": "%R", "positive": "%positive"}

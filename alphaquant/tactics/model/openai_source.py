@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from alphaquant.tactics.llm import ModelSource, Trouble, transport_error
-from alphaquant.tactics.llm_cache import Answer
-from alphaquant.tactics.llm_config import LLMConfig, openai_base_url, retryable
-from alphaquant.tactics.llm_prompt import Prompt
+from alphaquant.tactics.model.cache import Answer
+from alphaquant.tactics.model.config import LLMConfig, openai_base_url, retryable
+from alphaquant.tactics.model.prompt import Prompt
+from alphaquant.tactics.model.source import ModelSource, Trouble, transport_error
 
 log = logging.getLogger(__name__)
 

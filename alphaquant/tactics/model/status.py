@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     pass
 
 from alphaquant.tactics.factory import make_source
-from alphaquant.tactics.llm_config import LLMConfig, sdk_available
+from alphaquant.tactics.model.config import LLMConfig, sdk_available
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ from alphaquant.provers.coq.requires import (
     provides,
     session_loads,
 )
-from alphaquant.tactics.statements import unfixed_binders, unmet_conditions
+from alphaquant.tactics.rules.statements import unfixed_binders, unmet_conditions
 
 # One candidate: tactic text, weight, its own time limit (None: the search's).
 Proposal = tuple[str, float, "float | None"]

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence, Set
 
 from alphaquant.provers.base import ProofState, Subgoal
 from alphaquant.provers.coq.premises import Found, Ranking, symbols
-from alphaquant.tactics import clamps, witness
-from alphaquant.tactics.statements import (
+from alphaquant.tactics.rules import clamps, witness
+from alphaquant.tactics.rules.statements import (
     IDENT,
     QUALIFIED,
     conclusion_shape,
@@ -33,7 +33,7 @@ from alphaquant.tactics.statements import (
     unfolds_to,
     unmet_conditions,
 )
-from alphaquant.tactics.witness import arrows
+from alphaquant.tactics.rules.witness import arrows
 
 Rules = Callable[[ProofState, str], list[tuple[str, float]]]
 

@@ -1,8 +1,8 @@
 """Tactic candidates from language models: the policy every model source shares (ModelSource);
-Gemini (llm_gemini.py) and OpenAI-compatible servers (llm_openai.py) fill in the requests.
+Gemini (gemini_source.py) and OpenAI-compatible servers (openai_source.py) fill in the requests.
 
-Both sources ask for ``k`` tactics as a JSON list (tactics/llm_prompt.py builds the prompt and
-parses the answer), answer repeated prompts from a SQLite cache (tactics/llm_cache.py), and never
+Both sources ask for ``k`` tactics as a JSON list (tactics/model/prompt.py builds the prompt and
+parses the answer), answer repeated prompts from a SQLite cache (tactics/model/cache.py), and never
 raise for model trouble: they return fewer candidates, or none. ``MixedSource`` merges them with
 the offline heuristics into one prior distribution.
 
@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from alphaquant.tactics.base import Candidate, ProposalRequest
-from alphaquant.tactics.llm_cache import Answer, AnswerCache, cache_key
-from alphaquant.tactics.llm_config import FAILURES_TO_OPEN, FATAL_STATUS, LLMConfig
-from alphaquant.tactics.llm_priors import logprob_priors, rank_priors
-from alphaquant.tactics.llm_prompt import Prompt, build_prompt, parse_tactics
+from alphaquant.tactics.model.cache import Answer, AnswerCache, cache_key
+from alphaquant.tactics.model.config import FAILURES_TO_OPEN, FATAL_STATUS, LLMConfig
+from alphaquant.tactics.model.priors import logprob_priors, rank_priors
+from alphaquant.tactics.model.prompt import Prompt, build_prompt, parse_tactics
 
 log = logging.getLogger(__name__)
 

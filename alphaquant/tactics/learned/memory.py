@@ -22,7 +22,7 @@ from typing import Protocol
 import platformdirs
 
 from alphaquant.provers.base import ProofState
-from alphaquant.tactics.goal_rules import shape
+from alphaquant.tactics.rules.goal_rules import shape
 
 
 # One tactic a search sent to the prover, as the record reads it (search/base.py's Trial is one;

@@ -1,0 +1,1 @@
+"""Tactic candidates from a language model: the SDK sources, prompt, answer cache, priors."""

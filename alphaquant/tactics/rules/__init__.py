@@ -1,0 +1,1 @@
+"""Hand-written rules: the configured list, goal-aware candidates, automation, witnesses."""
