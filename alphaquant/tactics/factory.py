@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
 
 from alphaquant.config import Settings
 from alphaquant.tactics.base import TacticSource
@@ -13,15 +12,13 @@ from alphaquant.tactics.learned.index import load_index
 from alphaquant.tactics.learned.memory import TacticMemory, open_memory
 from alphaquant.tactics.learned.source import LearnedSource, WithLearned
 from alphaquant.tactics.mixed import MixedSource
+from alphaquant.tactics.model.choose import make_source
 from alphaquant.tactics.model.config import (
     KEY_VARIABLES,
-    LLMConfig,
     ModelChoice,
     llm_config,
     sdk_available,
 )
-from alphaquant.tactics.model.gemini_source import GeminiSource
-from alphaquant.tactics.model.openai_source import OpenAISource
 from alphaquant.tactics.rules.heuristic import HeuristicSource, load_tactic_list
 
 log = logging.getLogger(__name__)
@@ -96,13 +93,6 @@ def build_source(
         return build_llm_source(settings, language, choice, heuristics)
     except ImportError as e:
         return heuristics, f"language models unavailable ({e}): using heuristic tactics only"
-
-
-def make_source(config: LLMConfig, **kwargs: Any) -> GeminiSource | OpenAISource:
-    """The model source ``config`` names (no network until its first proposal)."""
-    return GeminiSource(config, **kwargs) if config.provider == "gemini" else OpenAISource(
-        config, **kwargs
-    )
 
 
 def build_llm_source(

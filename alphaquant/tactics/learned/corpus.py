@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alphaquant.provers.base import RecordedStep
-from alphaquant.tactics.learned.memory import cache_dir
+from alphaquant.user_cache import cache_dir
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (

@@ -11,7 +11,6 @@ w · r / r0, so an untried tactic keeps its configured weight. The factor r / r0
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -19,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import platformdirs
-
 from alphaquant.provers.base import ProofState
 from alphaquant.tactics.rules.goal_rules import shape
+from alphaquant.user_cache import cache_dir
 
 
 # One tactic a search sent to the prover, as the record reads it (search/base.py's Trial is one;
@@ -49,12 +47,6 @@ CREATE TABLE IF NOT EXISTS tactic_stats (
   PRIMARY KEY (language, shape, tactic)
 )
 """
-
-
-def cache_dir() -> Path:
-    """alphaquant's user cache directory ($ALPHAQUANT_CACHE_DIR overrides it)."""
-    override = os.environ.get("ALPHAQUANT_CACHE_DIR")
-    return Path(override) if override else Path(platformdirs.user_cache_dir("alphaquant"))
 
 
 def default_path() -> Path:

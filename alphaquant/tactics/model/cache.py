@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alphaquant.tactics.learned.memory import cache_dir
+from alphaquant.user_cache import cache_dir
 
 log = logging.getLogger(__name__)
 

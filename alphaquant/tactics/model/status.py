@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    pass
-
-from alphaquant.tactics.factory import make_source
+from alphaquant.tactics.model.choose import make_source
 from alphaquant.tactics.model.config import LLMConfig, sdk_available
 
 log = logging.getLogger(__name__)
 
-# What `alphaquant doctor` shows about the model: SDK, key, and whether the endpoint answers.
+
 @dataclass(frozen=True)
 class LLMStatus:
     provider: str
