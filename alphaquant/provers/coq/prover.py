@@ -86,7 +86,8 @@ BEYOND_SECONDS = 30.0  # retrieval waits this long at most for the listing
 
 # Coq's answer to `apply L` when L's conclusion leaves one of its variables unfixed.
 UNINFERRED = "Unable to find an instance for the variable"
-TRANSLATION_SECONDS = 2.0  # each import-free step built from hammer's premises
+TRANSLATION_SECONDS = 4.0  # each import-free step built from hammer's premises (2 s lost them
+# to the reconstruction on a loaded machine: a found proof is worth a few seconds more)
 
 
 class CoqProver:
