@@ -156,6 +156,30 @@ def test_an_interval_goal_is_closed_with_intervals_import_added(tmp_path):
     assert result.final.startswith("Require Import Reals.\nFrom Interval Require Import Tactic.")
 
 
+FALSE_BOUND = """Require Import Reals.
+Open Scope R_scope.
+
+Lemma root_two_low : sqrt 2 <= 14 / 10.
+Proof.
+Admitted.
+"""
+
+
+@pytest.mark.coq
+@needs_coq
+@pytest.mark.skipif(requires.installed(requires.INTERVAL) is None,
+                    reason="Coq Interval is not installed (apt-get install -y libcoq-interval)")
+def test_a_disproof_through_interval_is_checked_with_its_import(tmp_path):
+    # The session loads Interval for a statement about sqrt; the disproof's check must load it
+    # too, though a disproof is never written into the file.
+    result = run(tmp_path, FALSE_BOUND, Scripted(
+        Candidate("apply Rlt_not_le.", 1.0), Candidate("interval.", 1.0, "heuristic", 10.0)),
+        settings(40))
+    goal = result.goals[0]
+    assert goal.status == "disproved", goal.message
+    assert result.final == FALSE_BOUND
+
+
 def test_domain_closers_are_offered_where_the_goal_is_a_real_bound():
     from alphaquant.provers.base import ProofState, Subgoal
 

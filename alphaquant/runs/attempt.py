@@ -16,7 +16,7 @@ from typing import Any
 from alphaquant import proof
 from alphaquant.config import Settings
 from alphaquant.errors import AlphaquantError, ProverUnavailable
-from alphaquant.provers.base import ProofState, Prover, Solved
+from alphaquant.provers.base import Judging, ProofState, Prover, Solved
 from alphaquant.provers.negation import has_constants
 from alphaquant.runs.beside import Beside, start_beside
 from alphaquant.runs.counterexample import describe_disproof
@@ -40,6 +40,10 @@ from alphaquant.tactics.rules import goal_value
 from alphaquant.tactics.rules.automation import beside_tactics
 
 log = logging.getLogger(__name__)
+
+# The verdict on a proof whose re-check was still running when the goal's time ran out.
+LATE = proof.Verdict(False, "the re-check did not finish within the goal's budget",
+                     proof.Refusal.LATE)
 
 LEFTOVER_SECONDS = 1.0  # less than this left after the proof search: no disproof search
 
@@ -284,12 +288,16 @@ class _Attempt:
         """
         site, text = self.goal.site, self.goal.text
         key = (kind, script)
-        if kind == "disprove" and key not in self.verdicts:
-            # a prover that states the negation itself: from the kernel type, after the sections
-            judged = proof.verify_disproof(self.prover, self.goal.path, text, site,
-                                           script.tactics(), avoid=self.avoid)
+        if kind == "disprove" and key not in self.verdicts and isinstance(self.prover, Judging):
+            # a prover that states the negation itself: from the kernel type, after the sections;
+            # waited for only until the goal's budget and its slack run out, as a proof's is
+            self.emit(GoalEvent(site, "verify"))
+            answer = run_until(
+                self.started + hard_limit(self.settings.search.budget_seconds),
+                lambda: (proof.verify_disproof(self.prover, self.goal.path, text, site,
+                                               script.tactics(), avoid=self.avoid),))
+            judged = LATE if answer is None else answer[0]
             if judged is not None:
-                self.emit(GoalEvent(site, "verify"))
                 self.verdicts[key] = (judged, script)
         if key not in self.verdicts:
             self.emit(GoalEvent(site, "verify"))
@@ -350,10 +358,7 @@ class _Attempt:
             lambda: proof.verify(self.prover, self.goal.path, text, spliced, script.tactics(),
                                  start + shift, holes_closed=1 if kind == "prove" else 0,
                                  avoid=self.avoid))
-        if verdict is None:
-            return proof.Verdict(False, "the re-check did not finish within the goal's budget",
-                                 proof.Refusal.LATE)
-        return verdict
+        return LATE if verdict is None else verdict
 
     def _unimported(self, kind: str, script: Script) -> tuple[str, int]:
         """The text with ``script`` in, before imports are added, and the offset there of the
