@@ -126,7 +126,7 @@ def test_hammers_premises_close_a_goal_in_a_file_without_hammer_and_add_no_impor
     result = run(tmp_path, LENGTHS, Scripted(Candidate("idtac.", 1.0)), settings(180))
     goal = result.goals[0]
     assert goal.status == "proved", goal.message
-    assert goal.adds_import == ""
+    assert goal.adds_import == "", goal.proof
     assert "Hammer" not in result.final
     step = " ".join(goal.proof or [])
     assert "hammer" not in step and not any(

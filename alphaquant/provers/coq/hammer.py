@@ -58,7 +58,8 @@ def _hint_list(printed: str, key: str) -> list[str]:
 def import_free_tries(printed: str) -> list[str]:
     """Steps built from what ``hammer`` found that need no library beyond the file's own:
     its premises (``use:``) and the definitions it unfolds (``unfold:``) handed to the standard
-    library's automation (``eauto using``, rewriting then a decision procedure, ``firstorder
+    library's automation (``eauto using``, rewriting then a decision procedure, ``ring`` or
+    ``auto with arith`` (what a file that imports Arith but not Lia has), ``firstorder
     using``). Tried before the reconstruction itself, which needs CoqHammer's tactics imported
     in the written file."""
     printed = " ".join(printed.split())
@@ -71,7 +72,8 @@ def import_free_tries(printed: str) -> list[str]:
         names = ", ".join(use)
         tries.append(f"{intro}eauto using {names}.")
         rewrites = "".join(f"try rewrite {n}; " for n in use)
-        tries += [f"{intro}{rewrites}{closer}." for closer in ("lia", "lra", "congruence")]
+        tries += [f"{intro}{rewrites}{closer}." for closer in ("lia", "lra", "ring", "congruence",
+                                                               "auto with arith")]
         tries.append(f"{intro}firstorder using {names}.")
         tries.append(f"{intro}intuition eauto using {names}.")
     else:
