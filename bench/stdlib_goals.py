@@ -16,6 +16,9 @@ not import it). Each goal is tried, at the same per-goal time, by:
 - ``aq-avoid``: the same with ``--avoid`` of the original lemma (search.avoid);
 - ``learning``: the same with the suggestions of the corpus ``alphaquant learn`` recorded,
   each goal's own source file left out of it (no goal sees its original proof);
+- ``learn-avoid``: learning and ``--avoid`` of the original together, the row to set beside
+  ``aq-avoid`` (learned steps elsewhere name the original too: without ``--avoid`` the search
+  spends its time on proofs that do not count);
 - ``hammer``, ``sauto``: one call each, in the same search session (CoqHammer loaded there);
 - ``single``: the best of single closing tactics (each tried once, in a fixed order).
 
@@ -70,6 +73,7 @@ SINGLE = ("lia.", "nia.", "lra.", "nra.", "intuition.", "tauto.", "firstorder.",
           "auto with *.", "eauto.", "easy.", "reflexivity.", "intros; lia.", "intros; lra.",
           "intros; nia.", "intros; ring.")
 SINGLE_SECONDS = 5.0
+OURS = ("alphaquant", "aq-avoid", "learning", "learn-avoid")  # alphaquant as users run it
 DECL = re.compile(r"^(?:#\[[^\]]*\]\s*)?(?:Local\s+|Global\s+)?"
                   r"(?:Lemma|Theorem|Corollary|Fact|Remark|Proposition)\s+([A-Za-z_][\w']*)")
 
@@ -305,6 +309,7 @@ def main() -> None:
     parser.add_argument("--methods", default="alphaquant,aq-avoid,single,hammer,sauto",
                         help="alphaquant: as users run it; aq-avoid: with --avoid of the "
                              "original; learning: with learning (own source file excluded); "
+                             "learn-avoid: both; "
                              "single; hammer; sauto")
     parser.add_argument("--proofs", action="store_true", help="print every counted proof")
     args = parser.parse_args()
@@ -316,13 +321,14 @@ def main() -> None:
     if hammer_library() is None:
         methods = [m for m in methods if m not in ("hammer", "sauto")]
         print("CoqHammer is not installed (make install): no hammer / sauto rows")
-    if "learning" in methods and learned_source(load_settings(offline=True), "coq") is None:
-        methods = [m for m in methods if m != "learning"]
+    learns = {"learning", "learn-avoid"} & set(methods)
+    if learns and learned_source(load_settings(offline=True), "coq") is None:
+        methods = [m for m in methods if m not in ("learning", "learn-avoid")]
         print("no corpus recorded, or scipy missing (alphaquant learn Reals ZArith Arith NArith "
               "PArith QArith Lists Bool Sorting; pip install '.[learn]'): no learning row")
-    if "learning" in methods:
+    if {"learning", "learn-avoid"} & set(methods):
         print("learning = alphaquant with learning (own source file excluded); "
-              "alphaquant = without")
+              "alphaquant = without; learn-avoid = learning with --avoid, beside aq-avoid")
     print(f"{len(goals)} goals from {len({g.source for g in goals})} files, "
           f"{args.budget:g}s per goal and method; methods: {', '.join(methods)}; "
           "headers import the standard library only")
@@ -340,9 +346,10 @@ def main() -> None:
             line = [f"{i + 1:3d} {goal.source:24s} {goal.original[:28]:28s}"]
             rows: dict[str, Row] = {}
             for method in methods:
-                if method in ("alphaquant", "aq-avoid", "learning"):
-                    row = run_alphaquant(path, goal, args.budget, avoid=method == "aq-avoid",
-                                         learning=method == "learning")
+                if method in OURS:
+                    row = run_alphaquant(path, goal, args.budget,
+                                         avoid=method in ("aq-avoid", "learn-avoid"),
+                                         learning=method in ("learning", "learn-avoid"))
                 elif method == "single":
                     row = run_tactics(prover, path, text, SINGLE, args.budget, SINGLE_SECONDS)
                 else:
@@ -395,7 +402,7 @@ def report(goals: list[Goal], methods: list[str], closed: dict[str, Counter[str]
     print("proofs that add an import line: " + ", ".join(f"{m} {imports[m]}" for m in methods))
     print("found but rejected by coqc on the written file: "
           + ", ".join(f"{m} {failed[m]}" for m in methods))
-    ours = ("alphaquant", "aq-avoid", "learning")
+    ours = OURS
     for mine in ours:
         if mine not in methods:
             continue
