@@ -160,9 +160,41 @@ def test_adapting_hypothesis_names_by_type_then_position():
     assert adapt("rewrite IH.", recorded, current) == "rewrite IHk."
     assert adapt("induction n as [|m IH].", ("n : nat",), ("x : nat",)) == \
         "induction x as [|m IH]."  # a name the tactic introduces stays as written
-    assert adapt("apply H0.", ("H : P", "H0 : Q"), ("A : R", "B : S")) == "apply B."
+    assert adapt("apply H0.", ("H : x < y", "H0 : y < z"), ("A : a <= b", "B : b <= c")) == \
+        "apply B."  # no type matches: the proof at the same position
     assert adapt("apply H1.", ("H1 : P",), ()) is None  # nothing to name: dropped
     assert adapt("lia.", ("H : P",), ()) == "lia."
+
+
+def test_adapting_never_gives_a_name_of_another_kind():
+    # a variable of type R is never renamed to a Z, nor to a proof; a proof never to a variable
+    recorded = ("x, y, z : R", "H : 0 <= x")
+    current = ("a, b : Z", "H : 0 <= a", "H0 : 0 <= b")
+    assert adapt("apply Rle_trans with z; auto.", recorded, current) is None
+    assert adapt("exact Hn.", ("n : nat", "Hn : n < 3"), ("p : positive", "k : nat",
+                                                         "Hk : k <= 2")) == "exact Hk."
+    assert adapt("now exists (x :: l).", ("A : Type", "x : A", "l : list A"),
+                 ("A : Type", "l : list A", "H : In 0 l")) is None
+    # a name the current state declares with the same type stays, even where another comes first
+    assert adapt("zero_or_not n.", ("a, n : Z",), ("p, q, n : Z", "H : 0 < n")) == \
+        "zero_or_not n."
+
+
+def test_no_suggestion_names_what_avoid_forbids(tmp_path):
+    from alphaquant.provers.base import RecordedStep
+    from alphaquant.tactics.learned.source import LearnedSource
+
+    corpus = Corpus(tmp_path / "c.sqlite")
+    concl = "forall n : nat, n + 0 = n"
+    corpus.put("A.v", "d", [RecordedStep("foo", 0, (), concl, "apply M.plus_n_O_alt."),
+                            RecordedStep("bar", 0, (), concl, "induction n.")], 2, 0, 0.0)
+    source = LearnedSource(LearnedIndex(corpus))
+    state = ProofState((Subgoal((), concl),))
+    free = ProposalRequest(state, 24, "coq")
+    assert {c.tactic for c in source.propose(free)} == {"apply M.plus_n_O_alt.", "induction n."}
+    for avoided in ("plus_n_O_alt", "M.plus_n_O_alt", "Other.plus_n_O_alt"):
+        avoiding = dataclasses.replace(free, avoid=frozenset({avoided}))
+        assert [c.tactic for c in source.propose(avoiding)] == ["induction n."]
 
 
 @pytest.mark.coq
@@ -368,13 +400,31 @@ def test_no_suggestion_of_recursion_or_of_a_recorded_lemma_naming_itself(tmp_pat
     concl = "forall n : nat, n + 0 = n"
     corpus.put("A.v", "d", [RecordedStep("foo", 0, (), concl, "fix foo 1."),
                             RecordedStep("foo", 1, (), concl, "apply foo."),
-                            RecordedStep("bar", 0, (), concl, "intros n.")], 2, 0, 0.0)
+                            RecordedStep("bar", 0, (), concl, "induction n.")], 2, 0, 0.0)
     source = LearnedSource(LearnedIndex(corpus))
     request = ProposalRequest(ProofState((Subgoal((), concl),)), 24, "coq")
-    assert [c.tactic for c in source.propose(request)] == ["intros n."]
+    assert [c.tactic for c in source.propose(request)] == ["induction n."]
     # a text a hand-written rule proposes too is one candidate, with both weights
-    rules = HeuristicSource((WeightedTactic("intros n.", 1.0), WeightedTactic("lia.", 1.0)),
+    rules = HeuristicSource((WeightedTactic("induction n.", 1.0), WeightedTactic("lia.", 1.0)),
                             goal_aware_weight=0.0)
     both = WithLearned(rules, source, 0.5).propose(request)
-    assert sorted(c.tactic for c in both) == ["intros n.", "lia."]
-    assert both[0].tactic == "intros n." and both[0].prior > both[1].prior
+    assert sorted(c.tactic for c in both) == ["induction n.", "lia."]
+    assert both[0].tactic == "induction n." and both[0].prior > both[1].prior
+
+
+def test_a_learned_intro_that_cannot_apply_here_is_not_suggested():
+    from alphaquant.tactics.learned.source import fits
+
+    hyps = ("x, y : Q",)
+    # names only: the heuristics' `intros.` gives that state, up to names
+    assert not fits("intros a b.", (), "forall a b : Q, a < b")
+    # a relation at the top and no arrow: nothing to introduce (`<->` is no arrow)
+    assert not fits("intros (a, b); simpl.", hyps, "(Qabs x < y)%Q <-> (- y < x < y)%Q")
+    assert not fits("intro; ring.", hyps, "x * y == y * x")
+    # a name this state declares already ("x is already used")
+    assert not fits("intros x [z Hz].", hyps, "forall p, (exists z, p = z) -> True")
+    # patterns that destructure are kept, where there is a product
+    assert fits("intros (a1, a2) (b1, b2); simpl.", hyps, "forall a b : Q, a < b")
+    assert fits("intros ? ? ->.", (), "forall a b : nat, a = b -> a = b")
+    assert fits("intros [z Hz].", hyps, "(exists z, z = x) -> True")
+    assert fits("apply Qabs_case; lra.", hyps, "(Qabs x < y)%Q <-> (- y < x < y)%Q")

@@ -5,8 +5,10 @@ each one's tactic becomes a candidate, its hypothesis names adapted to this stat
 a prior that sums the squared similarities of the neighbours suggesting the same text. The
 ``candidates`` heaviest are kept, their priors scaled to sum to the best similarity squared
 (WithLearned adds them to another source's at that absolute mass). Tactics naming a lemma this
-file leaves unproved are dropped, as the heuristic source does. The source reads no syntax of
-the search's and asks nothing of the prover: a text in, a list of candidates out.
+file leaves unproved, or one ``--avoid`` forbids, are dropped, as the heuristic source does, and
+so are the steps whose text shows they cannot apply here or only rename (fits). The source
+reads no syntax of the search's and asks nothing of the prover: a text in, a list of candidates
+out.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ log = logging.getLogger(__name__)
 # benchmark goal that coqc then refused).
 _RECURSION = re.compile(r"\s*(?:fix|cofix)\b")
 _IDENT = re.compile(r"(?<![\w'.])[A-Za-z_][\w']*(?![\w']|\.[\w'])")
+# a type that is a proposition, as printed: a relation, a connective or a quantifier (an arrow
+# alone is not one: ``f : A -> B`` is a variable)
+_PROPOSITION = re.compile(r"<->|<=|>=|<>|/\\|\\/|==|(?<![<>:])=(?!>)|<(?![-=>])|(?<![-=<])>|~"
+                          r"|\b(?:forall|exists|True|False)\b|[∀∃¬∧∨≤≥≠↔]")
 
 
 def _declared(hypotheses: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -38,10 +44,21 @@ def _shape(text: str, names: dict[str, str]) -> str:
     return _IDENT.sub(lambda m: names.get(m.group(0), m.group(0)), text)
 
 
+def _kind(type_text: str) -> str:
+    """What a name may stand in for by position: any proposition (a relation, a connective, a
+    quantifier) for another, else only a name whose type has the same head (``x : R`` is never
+    renamed to ``n : nat`` nor to ``H : 0 <= a``)."""
+    if _PROPOSITION.search(type_text):
+        return "Prop"
+    head = _IDENT.search(type_text)
+    return head.group(0) if head else type_text
+
+
 def adapt(tactic: str, recorded: tuple[str, ...], current: tuple[str, ...]) -> str | None:
     """``tactic``, written at a state with ``recorded`` hypotheses, for a state with
-    ``current`` ones: each recorded name it mentions becomes the current name of the same type
-    (variables renamed alike), else the one at the same position among names of the same kind,
+    ``current`` ones: each recorded name it mentions keeps its name where the current state
+    declares it with the same type, else becomes the current name of the same type (variables
+    renamed alike), else the one at the same position among names of the same kind (_kind),
     else the tactic is dropped (None). Names the tactic introduces itself are left as written.
     """
     old = _declared(recorded)
@@ -52,11 +69,18 @@ def adapt(tactic: str, recorded: tuple[str, ...], current: tuple[str, ...]) -> s
         return tactic
     mapping: dict[str, str] = {}
     taken: set[str] = set()
-    # variables first (their types mention no hypothesis), by exact type then position
     new_by_type: dict[str, list[str]] = {}
     for n, t in new:
         new_by_type.setdefault(t, []).append(n)
+    # the same name with the same type: nothing to rename
     for n, t in old:
+        if n in new_by_type.get(t, ()):
+            mapping[n] = n
+            taken.add(n)
+    # variables (their types mention no hypothesis), by exact type
+    for n, t in old:
+        if n in mapping:
+            continue
         same = [m for m in new_by_type.get(t, []) if m not in taken]
         if same:
             mapping[n] = same[0]
@@ -70,14 +94,58 @@ def adapt(tactic: str, recorded: tuple[str, ...], current: tuple[str, ...]) -> s
         if same:
             mapping[n] = same[0]
             taken.add(same[0])
-    # by position, among the names not matched yet
-    rest_old = [n for n, _ in old if n not in mapping]
-    rest_new = [n for n, _ in new if n not in taken]
-    for n, m in zip(rest_old, rest_new, strict=False):
-        mapping[n] = m
+    # by position, among the names not matched yet, of the same kind
+    rest_new: dict[str, list[str]] = {}
+    for n, t in new:
+        if n not in taken:
+            rest_new.setdefault(_kind(t), []).append(n)
+    for n, t in old:
+        if n not in mapping and rest_new.get(_kind(t)):
+            mapping[n] = rest_new[_kind(t)].pop(0)
     if any(u not in mapping for u in used):
         return None
     return _IDENT.sub(lambda m: mapping.get(m.group(0), m.group(0)), tactic)
+
+
+# ``intros x y.``: names only, what the heuristics' ``intros.`` does up to names (its state is
+# the same but for them: a second child that only renames)
+_PLAIN_INTROS = re.compile(r"\s*intros?(?:\s+[A-Za-z_][\w']*)*\s*\.?\s*$")
+_INTRO_HEAD = re.compile(r"\s*intros?\b([^;.]*)")
+# a conclusion whose top level is a relation or connective and no arrow: no intro applies
+_TOP_RELATION = re.compile(r"<->|<=|>=|<>|/\\|\\/|==|(?<![<>:])=(?!>)|<(?![-=>])|(?<![-=<])>")
+
+
+def _top_level(text: str) -> str:
+    """``text`` with everything inside parentheses or brackets left out."""
+    out, depth = [], 0
+    for c in text:
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            out.append(c)
+    return "".join(out)
+
+
+def fits(tactic: str, hypotheses: tuple[str, ...], conclusion: str) -> bool:
+    """Whether a learned step can apply here, as far as its text shows: not an ``intros`` that
+    only names (the heuristics' ``intros.`` gives that state), nor an intro where the
+    conclusion is a relation with no arrow (no product to introduce), nor one naming a variable
+    this state already declares ("x is already used")."""
+    if _PLAIN_INTROS.match(tactic):
+        return False
+    head = _INTRO_HEAD.match(tactic)
+    if head is None:
+        return True
+    top = _top_level(" ".join(conclusion.split()))
+    if (_TOP_RELATION.search(top) and not re.search(r"(?<!<)->|→", top)
+            and not re.match(r"\s*(?:forall|∀|~|¬)", top)):
+        return False
+    declared = {n for h in hypotheses for n in hypothesis_names(h)}
+    introduced = {m.group(0) for m in _IDENT.finditer(head.group(1))
+                  if head.group(1)[max(0, m.start() - 1)] != "?"}
+    return not introduced & declared
 
 
 class LearnedSource:
@@ -99,12 +167,16 @@ class LearnedSource:
         weight: dict[str, float] = {}
         unproved = (statements.unproved_names(request.file_text)
                     if request.language == "coq" else frozenset())
+        # --avoid: a step naming an avoided lemma would only be refused at the end (qualified
+        # or not, matched by its last part, as the heuristic source does)
+        unproved |= frozenset(a.rsplit(".", 1)[-1] for a in request.avoid)
         for n in found:
             if _RECURSION.match(n.step.tactic) or (
                     n.step.theorem and n.step.theorem in _IDENT.findall(n.step.tactic)):
                 continue  # recursion, or the recorded lemma naming itself: that proof's alone
             text = adapt(n.step.tactic, n.step.hypotheses, goal.hypotheses)
-            if text is None or (unproved and statements.names_any(text, unproved)):
+            if text is None or (unproved and statements.names_any(text, unproved)) or not fits(
+                    text, goal.hypotheses, goal.conclusion):
                 continue
             text = " ".join(text.split())
             weight[text] = weight.get(text, 0.0) + n.similarity ** 2
