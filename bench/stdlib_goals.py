@@ -306,7 +306,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="goals tried (round robin)")
     parser.add_argument("--start", type=int, default=1,
                         help="the first of those goals to try (1-based; to share a run)")
-    parser.add_argument("--methods", default="alphaquant,aq-avoid,single,hammer,sauto",
+    parser.add_argument("--methods",
+                        default="alphaquant,aq-avoid,learn-avoid,single,hammer,sauto",
                         help="alphaquant: as users run it; aq-avoid: with --avoid of the "
                              "original; learning: with learning (own source file excluded); "
                              "learn-avoid: both; "
