@@ -31,7 +31,6 @@ from typing import TypeVar
 
 from alphaquant.errors import (
     FileDoesNotCompile,
-    InputError,
     ProverCannotRun,
     ProverCrashed,
     ProverStartError,
@@ -257,15 +256,6 @@ class CoqLine:
             except (CoqtopDied, CoqtopHung, Desync) as e:
                 failures = self.after_failure(failures, e)
 
-    def restart_at(self, root: Root, path: tuple[str, ...]) -> None:
-        """After a kill: start coqtop again at ``path``; a failure here waits for the next call."""
-        try:
-            self.recovering(lambda: self.reach(root, path))
-        except (ProverCrashed, ProverStartError, InputError, FeedError, ReplayError) as e:
-            if not self.aborted:
-                log.warning("coqtop did not come back after a hang (%s); retrying on next use",
-                            e)
-
     # -- reaching states
 
     def run_tactic(self, root: Root, path: tuple[str, ...], command: str,
@@ -307,7 +297,8 @@ class CoqLine:
                             self.grace)
                 self.kill()
                 self.restarts += 1
-                self.restart_at(root, path)
+                # coqtop comes back at the next request (reach starts it), not now: a replay of
+                # the file after the goal's last tactic would run past the goal's budget
                 return TacticTimeout(timeout)
             except CoqtopDied as e:
                 tactic_deaths += 1
