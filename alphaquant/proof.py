@@ -9,6 +9,7 @@ outside the prover's allow-list (``Prover.untrusted``). Writing the file is safe
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from alphaquant.errors import FileDoesNotCompile
 from alphaquant.goals import locate
-from alphaquant.lexing import coq_sentences
+from alphaquant.lexing import coq_sentences, lex, mask
 from alphaquant.provers.base import Acceptance, Judging, Prover
 from alphaquant.provers.coq.requires import add_imports as requires_add
 from alphaquant.provers.coq.requires import needed
@@ -78,12 +79,19 @@ def _column(before: str) -> str:
 Proof = Script | Iterable[str]
 
 
+@functools.lru_cache(maxsize=8)
+def file_indent_unit(text: str, language: str) -> str:
+    """The file's step of indentation, read off its code: the continuation lines of a comment
+    (a doc comment indented four spaces under two-space code) are not the file's indentation."""
+    return indent_unit(mask(text, lex(text, language)))
+
+
 def splice(text: str, site: GoalSite, proof: Proof, *, unit: str | None = None) -> str:
     """The file text with ``proof`` (a Script, or tactics run flat) in place of the hole at
     ``site``: one tactic per line in the file's own indentation (``unit``, read off ``text``
     when not given), a bullet (Coq) or ``·`` (Lean) before each goal a step left."""
     script = Script.of(proof)
-    unit = indent_unit(text) if unit is None else unit
+    unit = file_indent_unit(text, site.language) if unit is None else unit
     if site.language == "coq":
         return _splice_coq(text, site, script, unit)
     return _splice_lean(text, site, script, unit)
@@ -347,7 +355,8 @@ def combine(text: str, proofs: Sequence[tuple[GoalSite, Proof]]) -> tuple[str, l
     the growth of every splice before it, and by the added imports. Every proof takes the
     indentation of ``text``.
     """
-    out, unit = text, indent_unit(text)
+    language = proofs[0][0].language if proofs else "coq"
+    out, unit = text, file_indent_unit(text, language)
     for site, tactics in sorted(proofs, key=lambda p: p[0].start, reverse=True):
         out = splice(out, site, tactics, unit=unit)
     growth = [(site.start, len(splice(text, site, tactics, unit=unit)) - len(text))

@@ -151,6 +151,16 @@ def test_coq_admitted_alone_becomes_bulleted_lines_in_the_files_indentation():
         "Qed.\n")
 
 
+def test_a_comments_continuation_lines_are_not_the_files_indentation():
+    # two-space code under doc comments whose lines are indented four (as coq_project writes)
+    text = ("(** A claim about tiles:\n    it fits.\n    Really. *)\n"
+            "Lemma t : forall n : nat,\n  n = n.\nProof.\nAdmitted.\n")
+    site = locate(text, Path("T.v"))[0]
+    assert indent_unit(text) == "    "  # what a line-by-line reading sees
+    assert splice(text, site, ("intros.", "reflexivity.")).endswith(
+        "Proof.\n  intros.\n  reflexivity.\nQed.\n")
+
+
 def test_coq_proof_admitted_on_one_line_is_broken_into_lines_unless_one_tactic():
     text = "Lemma t : P.\nProof. Admitted.\n"
     site = locate(text, Path("T.v"))[0]
