@@ -318,11 +318,10 @@ def verify_disproof(prover: Prover, path: Path, text: str, site: GoalSite,
         reason = check_tactic(tactic, language)
         if reason is not None:
             return Verdict(False, f"tactic refused ({reason}): {tactic}", Refusal.TACTIC)
-    # the import lines its tactics need (the search's session loaded them): in the checked
-    # text only, since a disproof is never written into the file
-    text, shift = add_imports(text, needed_imports(text, tactics, language))
-    return judged(prover.judge(path, text, site.decl_start + shift, negation=tactics,
-                               avoid=avoid))
+    # Checked in the file as it is: an import line added above the claim could change how the
+    # claim itself reads (a notation, a scope, a name), and its negation with it, while the
+    # file the user keeps would not have it. A disproof that needs an import is refused.
+    return judged(prover.judge(path, text, site.decl_start, negation=tactics, avoid=avoid))
 
 
 def judged(found: Acceptance) -> Verdict:
