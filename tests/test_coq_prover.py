@@ -547,3 +547,23 @@ def test_a_recall_key_holds_the_declarations_of_the_variables_the_conclusion_nam
     assert key("env", state("x : nat"), "lia.") is None  # reads the hypotheses
     assert key("env", state(conclusion="?n = 2"), "apply L.") is None  # an existential variable
     assert key("env", state("x, y : nat"), "rewrite <- Nat.add_0_r.") is not None
+
+
+@pytest.mark.coq
+@needs_coq
+def test_the_first_goal_opens_while_the_file_is_checked(tmp_path: Path,
+                                                        prover: CoqProver) -> None:
+    path = write(tmp_path, "Both.v", ARITH)
+    goal = site(path, ARITH, "two_goals")
+    assert prover.check_file_opening(path, ARITH, goal).ok
+    waited = prover.wait_seconds
+    assert waited > 0  # coqtop fed the prefix beside the check
+    root = prover.open(goal, ARITH)
+    assert prover.wait_seconds == waited  # the search's open finds its root reached
+    assert root.goals[0].conclusion == "forall n : nat, n + 0 = n /\\ n = n"
+    # a prefix that fails: the check says where; the opening beside it raises nothing
+    bad = ARITH.replace("Lia.\n", "Lia.\nLemma bad : 1 = 2.\nProof. reflexivity. Qed.\n", 1)
+    check = prover.check_file_opening(path, bad, site(path, bad, "two_goals"))
+    assert not check.ok and check.line == 3
+    with pytest.raises(FileDoesNotCompile):
+        prover.open(site(path, bad, "two_goals"), bad)

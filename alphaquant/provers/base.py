@@ -192,6 +192,15 @@ class Focusing(Protocol):
 
 
 @runtime_checkable
+class CheckingApart(Protocol):
+    def check_file_opening(self, path: Path, text: str, site: GoalSite) -> FileCheck:
+        """``check_file``, in its own process, while the session opens ``site`` beside it: the
+        first goal's root is ready when the check is. An error of the opening is not raised
+        here (the search's own ``open`` meets it again)."""
+        ...
+
+
+@runtime_checkable
 class Retrieving(Protocol):
     def premises(self, state: ProofState, limit: int) -> tuple[Premise, ...]:
         """Up to ``limit`` lemmas of the prover's library that may serve ``state``, best first

@@ -13,7 +13,7 @@ from alphaquant import proof, safe_write
 from alphaquant.config import Settings
 from alphaquant.errors import FileDoesNotCompile, InputError
 from alphaquant.goals import locate
-from alphaquant.provers.base import Prover
+from alphaquant.provers.base import CheckingApart, Prover
 from alphaquant.provers.coq.project import stale_dependencies
 from alphaquant.provers.lean.build import rebuild
 from alphaquant.provers.registry import make_prover
@@ -164,7 +164,12 @@ def search_file(
         if stale:
             names = ", ".join(p.name for p in stale)
             status(f"building {names} (imported by {path.name}) before checking {path.name}")
-        check = session.check_file(path, original)
+        if isinstance(session, CheckingApart) and sites and not stale:
+            # the first goal opens while the file is checked (stale files are built first,
+            # by one of them only)
+            check = session.check_file_opening(path, original, sites[0])
+        else:
+            check = session.check_file(path, original)
         if not check.ok:
             where = f":{check.line}" if check.line else ""
             raise FileDoesNotCompile(

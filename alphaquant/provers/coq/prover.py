@@ -17,10 +17,12 @@ import re
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
 from alphaquant.errors import (
+    AlphaquantError,
     FileDoesNotCompile,
     InputError,
     ProverNotInstalled,
@@ -312,6 +314,18 @@ class CoqProver:
         """Compile ``text`` as ``path`` with coqc (stale project dependencies built first)."""
         self._require_installed()
         return self._coqc.check(path, text)
+
+    def check_file_opening(self, path: Path, text: str, site: GoalSite) -> FileCheck:
+        """``check_file`` (coqc) while this session's coqtop opens ``site``: two processes, the
+        prefix loaded once for the check and once for the search, side by side."""
+        self._require_installed()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            check = pool.submit(self._coqc.check, path, text)
+            try:
+                self.open(site, text)
+            except AlphaquantError as e:  # the search's own open says it again, after the check
+                log.info("opening %s beside the check: %s", site.theorem, e)
+            return check.result()
 
     def untrusted(self, path: Path, original: str, text: str, decl_start: int) -> tuple[str, ...]:
         """The assumptions of the declaration at ``decl_start`` the acceptance rule refuses,

@@ -17,9 +17,12 @@ as well; it differs from the file only by what cannot make a failing file pass:
   the target's type and that ``not`` ends in an empty type; then ``Print DependGraph``
   (dpdgraph) of the declaration.
 
-Then ``coqchk -o -norec`` on the compiled probe names, by fully qualified kernel name, every
-bodiless constant of the environment and every constant relying on unsafe fixpoints, assumed
-positivity or type-in-type. Each bodiless node of the dependency graph is matched to those names; a
+Beside that compile runs a second one, of the probe's twin: the same text without the graph's two
+query sentences (which add nothing to the environment), so that ``coqchk`` can start on its
+``.vo`` while the graph is still being written; on two free cores the rule costs one compile and
+one check, not two in a row. ``coqchk -o -norec`` on the compiled twin names, by fully
+qualified kernel name, every bodiless constant of the environment and every constant relying on
+unsafe fixpoints, assumed positivity or type-in-type. Each bodiless node of the dependency graph is matched to those names; a
 name's library is found by where its ``.vo`` lives: under ``coqc -where``'s ``theories`` (and
 ``user-contrib/Stdlib`` on Rocq 9) and nowhere in the project means the standard library. Nothing
 the file prints is read: the graph is a file of identifiers, and coqchk prints names only. Section
@@ -37,6 +40,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,6 +157,7 @@ def _track(stack: list[tuple[str, str]], w: _Words) -> None:
 @dataclass(frozen=True)
 class _Probe:
     text: str
+    twin: str  # the same text without the graph's two query sentences: coqchk checks its .vo
     token: str
     name: str  # the declaration the graph is asked about
     graph: str  # the .dpd file's name (inside the scratch folder)
@@ -206,18 +211,20 @@ def _probe(text: str, decl_start: int, admits: Iterable[tuple[int, int]],
         ]
     elif decl.in_section:
         after.append(_binders(name, t, "out"))
-    after += [f'Set DependGraph File "{graph}".', f"Print DependGraph {ask}.\n"]
-    queries.append((decl.sections_end, "\n".join(after)))
-    for at, q in queries:
-        edits.append((at, at, q))
-    out, last = [], 0
-    for start, end, new in sorted(edits, key=lambda e: (e[0], e[1])):
-        out.append(text[last:start] + new)
-        last = end
-    out.append(text[last:])
+    asked = [f'Set DependGraph File "{graph}".', f"Print DependGraph {ask}.\n"]
     head = (f"From dpdgraph Require dpdgraph. Polymorphic Axiom {hole} : forall T : Type, T. "
             f"Polymorphic Axiom {adm} : forall T : Type, T. ")
-    return _Probe(head + "".join(out), t, ask, graph, vouched)
+    texts = []
+    for graph_queries in (asked, ["\n"]):
+        placed = [*queries, (decl.sections_end, "\n".join(after + graph_queries))]
+        out, last = [], 0
+        for start, end, new in sorted([*edits, *((at, at, q) for at, q in placed)],
+                                      key=lambda e: (e[0], e[1])):
+            out.append(text[last:start] + new)
+            last = end
+        out.append(text[last:])
+        texts.append(head + "".join(out))
+    return _Probe(texts[0], texts[1], t, ask, graph, vouched)
 
 
 def _binders(name: str, token: str, *labels: str) -> str:
@@ -374,7 +381,13 @@ class CoqTrust:
             return Acceptance(False, "the declaration's extent could not be read")
         project = find_project(path)
         own = library_name(project, path)
-        with self.coqc.copy_of(path, probe.text) as (_, copy, _built):
+        with (self.coqc.copy_of(path, probe.text) as (_, copy, _built),
+              self.coqc.copy_of(path, probe.twin) as (_, twin, _),
+              ThreadPoolExecutor(max_workers=1) as pool):
+            # The graph's compile and the twin's compile then coqchk run side by side: the
+            # twin differs only by the two query sentences, which add nothing to the
+            # environment, so coqchk checks what the graph was read from.
+            checked = pool.submit(self._compile_and_check, project, path, twin, own)
             run = self.coqc.compile_copy(project, path, copy)
             if run.returncode != 0:
                 return self._failed(path, text, negation, run.stderr + "\n" + run.stdout, copy)
@@ -382,7 +395,7 @@ class CoqTrust:
             if not graph_file.is_file():
                 return Acceptance(False, "the dependency graph was not written")
             nodes, edges = parse_graph(graph_file.read_text(encoding="utf-8", errors="replace"))
-            chk = self._check(project, path, copy, own)
+            chk = checked.result()
             if isinstance(chk, str):
                 return Acceptance(False, chk)
             axioms, unsafe = chk
@@ -390,6 +403,15 @@ class CoqTrust:
             logical = project.logical_dir(path) or ""
             return _verdict(nodes, edges, axioms, unsafe, probe, own, project,
                             (copy.parent.resolve(), logical), allowed, avoid, hyps)
+
+    def _compile_and_check(self, project: CoqProject, path: Path, twin: Path,
+                           own: str) -> tuple[frozenset[str], frozenset[str]] | str:
+        """coqc on the twin (the probe without the graph's queries), then coqchk on it."""
+        run = self.coqc.compile_copy(project, path, twin)
+        if run.returncode != 0:
+            said = " ".join((run.stderr or run.stdout).split())[-300:]
+            return f"the probe without its graph queries does not compile: {said}"
+        return self._check(project, path, twin, own)
 
     def _check(self, project: CoqProject, path: Path, copy: Path,
                own: str) -> tuple[frozenset[str], frozenset[str]] | str:
