@@ -318,10 +318,11 @@ def verify_disproof(prover: Prover, path: Path, text: str, site: GoalSite,
         reason = check_tactic(tactic, language)
         if reason is not None:
             return Verdict(False, f"tactic refused ({reason}): {tactic}", Refusal.TACTIC)
-    # Checked in the file as it is: an import line added above the claim could change how the
-    # claim itself reads (a notation, a scope, a name), and its negation with it, while the
-    # file the user keeps would not have it. A disproof that needs an import is refused.
-    return judged(prover.judge(path, text, site.decl_start, negation=tactics, avoid=avoid))
+    # Never an import line above the claim: it could change how the claim itself reads (a
+    # notation, a scope, a name), and its negation with it, while the file the user keeps would
+    # not have it. The lines the tactics need are loaded after the claim, before its negation.
+    return judged(prover.judge(path, text, site.decl_start, negation=tactics, avoid=avoid,
+                               imports=needed_imports(text, tactics, language)))
 
 
 def judged(found: Acceptance) -> Verdict:

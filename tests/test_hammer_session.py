@@ -170,17 +170,33 @@ Admitted.
 @pytest.mark.coq
 @needs_coq
 @needs_interval
-def test_a_disproof_that_needs_an_import_is_refused(tmp_path):
+def test_a_disproof_that_needs_an_import_loads_it_after_the_claim(tmp_path):
     # The session loads Interval for a statement about sqrt, so `interval` closes the negation
-    # there; but a disproof is judged in the file as the user keeps it: an import added above
-    # the claim could change how the claim reads, so it is not added and the disproof fails.
+    # there. The check loads Interval after the claim, just before its negation (never above
+    # it: the claim reads as in the file the user keeps), and the file is left as it was.
     result = run(tmp_path, FALSE_BOUND, Scripted(
         Candidate("apply Rlt_not_le.", 1.0), Candidate("interval.", 1.0, "heuristic", 10.0)),
         settings(20))
     goal = result.goals[0]
-    assert goal.status == "open", goal.message
-    assert "interval was not found" in goal.message, goal.message
+    assert goal.status == "disproved", goal.message
+    assert goal.negation == "~ (sqrt 2 <= 14 / 10)" and "interval." in (goal.proof or [])
     assert result.final == FALSE_BOUND
+
+
+def test_a_disproofs_import_goes_after_the_claim_and_names_it_by_an_alias():
+    from alphaquant.provers.coq.trust import _probe
+
+    line = "From Interval Require Import Tactic."
+    probe = _probe(FALSE_BOUND, FALSE_BOUND.index("Lemma"), (), ("interval.",), (line,))
+    assert probe is not None
+    text = probe.text
+    claim, imported = text.index("Lemma root_two_low"), text.index(line)
+    negation = text.index(f"Lemma aq_negation_{probe.token}")
+    assert claim < imported < negation
+    alias = f"Definition aq_target_{probe.token} := root_two_low."
+    assert claim < text.index(alias) < imported
+    assert "type of root_two_low" not in text  # stated through the alias only
+    assert probe.twin.index(line) < probe.twin.index(f"Lemma aq_negation_{probe.token}")
 
 
 def test_domain_closers_are_offered_where_the_goal_is_a_real_bound():

@@ -127,9 +127,11 @@ class Judging(Protocol):
 
     def judge(self, path: Path, text: str, decl_start: int, *,
               negation: tuple[str, ...] | None = None,
-              avoid: frozenset[str] = frozenset()) -> Acceptance:
+              avoid: frozenset[str] = frozenset(),
+              imports: tuple[str, ...] = ()) -> Acceptance:
         """The verdict on the declaration at ``decl_start`` of ``text`` (with ``negation``, the
-        tactics of a disproof: on its negation instead); ``avoid`` names no dependency may
+        tactics of a disproof: on its negation instead, with ``imports``, the import lines
+        those tactics need, loaded after the claim); ``avoid`` names no dependency may
         have."""
         ...
 

@@ -92,6 +92,7 @@ class GoalResult:
     assumes: list[str] = field(default_factory=list)  # proved: axioms and section hypotheses it
     # rests on besides the standard library's (the file's own axioms, allowed ones)
     adds_import: str = ""  # the import line(s) the proof adds after the file's own imports
+    # (a disproof: those its check loaded after the claim; nothing is written)
     trees: dict[str, Any] = field(default_factory=dict, repr=False)  # phase -> tree data
     script: Script | None = None  # the proof as written: one script per goal a step left
 

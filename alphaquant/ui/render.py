@@ -161,6 +161,8 @@ def proof_listing(results: Iterable[GoalResult]) -> list[Text]:
             if r.counterexample:
                 out.append(plain(f"  counterexample: {counterexample_text(r)}"))
             out.append(plain(f"  {proof_text(r)}"))
+            if r.adds_import:  # checked with it after the claim; the file is not changed
+                out.append(plain(f"  checked with, after the claim: {r.adds_import}", "yellow"))
     return out
 
 

@@ -339,13 +339,15 @@ class CoqProver:
 
     def judge(self, path: Path, text: str, decl_start: int, *,
               negation: tuple[str, ...] | None = None,
-              avoid: frozenset[str] = frozenset()) -> Acceptance:
+              avoid: frozenset[str] = frozenset(),
+              imports: tuple[str, ...] = ()) -> Acceptance:
         """The acceptance rule in one compile (see trust.py): the whole file, the declaration's
-        dependencies and assumptions; with ``negation``, the disproof of the declaration."""
+        dependencies and assumptions; with ``negation``, the disproof of the declaration (and
+        ``imports``, the lines its tactics need, after the claim)."""
         self._require_installed()
         admits = [(s.start, s.end) for s in locate(text, path) if s.kind == "admit"]
         return self._trust.judge(path, text, decl_start, admits=admits, negation=negation,
-                                 allowed=self.allowed_axioms, avoid=avoid)
+                                 allowed=self.allowed_axioms, avoid=avoid, imports=imports)
 
     # -- helpers for open / apply
 

@@ -165,7 +165,7 @@ class _Probe:
 
 
 def _probe(text: str, decl_start: int, admits: Iterable[tuple[int, int]],
-           negation: tuple[str, ...] | None) -> _Probe | None:
+           negation: tuple[str, ...] | None, imports: tuple[str, ...] = ()) -> _Probe | None:
     sentences = _sentences(text)
     decl = _declaration(sentences, text, decl_start)
     if decl is None:
@@ -199,9 +199,16 @@ def _probe(text: str, decl_start: int, admits: Iterable[tuple[int, int]],
     after = [f"\nModule aq_out_{t}. End aq_out_{t}."]
     if negation is not None:
         ask = f"aq_negation_{t}"
-        stmt = f"(ltac:(let t := type of {name} in exact t))"
+        target = name
+        if imports:
+            # The import the disproof's tactics need goes after the claim (it cannot change
+            # how the claim reads), and the claim is named first by an alias no import can
+            # shadow.
+            target = f"aq_target_{t}"
+            after += [f"Definition {target} := {name}.", *imports]
+        stmt = f"(ltac:(let t := type of {target} in exact t))"
         body = " ".join(negation)
-        kernel = f"((fun (P : Prop) (_ : P) => P) _ {name})"
+        kernel = f"((fun (P : Prop) (_ : P) => P) _ {target})"
         core = prelude_root()  # Coq; Corelib on Rocq 9 (where Coq.Init.… is deprecated)
         after += [
             f"Lemma {ask} : {core}.Init.Logic.not {stmt}.\nProof. {body} Qed.",
@@ -363,7 +370,8 @@ class CoqTrust:
     def judge(self, path: Path, text: str, decl_start: int, *,
               admits: Iterable[tuple[int, int]] = (), negation: tuple[str, ...] | None = None,
               allowed: frozenset[str] = frozenset(),
-              avoid: frozenset[str] = frozenset()) -> Acceptance:
+              avoid: frozenset[str] = frozenset(),
+              imports: tuple[str, ...] = ()) -> Acceptance:
         """The verdict on the declaration at ``decl_start`` of ``text`` (a proof spliced in), or,
         with ``negation`` (the tactics of a disproof), on the negation of that declaration.
 
@@ -375,8 +383,10 @@ class CoqTrust:
           negation: the disproof's tactics, or None for a proof.
           allowed: fully qualified axiom names the user allows (reported as assumptions).
           avoid: names no dependency may have (a qualid suffix in either direction matches).
+          imports: import lines a disproof's tactics need, placed after the claim, just before
+            its negation is stated (never above the claim: the file keeps no such line).
         """
-        probe = _probe(text, decl_start, admits, negation)
+        probe = _probe(text, decl_start, admits, negation, imports if negation else ())
         if probe is None:
             return Acceptance(False, "the declaration's extent could not be read")
         project = find_project(path)
