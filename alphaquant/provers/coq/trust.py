@@ -23,9 +23,9 @@ query sentences (which add nothing to the environment), so that ``coqchk`` can s
 one check, not two in a row. ``coqchk -o -norec`` on the compiled twin names, by fully
 qualified kernel name, every bodiless constant of the environment and every constant relying on
 unsafe fixpoints, assumed positivity or type-in-type. Each bodiless node of the dependency graph
-is matched to those names; a name's library is found by where its ``.vo`` lives: under ``coqc -where``'s ``theories`` (and
-``user-contrib/Stdlib`` on Rocq 9) and nowhere in the project means the standard library. Nothing
-the file prints is read: the graph is a file of identifiers, and coqchk prints names only. Section
+is matched to those names; a name's library is found by where its ``.vo`` lives: under
+``coqc -where``'s ``theories`` (and ``user-contrib/Stdlib`` on Rocq 9) and nowhere in the
+project means the standard library. Nothing the file prints is read: the graph is a file of identifiers, and coqchk prints names only. Section
 hypotheses the proof used are read as the binders the declaration gained when its section closed
 (``intros`` in a probe goal, printed with the token).
 
