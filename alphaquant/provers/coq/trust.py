@@ -18,14 +18,14 @@ as well; it differs from the file only by what cannot make a failing file pass:
   (dpdgraph) of the declaration.
 
 Beside that compile runs a second one, of the probe's twin: the same text without the graph's two
-query sentences (which add nothing to the environment), so that ``coqchk`` can start on its
-``.vo`` while the graph is still being written; on two free cores the rule costs one compile and
-one check, not two in a row. ``coqchk -o -norec`` on the compiled twin names, by fully
-qualified kernel name, every bodiless constant of the environment and every constant relying on
-unsafe fixpoints, assumed positivity or type-in-type. Each bodiless node of the dependency graph
-is matched to those names; a name's library is found by where its ``.vo`` lives: under
-``coqc -where``'s ``theories`` (and ``user-contrib/Stdlib`` on Rocq 9) and nowhere in the
-project means the standard library. Nothing the file prints is read: the graph is a file of identifiers, and coqchk prints names only. Section
+query sentences (which add nothing to the environment), so that ``coqchk`` can start on its ``.vo``
+while the graph is still being written; on two free cores the rule costs one compile and one check,
+not two in a row. ``coqchk -o -norec`` on the compiled twin names, by fully qualified kernel name,
+every bodiless constant of the environment and every constant relying on unsafe fixpoints, assumed
+positivity or type-in-type. Each bodiless node of the dependency graph is matched to those names; a
+name's library is found by where its ``.vo`` lives: under ``coqc -where``'s ``theories`` (and
+``user-contrib/Stdlib`` on Rocq 9) and nowhere in the project means the standard library. Nothing
+the file prints is read: the graph is a file of identifiers, and coqchk prints names only. Section
 hypotheses the proof used are read as the binders the declaration gained when its section closed
 (``intros`` in a probe goal, printed with the token).
 
