@@ -61,6 +61,32 @@ def test_a_library_lemma_found_by_retrieval_closes_the_goal(tmp_path):
         assert checks(tmp_path, REVERSE, site, result.proof, checker)
 
 
+QUOTIENT = """Require Import ZArith.
+Open Scope Z_scope.
+Lemma quotient_nonneg : forall a b : Z, 0 <= a -> 0 < b -> 0 <= a \u00f7 b.
+Proof.
+Admitted.
+"""
+
+
+def test_a_notation_symbol_is_looked_up_as_the_constant_it_prints():
+    from alphaquant.provers.coq.premises import constants
+
+    state = goal("0 <= a \u00f7 b", "a, b : Z", "H : 0 <= a", "H0 : 0 < b")
+    assert '"\u00f7"' in constants(state)  # `0 <= a ÷ b` names no constant but Z
+    assert '"\u2192"' not in constants(goal("P \u2192 Q", "P, Q : Prop"))  # logic, no constant
+
+
+@pytest.mark.coq
+@needs_coq
+def test_a_lemma_about_a_notation_symbol_is_retrieved_and_closes_the_goal(tmp_path):
+    src = only(("intros.", 1.0, None))
+    config = SearchConfig(budget_seconds=30, seed=0)
+    result = search(tmp_path, QUOTIENT, src, config, prover=None)[3]
+    assert result.proved, result.stop_detail
+    assert any("quot" in t for t in result.proof), result.proof
+
+
 HAMMERED = """From Hammer Require Import Hammer.
 Require Import List Arith.
 Lemma reversed_length : forall (A : Type) (l : list A), length (rev l) = length l.

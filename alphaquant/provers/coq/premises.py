@@ -26,7 +26,11 @@ from alphaquant.provers.base import Premise, ProofState
 Query = Callable[[ProofState, str], "str | None"]
 
 IDENT = re.compile(r"[A-Za-z_][\w']*(?:\.[A-Za-z_][\w']*)*")
-OPERATORS = re.compile(r"<->|->|<=|>=|<>|\+\+|::|[-+*/^<>=~]")
+OPERATORS = re.compile(r"<->|->|<=|>=|<>|\+\+|::|[-+*/^<>=~]|[^\x00-\x7f\w\s]+")
+# A notation printed with a symbol of its own (``÷`` for Z.quot, ``⊆``): no identifier of the
+# state names its constant, so `Search "÷"` looks it up (the constant the notation denotes).
+NOTATION = re.compile(r"[^\x00-\x7f\w\s]+")
+LOGIC = frozenset("∀ ∃ → ← ↔ ∧ ∨ ¬ λ ≠".split())  # Unicode.Utf8's logic, no constant
 BINDERS = re.compile(r"\b(?:forall|fun|exists)\s+([^,]*?)(?:,|=>)")
 ENTRY = re.compile(r"^([A-Za-z_][\w'.]*):\s", re.MULTILINE)
 KEYWORDS = frozenset("""
@@ -92,6 +96,10 @@ def constants(state: ProofState) -> list[str]:
             if name not in local and name not in KEYWORDS and name not in seen:
                 seen.append(name)
     specific = [n for n in seen if n not in typed]
+    for text in texts:
+        for symbol in NOTATION.findall(text):
+            if symbol not in LOGIC and f'"{symbol}"' not in specific:
+                specific.append(f'"{symbol}"')
     if len(specific) < 2:
         specific += [n for n in seen if n in typed][: 2 - len(specific)]
     return specific[:MAX_CONSTANTS]
