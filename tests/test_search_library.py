@@ -328,6 +328,16 @@ def test_premises_become_apply_rewrite_and_apply_in_candidates():
     assert "apply le_lift." in texts and "apply le_lift in H." in texts
     assert "rewrite g_def." in texts and "rewrite <- g_def." in texts
     assert "apply g_def." not in texts
+    # an existential or a conjunction of equations is applied, not rewritten with
+    inverse = Premise("map_inv", "forall (f : A -> B) (l : list A) (m : list B), "
+                      "Perm m (map f l) -> exists k : list A, m = map f k /\\ Perm l k", 1.0)
+    both = Premise("two_eqs", "forall a : T, f a = g a /\\ g a = f a", 1.0)
+    iff = Premise("eq_iff", "forall a b : T, f a = f b <-> a = b /\\ b = a", 1.0)
+    texts = [t for t, _, _ in automation.from_premises(
+        goal("exists k : list A, m = map f k /\\ Perm l k", "H : Perm m (map f l)"),
+        [inverse, both, iff])]
+    assert "apply map_inv." in texts and "rewrite map_inv." not in texts
+    assert not is_equation(both.statement) and is_equation(iff.statement)
 
 
 # --- Lean: "Try this:" as the REPL prints it -------------------------------------------------

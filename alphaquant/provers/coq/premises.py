@@ -158,17 +158,27 @@ def is_proposition(statement: str) -> bool:
 
 @functools.lru_cache(maxsize=1 << 14)
 def is_equation(statement: str) -> bool:
-    """Whether a lemma concludes with an equation or an equivalence (it can rewrite)."""
+    """Whether a lemma concludes with an equation or an equivalence (it can rewrite): not an
+    ``exists`` (its body is one) nor a conjunction or disjunction of equations (``=`` binds
+    tighter than ``/\\``; ``<->`` looser)."""
     concl = conclusion(statement)
-    depth = 0
+    whole = statement.strip()
+    after_iff = whole[: len(whole) - len(concl)].rstrip().endswith("<->")  # the right side
+    if not after_iff and re.match(r"(?:exists2?|forall|fun)\b", concl):
+        return False
+    depth, equation, connective = 0, False, False
     for i, ch in enumerate(concl):
         depth += ch in "([{"
         depth -= ch in ")]}"
-        if depth == 0 and (concl.startswith("<->", i) or (
-            ch == "=" and concl[i - 1 : i] not in ("<", ">", ":") and concl[i + 1 : i + 2] != ">"
-        )):
+        if depth:
+            continue
+        if concl.startswith("<->", i):
             return True
-    return False
+        if concl.startswith(("/\\", "\\/"), i):
+            connective = True
+        elif ch == "=" and concl[i - 1 : i] not in ("<", ">", ":") and concl[i + 1 : i + 2] != ">":
+            equation = True
+    return equation and (after_iff or not connective)
 
 
 class Ranking:
