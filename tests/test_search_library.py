@@ -87,6 +87,31 @@ def test_a_lemma_about_a_notation_symbol_is_retrieved_and_closes_the_goal(tmp_pa
     assert any("quot" in t for t in result.proof), result.proof
 
 
+POWER_MOD = """Require Import ZArith Zpow_facts Lia.
+Open Scope Z_scope.
+Lemma power_mod : forall p q n : Z, 0 < n -> p ^ q mod n = (p mod n) ^ q mod n.
+Proof.
+Admitted.
+"""
+
+
+def test_an_infix_notation_is_looked_up_where_the_state_names_no_constant():
+    from alphaquant.provers.coq.premises import constants
+
+    assert constants(goal("p ^ q mod n = (p mod n) ^ q mod n", "p, q, n : Z")) == [
+        "mod", '"_ ^ _"']  # `mod` is asked as `Search mod`, then as the notation `_ mod _`
+    assert '"_ + _"' not in constants(goal("a + b = b + a", "a, b : Z"))  # too common
+
+
+@pytest.mark.coq
+@needs_coq
+def test_a_lemma_about_an_infix_notation_is_retrieved_and_closes_the_goal(tmp_path):
+    src = only(("intros.", 1.0, None), ("reflexivity.", 1.0, None), ("assumption.", 1.0, None))
+    result = search(tmp_path, POWER_MOD, src, SearchConfig(budget_seconds=30, seed=0))[3]
+    assert result.proved, result.stop_detail
+    assert any("mod" in t for t in result.proof), result.proof
+
+
 HAMMERED = """From Hammer Require Import Hammer.
 Require Import List Arith.
 Lemma reversed_length : forall (A : Type) (l : list A), length (rev l) = length l.

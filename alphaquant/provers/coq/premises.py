@@ -31,6 +31,7 @@ OPERATORS = re.compile(r"<->|->|<=|>=|<>|\+\+|::|[-+*/^<>=~]|[^\x00-\x7f\w\s]+")
 # state names its constant, so `Search "÷"` looks it up (the constant the notation denotes).
 NOTATION = re.compile(r"[^\x00-\x7f\w\s]+")
 LOGIC = frozenset("∀ ∃ → ← ↔ ∧ ∨ ¬ λ ≠".split())  # Unicode.Utf8's logic, no constant
+INFIX = frozenset("^ / ++ ::".split())  # operators rare enough to look up as notations
 BINDERS = re.compile(r"\b(?:forall|fun|exists)\s+([^,]*?)(?:,|=>)")
 ENTRY = re.compile(r"^([A-Za-z_][\w'.]*):\s", re.MULTILINE)
 KEYWORDS = frozenset("""
@@ -100,6 +101,10 @@ def constants(state: ProofState) -> list[str]:
         for symbol in NOTATION.findall(text):
             if symbol not in LOGIC and f'"{symbol}"' not in specific:
                 specific.append(f'"{symbol}"')
+    if len(specific) < 2:  # an infix operator says more than the variables' types do
+        for op in OPERATORS.findall(goal.conclusion):
+            if op in INFIX and f'"_ {op} _"' not in specific:
+                specific.append(f'"_ {op} _"')
     if len(specific) < 2:
         specific += [n for n in seen if n in typed][: 2 - len(specific)]
     return specific[:MAX_CONSTANTS]
@@ -291,6 +296,9 @@ class Retriever:
             if key not in self._cache:
                 self.queries += 1
                 output = self.query(state, f"Search {constant} -is:Definition{beyond}.")
+                if output is None and IDENT.fullmatch(constant) and "." not in constant:
+                    # no global reference of that name: an infix notation (``a mod b``)
+                    output = self.query(state, f'Search "_ {constant} _" -is:Definition{beyond}.')
                 if output is None:
                     self._cache[key] = None  # not a global reference here
                 else:
