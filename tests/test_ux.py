@@ -230,7 +230,7 @@ Lemma quick : forall n : nat, n + 0 = n.
 Proof.
 Admitted.
 
-Lemma slow : forall n m : nat, n * m * m = m * (m * n) + 0 * n.
+Lemma slow : forall n : nat, exists m, m * m <= n < (m + 1) * (m + 1).
 Proof.
 Admitted.
 """
