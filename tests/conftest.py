@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,9 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
     for line in shared.SUMMARY:
         terminalreporter.write_line(line)
+
+
+def sigint_as_a_terminal_sends_it() -> None:
+    """A child's SIGINT back to Python's default (KeyboardInterrupt): a test run started in the
+    background (``cmd &``, nohup) ignores SIGINT, and its children would inherit that."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -19,7 +19,7 @@ import pytest
 
 from alphaquant.provers.coq.coqc import COQ_MISSING
 from alphaquant.runs.store import RunStore
-from tests.conftest import needs_coq, write_config
+from tests.conftest import needs_coq, sigint_as_a_terminal_sends_it, write_config
 from tests.test_batch import FILES, TACTICS, TRUE_GOALS, make_project
 
 pytestmark = [pytest.mark.coq, needs_coq]
@@ -165,7 +165,8 @@ def test_an_interrupted_batch_says_what_is_left_and_how_to_resume(
     proc = subprocess.Popen(batch(long_config, project, run_dir, "--workers", "1",
                                   budget="60"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=environment(tmp_path), cwd=ROOT)
+                            env=environment(tmp_path), cwd=ROOT,
+                            preexec_fn=sigint_as_a_terminal_sends_it)
     deadline = time.monotonic() + 120
     log = run_dir / "run.log"
     while time.monotonic() < deadline and proc.poll() is None:
@@ -174,7 +175,7 @@ def test_an_interrupted_batch_says_what_is_left_and_how_to_resume(
         time.sleep(0.05)
     time.sleep(1.0)
     proc.send_signal(signum)
-    out, err = proc.communicate(timeout=150)  # once seen past 60 s in a full CI run
+    out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     finished = len(statuses(run_dir))
     left = 6 - finished

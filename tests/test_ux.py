@@ -16,7 +16,7 @@ import pytest
 
 import alphaquant
 from alphaquant.config import load_settings
-from tests.conftest import needs_coq, run_cli, write_config
+from tests.conftest import needs_coq, run_cli, sigint_as_a_terminal_sends_it, write_config
 
 pytestmark = [pytest.mark.coq, needs_coq]
 
@@ -242,7 +242,7 @@ def interrupt_after_first_goal(folder: Path, *args: str) -> tuple[int, str, str]
     proc = subprocess.Popen(
         [sys.executable, "-m", "alphaquant", "search", "S.v", "--config", "config.toml", *args],
         cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200"}, preexec_fn=sigint_as_a_terminal_sends_it,
     )
     assert proc.stderr is not None
     seen = []
